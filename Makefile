@@ -1,0 +1,43 @@
+# Two commands on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test setup system-deps lint typecheck contracts-check clean
+
+demo: $(STAMP)
+	$(BIN)/passerelle demo $(ARGS)
+
+test: $(STAMP) system-deps
+	$(BIN)/ruff check passerelle services tests bench
+	$(BIN)/mypy
+	$(BIN)/passerelle contracts check
+	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+setup: $(STAMP)
+
+# The virtualenv is rebuilt when the project's dependencies change.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+# Debian packages the tests use (promtool and a real Prometheus). Installed only when missing.
+system-deps:
+	@command -v promtool >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq prometheus >/dev/null; }
+
+lint: $(STAMP)
+	$(BIN)/ruff check passerelle services tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+contracts-check: $(STAMP)
+	$(BIN)/passerelle contracts check
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
