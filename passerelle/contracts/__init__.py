@@ -1,0 +1,1 @@
+"""The canonical contracts: Avro catalogue, wire codec, typed validation, compatibility."""

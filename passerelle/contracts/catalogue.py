@@ -1,0 +1,119 @@
+"""The catalogue of canonical contracts, read from ``schemas/avro/<subject>/<version>.avsc``.
+
+A subject is an event type (``formation.OffreSession``); every published
+version is kept. Schema ids are derived from the schema text, so every
+process (services, registry, CLI) agrees on them without coordination and an
+id never changes once published.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import avro.schema
+import fastavro
+
+from passerelle.contracts.errors import UnknownSchemaId, UnknownSubject, UnknownVersion
+
+AvroJson = dict[str, Any]
+
+
+def normalised_text(schema: Any) -> str:
+    """The schema as compact JSON with sorted keys: the form we fingerprint and serve."""
+    return json.dumps(schema, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def schema_id_for(schema: Any) -> int:
+    """A positive 31-bit id from the SHA-256 of the normalised schema (Confluent ids are int32)."""
+    digest = hashlib.sha256(normalised_text(schema).encode()).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF or 1
+
+
+@dataclass(frozen=True)
+class SchemaVersion:
+    subject: str
+    version: int
+    schema: AvroJson
+
+    @cached_property
+    def schema_id(self) -> int:
+        return schema_id_for(self.schema)
+
+    @cached_property
+    def text(self) -> str:
+        return normalised_text(self.schema)
+
+    @cached_property
+    def parsed(self) -> Any:
+        """The fastavro-parsed schema (for the codec)."""
+        return fastavro.parse_schema(self.schema)
+
+    @cached_property
+    def apache(self) -> avro.schema.Schema:
+        """The Apache avro schema (for the compatibility checker)."""
+        return avro.schema.parse(self.text)
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.schema['namespace']}.{self.schema['name']}"
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """Every version of every subject, indexed by subject and by id."""
+
+    subjects: Mapping[str, tuple[SchemaVersion, ...]]
+    by_id: Mapping[int, SchemaVersion] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, folder: Path) -> Catalogue:
+        subjects: dict[str, tuple[SchemaVersion, ...]] = {}
+        for subject_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
+            versions = [
+                SchemaVersion(subject_dir.name, int(f.stem), json.loads(f.read_text(encoding="utf-8")))
+                for f in subject_dir.glob("*.avsc")
+            ]
+            versions.sort(key=lambda v: v.version)
+            if versions:
+                subjects[subject_dir.name] = tuple(versions)
+        return cls.of(subjects)
+
+    @classmethod
+    def of(cls, subjects: Mapping[str, tuple[SchemaVersion, ...]]) -> Catalogue:
+        by_id = {v.schema_id: v for versions in subjects.values() for v in versions}
+        return cls(subjects=dict(subjects), by_id=by_id)
+
+    def versions(self, subject: str) -> tuple[SchemaVersion, ...]:
+        try:
+            return self.subjects[subject]
+        except KeyError:
+            raise UnknownSubject(subject) from None
+
+    def latest(self, subject: str) -> SchemaVersion:
+        return self.versions(subject)[-1]
+
+    def get(self, subject: str, version: int | str = "latest") -> SchemaVersion:
+        if version in ("latest", -1):
+            return self.latest(subject)
+        for v in self.versions(subject):
+            if str(v.version) == str(version):
+                return v
+        raise UnknownVersion(subject, version)
+
+    def by_schema_id(self, schema_id: int) -> SchemaVersion:
+        try:
+            return self.by_id[schema_id]
+        except KeyError:
+            raise UnknownSchemaId(schema_id) from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.subjects)
+
+    def __contains__(self, subject: object) -> bool:
+        return subject in self.subjects

@@ -1,0 +1,100 @@
+"""Avro bodies in the Confluent wire format: magic byte 0, 4-byte big-endian schema id, payload.
+
+Any Confluent-compatible client can read what we write and the reverse: the
+header is the only framing, the body is plain schemaless Avro.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+from dataclasses import dataclass
+from typing import Any
+
+import fastavro
+from fastavro.validation import ValidationError as FastavroValidationError
+from fastavro.validation import validate as fastavro_validate
+
+from passerelle.contracts.catalogue import Catalogue, SchemaVersion
+from passerelle.contracts.errors import DecodeError, EncodeError, UnknownSchemaId, WireFormatError
+
+MAGIC_BYTE = 0
+HEADER = struct.Struct(">bI")
+HEADER_SIZE = HEADER.size  # 5
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    subject: str
+    version: int
+    schema_id: int
+    record: dict[str, Any]
+
+
+def split_header(data: bytes) -> tuple[int, memoryview]:
+    """Return (schema id, Avro body) or raise WireFormatError naming what is wrong."""
+    if len(data) < HEADER_SIZE:
+        raise WireFormatError(f"message trop court pour l'en-tête Confluent : {len(data)} octet(s), 5 attendus")
+    magic, schema_id = HEADER.unpack_from(data)
+    if magic != MAGIC_BYTE:
+        raise WireFormatError(f"octet magique {magic} au lieu de 0 : ce n'est pas le format Confluent")
+    return schema_id, memoryview(data)[HEADER_SIZE:]
+
+
+class AvroCodec:
+    """Encodes and decodes canonical records against the catalogue."""
+
+    def __init__(self, catalogue: Catalogue) -> None:
+        self.catalogue = catalogue
+
+    def encode(self, subject: str, record: dict[str, Any], version: int | str = "latest") -> bytes:
+        schema = self.catalogue.get(subject, version)
+        out = io.BytesIO()
+        out.write(HEADER.pack(MAGIC_BYTE, schema.schema_id))
+        try:
+            fastavro.schemaless_writer(out, schema.parsed, record)
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
+            raise EncodeError(subject, schema.version, _explain(schema, record, exc)) from exc
+        return out.getvalue()
+
+    def decode(self, data: bytes, reader_version: int | str | None = None) -> Decoded:
+        """Decode with the writer's schema; with ``reader_version``, resolve to that version."""
+        schema_id, body = split_header(data)
+        writer = self.catalogue.by_schema_id(schema_id)
+        reader = self.catalogue.get(writer.subject, reader_version) if reader_version else writer
+        stream = io.BytesIO(body)
+        try:
+            record = fastavro.schemaless_reader(
+                stream, writer.parsed, reader.parsed if reader is not writer else None
+            )
+        except (EOFError, ValueError, TypeError, IndexError, UnicodeDecodeError, struct.error) as exc:
+            raise DecodeError(writer.subject, schema_id, _reason(exc)) from exc
+        if stream.tell() != len(body):
+            raise DecodeError(
+                writer.subject, schema_id, f"{len(body) - stream.tell()} octet(s) en trop après l'enregistrement"
+            )
+        return Decoded(writer.subject, reader.version, schema_id, record)
+
+    def schema_of(self, data: bytes) -> SchemaVersion:
+        schema_id, _ = split_header(data)
+        return self.catalogue.by_schema_id(schema_id)
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, EOFError):
+        return "message tronqué"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _explain(schema: SchemaVersion, record: dict[str, Any], exc: BaseException) -> str:
+    """Re-run fastavro's validator to name the field; only on the failure path, so it costs nothing."""
+    try:
+        fastavro_validate(record, schema.parsed, raise_errors=True)
+    except FastavroValidationError as verr:
+        return "; ".join(str(e) for e in verr.errors)
+    except Exception:  # the validator itself may choke on the same input
+        pass
+    return _reason(exc)
+
+
+__all__ = ["HEADER_SIZE", "AvroCodec", "Decoded", "UnknownSchemaId", "split_header"]

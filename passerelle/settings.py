@@ -1,0 +1,44 @@
+"""Configuration from ``PASSERELLE_*`` environment variables.
+
+One settings object is built at a service's edge and passed down; nothing
+reads the environment anywhere else, so tests can build their own.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PASSERELLE_", extra="ignore")
+
+    kafka_bootstrap: str | None = Field(
+        default=None,
+        description="Kafka bootstrap servers (host:port,...). Unset: start the embedded Tansu broker.",
+    )
+    producer_idempotence: bool = Field(
+        default=True,
+        description="Idempotent producer. Tansu's in-memory mode rejects it, so the embedded broker turns it off.",
+    )
+    producer_acks: str = Field(default="all", description="Producer acks: all, 1 or 0.")
+    schemas_dir: Path = Field(default=PROJECT_ROOT / "schemas" / "avro", description="Avro contracts folder.")
+    contracts_dir: Path = Field(
+        default=PROJECT_ROOT / "contracts", description="Partner profiles, examples and AsyncAPI."
+    )
+    registry_url: str | None = Field(
+        default=None, description="Schema registry URL (Karapace in production); unset: ids from the catalogue."
+    )
+    pseudonym_secret: SecretStr = Field(
+        default=SecretStr("dev-only-secret-change-me"),
+        description="HMAC key of the young person's pseudonym. Held outside the bus; set it in production.",
+    )
+    log_format: str = Field(default="console", description="console (development) or json (production).")
+    log_level: str = Field(default="INFO", description="Log level.")
+    metrics_port: int = Field(default=0, description="Port of /metrics and /health; 0 picks a free port.")
+    batch_max_records: int = Field(default=2000, description="Largest batch a service consumes at once.")
+    batch_timeout_ms: int = Field(default=20, description="Longest wait to fill a batch, in milliseconds.")
