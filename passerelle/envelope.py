@@ -1,0 +1,151 @@
+"""The event envelope: CloudEvents Kafka binding in binary mode, plus correlation and trace context.
+
+Attributes travel as Kafka headers (``ce_id``, ``ce_type``, ``ce_source``,
+``ce_time``, ``ce_specversion``) so the body stays a pure Avro record that any
+Confluent deserializer can read.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+
+Headers = list[tuple[str, bytes]]
+
+SPECVERSION = "1.0"
+AVRO_CONTENT_TYPE = "application/avro"
+_TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
+
+
+class EnvelopeError(ValueError):
+    """A required CloudEvents attribute is missing or malformed."""
+
+    code = "enveloppe"
+
+
+def new_trace_parent() -> str:
+    return f"00-{os.urandom(16).hex()}-{os.urandom(8).hex()}-01"
+
+
+def child_trace_parent(parent: str) -> str:
+    """Same trace, new span: what each hop writes on its outputs."""
+    match = _TRACEPARENT.match(parent)
+    if not match:
+        return new_trace_parent()
+    return f"00-{match.group(1)}-{os.urandom(8).hex()}-{match.group(3)}"
+
+
+def trace_id(traceparent: str) -> str | None:
+    match = _TRACEPARENT.match(traceparent)
+    return match.group(1) if match else None
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    id: str
+    type: str
+    source: str
+    time: datetime
+    correlation_id: str
+    traceparent: str
+    content_type: str = AVRO_CONTENT_TYPE
+    specversion: str = SPECVERSION
+    extra: tuple[tuple[str, str], ...] = field(default=())
+
+    @classmethod
+    def new(
+        cls,
+        type_: str,
+        source: str,
+        *,
+        correlation_id: str | None = None,
+        traceparent: str | None = None,
+        time: datetime | None = None,
+        event_id: str | None = None,
+        content_type: str = AVRO_CONTENT_TYPE,
+    ) -> Envelope:
+        eid = event_id or str(uuid.uuid4())
+        return cls(
+            id=eid,
+            type=type_,
+            source=source,
+            time=time or datetime.now(UTC),
+            correlation_id=correlation_id or eid,
+            traceparent=traceparent or new_trace_parent(),
+            content_type=content_type,
+        )
+
+    def derive(self, type_: str, source: str, event_id: str, content_type: str = AVRO_CONTENT_TYPE) -> Envelope:
+        """The envelope of an output caused by this event: same correlation and trace, new span.
+
+        ``event_id`` is derived deterministically by the caller from this event's id so a
+        replayed input yields outputs with the same ids, which is what makes delivery idempotent.
+        """
+        return replace(
+            self,
+            id=event_id,
+            type=type_,
+            source=source,
+            traceparent=child_trace_parent(self.traceparent),
+            content_type=content_type,
+            extra=(),
+        )
+
+    def to_headers(self) -> Headers:
+        headers: Headers = [
+            ("ce_specversion", self.specversion.encode()),
+            ("ce_id", self.id.encode()),
+            ("ce_type", self.type.encode()),
+            ("ce_source", self.source.encode()),
+            ("ce_time", format_time(self.time).encode()),
+            ("content-type", self.content_type.encode()),
+            ("correlation_id", self.correlation_id.encode()),
+            ("traceparent", self.traceparent.encode()),
+        ]
+        headers.extend((k, v.encode()) for k, v in self.extra)
+        return headers
+
+    @classmethod
+    def from_headers(cls, headers: Iterable[tuple[str, bytes]]) -> Envelope:
+        values = header_dict(headers)
+        missing = [k for k in ("ce_id", "ce_type", "ce_source", "ce_time") if not values.get(k)]
+        if missing:
+            raise EnvelopeError(f"attribut(s) CloudEvents manquant(s) : {', '.join(missing)}")
+        try:
+            time = parse_time(values["ce_time"])
+        except ValueError as exc:
+            raise EnvelopeError(f"ce_time illisible : {values['ce_time']!r}") from exc
+        return cls(
+            id=values["ce_id"],
+            type=values["ce_type"],
+            source=values["ce_source"],
+            time=time,
+            correlation_id=values.get("correlation_id") or values["ce_id"],
+            traceparent=values.get("traceparent") or new_trace_parent(),
+            content_type=values.get("content-type", AVRO_CONTENT_TYPE),
+            specversion=values.get("ce_specversion", SPECVERSION),
+        )
+
+
+def header_dict(headers: Iterable[tuple[str, bytes | None]]) -> dict[str, str]:
+    """Headers as text; the last value wins, as in most Kafka tooling."""
+    return {k: (v or b"").decode("utf-8", "replace") for k, v in headers}
+
+
+def with_headers(headers: Sequence[tuple[str, bytes]], **extra: str) -> Headers:
+    replaced = set(extra)
+    kept = [(k, v) for k, v in headers if k not in replaced]
+    return kept + [(k, v.encode()) for k, v in extra.items()]
+
+
+def format_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_time(text: str) -> datetime:
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
