@@ -1,0 +1,99 @@
+"""Topic names and the families they belong to (see the design brief's topic words).
+
+Names are built here and nowhere else so a typo cannot create a stray topic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import Enum
+
+DAY_MS = 24 * 3600 * 1000
+AUDIT_TOPIC = "audit.deliveries"
+SERVICES = ("milo_adapter", "region_adapter", "router", "indicators")
+
+
+class Family(str, Enum):
+    IN = "in"
+    CANON = "canon"
+    DELIVER = "deliver"
+    OUT = "out"
+    DLQ = "dlq"
+    FEEDBACK = "feedback"
+    AUDIT = "audit"
+
+
+@dataclass(frozen=True)
+class FamilyPolicy:
+    partitions: int
+    retention_ms: int  # -1 keeps forever
+    doc: str
+
+
+POLICIES: dict[Family, FamilyPolicy] = {
+    Family.IN: FamilyPolicy(6, 7 * DAY_MS, "native messages as sent by a partner"),
+    Family.CANON: FamilyPolicy(6, 400 * DAY_MS, "canonical Avro events; kept to rebuild the indicators"),
+    Family.DELIVER: FamilyPolicy(6, 7 * DAY_MS, "canonical events per recipient, minimised to its view"),
+    Family.OUT: FamilyPolicy(6, 7 * DAY_MS, "native messages as delivered to a partner"),
+    Family.DLQ: FamilyPolicy(3, 30 * DAY_MS, "failed input with error headers, for inspection and replay"),
+    Family.FEEDBACK: FamilyPolicy(3, 30 * DAY_MS, "readable errors back to the sender"),
+    # One partition: the audit records form a single hash chain.
+    Family.AUDIT: FamilyPolicy(1, -1, "one record per delivery, hash-chained"),
+}
+
+
+def inbound(partner: str) -> str:
+    return f"in.{partner}"
+
+
+def canonical(subject: str) -> str:
+    return f"canon.{subject}"
+
+
+def deliver(partner: str) -> str:
+    return f"deliver.{partner}"
+
+
+def outbound(partner: str) -> str:
+    return f"out.{partner}"
+
+
+def dlq(service: str) -> str:
+    return f"dlq.{service}"
+
+
+def feedback(partner: str) -> str:
+    return f"feedback.{partner}"
+
+
+def family_of(topic: str) -> Family:
+    head = topic.split(".", 1)[0]
+    try:
+        return Family(head)
+    except ValueError:
+        raise ValueError(f"topic hors des familles Passerelle : {topic!r}") from None
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    retention_ms: int
+    configs: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, name: str, partitions: int | None = None) -> TopicSpec:
+        policy = POLICIES[family_of(name)]
+        return cls(name, partitions or policy.partitions, policy.retention_ms)
+
+
+def all_topics(partners: Iterable[str], subjects: Iterable[str], services: Iterable[str] = SERVICES) -> list[TopicSpec]:
+    """Every topic a deployment with these partners and contracts needs."""
+    names: list[str] = []
+    for partner in partners:
+        names += [inbound(partner), deliver(partner), outbound(partner), feedback(partner)]
+    names += [canonical(s) for s in subjects]
+    names += [dlq(s) for s in services]
+    names.append(AUDIT_TOPIC)
+    return [TopicSpec.of(n) for n in sorted(set(names))]
