@@ -1,0 +1,51 @@
+"""The ``passerelle`` command: one entry point for integrators and operators.
+
+Errors are one clear line; ``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+
+from passerelle.cli import contracts as contracts_cli
+from passerelle.cli.context import CliState
+
+app = typer.Typer(
+    name="passerelle",
+    help="Passerelle : l'interconnexion des systèmes d'information des Missions Locales et des Régions.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(contracts_cli.app, name="contracts")
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    debug: bool = typer.Option(False, "--debug", help="Show the full traceback on error."),
+) -> None:
+    ctx.obj = CliState(debug=debug)
+
+
+def main() -> None:
+    debug = "--debug" in sys.argv
+    try:
+        app(standalone_mode=False)
+    except SystemExit as exc:
+        raise exc
+    except typer.Abort:
+        Console(stderr=True).print("[red]Interrompu.[/red]")
+        sys.exit(130)
+    except Exception as exc:  # the single place where any error becomes one line
+        if debug:
+            raise
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        Console(stderr=True).print(f"[red]Erreur :[/red] {exc}")
+        sys.exit(1)

@@ -1,0 +1,19 @@
+"""What every CLI command shares: settings and the catalogue, built once at the edge."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from passerelle.contracts.catalogue import Catalogue
+from passerelle.settings import Settings
+
+
+@dataclass
+class CliState:
+    debug: bool = False
+    settings: Settings = field(default_factory=Settings)
+
+    @cached_property
+    def catalogue(self) -> Catalogue:
+        return Catalogue.load(self.settings.schemas_dir)
