@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -30,10 +31,8 @@ async def ensure_topics(
             )
             for s in missing
         ]
-        try:
+        with contextlib.suppress(TopicAlreadyExistsError):  # another member raced us: fine
             await admin.create_topics(new)
-        except TopicAlreadyExistsError:
-            pass  # another member of the group raced us: fine
         return [s.name for s in missing]
     finally:
         await admin.close()

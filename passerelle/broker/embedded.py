@@ -101,7 +101,8 @@ class EmbeddedBroker:
         while time.monotonic() < deadline:
             assert self._process is not None
             if self._process.poll() is not None:
-                raise BrokerStartError(f"Tansu s'est arrêté au démarrage (code {self._process.returncode}) : {self.log_tail()}")
+                code = self._process.returncode
+                raise BrokerStartError(f"Tansu s'est arrêté au démarrage (code {code}) : {self.log_tail()}")
             try:
                 socket.create_connection((self.host, self.port), timeout=0.2).close()
                 return

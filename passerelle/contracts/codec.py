@@ -73,7 +73,7 @@ class AvroCodec:
             raise DecodeError(
                 writer.subject, schema_id, f"{len(body) - stream.tell()} octet(s) en trop après l'enregistrement"
             )
-        return Decoded(writer.subject, reader.version, schema_id, record)
+        return Decoded(writer.subject, reader.version, schema_id, record)  # type: ignore[arg-type]
 
     def schema_of(self, data: bytes) -> SchemaVersion:
         schema_id, _ = split_header(data)

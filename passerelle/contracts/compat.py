@@ -41,7 +41,9 @@ class Level(str, Enum):
 
 
 RULES_FR: dict[str, str] = {
-    "reader_field_missing_default_value": "un champ présent chez le lecteur, absent chez l'écrivain, n'a pas de valeur par défaut",
+    "reader_field_missing_default_value": (
+        "un champ présent chez le lecteur, absent chez l'écrivain, n'a pas de valeur par défaut"
+    ),
     "type_mismatch": "le type d'un champ a changé de façon incompatible",
     "missing_enum_symbols": "un symbole d'énumération a disparu et le lecteur n'a pas de symbole par défaut",
     "missing_union_branch": "une branche d'union a disparu",
@@ -69,11 +71,16 @@ class Break:
 
 
 def check_pair(
-    subject: str, reader: SchemaVersion | Any, writer: SchemaVersion | Any, reader_version: int | str, writer_version: int | str
+    subject: str,
+    reader: SchemaVersion | Any,
+    writer: SchemaVersion | Any,
+    reader_version: int | str,
+    writer_version: int | str,
 ) -> Break | None:
     reader_schema = reader.apache if isinstance(reader, SchemaVersion) else reader
     writer_schema = writer.apache if isinstance(writer, SchemaVersion) else writer
-    result = ReaderWriterCompatibilityChecker().get_compatibility(reader_schema, writer_schema)
+    checker = ReaderWriterCompatibilityChecker()  # type: ignore[no-untyped-call]
+    result = checker.get_compatibility(reader_schema, writer_schema)
     if result.compatibility is SchemaCompatibilityType.compatible:
         return None
     reader_json = reader.schema if isinstance(reader, SchemaVersion) else reader_schema.to_json()

@@ -45,7 +45,9 @@ def lint_catalogue(catalogue: Catalogue) -> list[Finding]:
             other = seen_ids.setdefault(version.schema_id, version)
             if other is not version:
                 findings.append(
-                    Finding(subject, version.version, "/", "id", f"même identifiant que {other.subject} v{other.version}")
+                    Finding(
+                        subject, version.version, "/", "id", f"même identifiant que {other.subject} v{other.version}"
+                    )
                 )
     return findings
 
@@ -63,7 +65,8 @@ def _lint_version(version: SchemaVersion) -> list[Finding]:
     for path, node, field in _walk(schema, ""):
         where = path or "/"
         if node is not None and node.get("type") in ("record", "enum") and not node.get("doc"):
-            out.append(Finding(version.subject, version.version, where, "doc", f"{node['type']} {node['name']} sans doc"))
+            missing = f"{node['type']} {node['name']} sans doc"
+            out.append(Finding(version.subject, version.version, where, "doc", missing))
         if node is not None and node.get("type") == "enum" and node.get("default") not in node.get("symbols", []):
             out.append(Finding(version.subject, version.version, where, "enum_defaut",
                                f"énumération {node['name']} sans symbole par défaut"))

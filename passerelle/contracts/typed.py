@@ -13,7 +13,16 @@ from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, create_model
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    create_model,
+)
 from pydantic import ValidationError as PydanticValidationError
 from pydantic_core import PydanticCustomError
 
@@ -33,7 +42,9 @@ class _Strict(BaseModel):
 def _format_check(fmt: Format) -> Callable[[str], str]:
     def check(value: str) -> str:
         if not fmt.matches(value):
-            raise PydanticCustomError(f"format_{fmt.name}", "format invalide, attendu : {attendu}", {"attendu": fmt.expected})
+            raise PydanticCustomError(
+                f"format_{fmt.name}", "format invalide, attendu : {attendu}", {"attendu": fmt.expected}
+            )
         return value
 
     return check
@@ -103,7 +114,7 @@ class _ModelBuilder:
             if field.get("pii"):
                 self.pii_paths.add(field_path)
             annotation = self.type_of(field["type"], field_path, field)
-            default = field["default"] if "default" in field else ...
+            default = field.get("default", ...)
             if isinstance(default, list):
                 fields[field["name"]] = (annotation, Field(default_factory=list))
             else:
@@ -209,10 +220,10 @@ def french(err: Mapping[str, Any]) -> tuple[str, str, str | None]:
     if kind.startswith("format_"):
         return kind, f"format invalide, attendu : {ctx.get('attendu')}", ctx.get("attendu")
     if kind == "literal_error":
-        expected = str(ctx.get("expected", "")).replace("'", "").replace(" or ", ", ")
-        return "code_inconnu", f"valeur inconnue, attendue parmi : {expected}", expected
+        symbols = str(ctx.get("expected", "")).replace("'", "").replace(" or ", ", ")
+        return "code_inconnu", f"valeur inconnue, attendue parmi : {symbols}", symbols
     rule, message = _MESSAGES.get(kind, ("invalide", str(err.get("msg", "valeur invalide"))))
-    expected = None
+    expected: str | None = None
     if kind in ("greater_than_equal", "less_than_equal"):
         bound = ctx.get("ge", ctx.get("le"))
         expected = f"{'≥' if kind == 'greater_than_equal' else '≤'} {bound}"

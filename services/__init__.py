@@ -1,0 +1,1 @@
+"""Passerelle's deployable services, one package each."""

@@ -1,0 +1,83 @@
+"""Fixtures shared by every test: the contract catalogue and a real Kafka-protocol broker."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from passerelle.broker.embedded import EmbeddedBroker
+from passerelle.contracts.catalogue import Catalogue
+from passerelle.contracts.codec import AvroCodec
+from passerelle.contracts.typed import TypedContracts
+from passerelle.partners import Profiles
+from passerelle.privacy import Pseudonymiser
+from passerelle.settings import PROJECT_ROOT, Settings
+
+SHARED = PROJECT_ROOT.parent / "shared"
+LHEO_FIXTURES = SHARED / "fixtures" / "lheo"
+LHEO_XSD = SHARED / "reference" / "lheo-2.3.xsd"
+TEST_SECRET = "secret-de-test"
+
+
+@pytest.fixture(scope="session")
+def schemas_dir() -> Path:
+    return PROJECT_ROOT / "schemas" / "avro"
+
+
+@pytest.fixture(scope="session")
+def catalogue(schemas_dir: Path) -> Catalogue:
+    return Catalogue.load(schemas_dir)
+
+
+@pytest.fixture(scope="session")
+def codec(catalogue: Catalogue) -> AvroCodec:
+    return AvroCodec(catalogue)
+
+
+@pytest.fixture(scope="session")
+def typed(catalogue: Catalogue) -> TypedContracts:
+    return TypedContracts(catalogue)
+
+
+@pytest.fixture(scope="session")
+def profiles(catalogue: Catalogue) -> Profiles:
+    return Profiles.load(PROJECT_ROOT / "contracts" / "partners", frozenset(catalogue.subjects))
+
+
+@pytest.fixture(scope="session")
+def pseudonymiser() -> Pseudonymiser:
+    return Pseudonymiser(TEST_SECRET)
+
+
+@pytest.fixture(scope="session")
+def lheo_fixtures() -> list[Path]:
+    files = sorted(LHEO_FIXTURES.glob("*.xml"))
+    if not files:
+        pytest.fail(f"real LHEO feeds expected in {LHEO_FIXTURES} (the project's shared folder)")
+    return files
+
+
+@pytest.fixture(scope="session")
+def kafka() -> Iterator[str]:
+    """Bootstrap address of a real broker: PASSERELLE_KAFKA_BOOTSTRAP, else an embedded Tansu."""
+    external = os.environ.get("PASSERELLE_KAFKA_BOOTSTRAP")
+    if external:
+        yield external
+        return
+    with EmbeddedBroker() as broker:
+        yield broker.bootstrap
+
+
+@pytest.fixture(scope="session")
+def kafka_settings(kafka: str) -> Settings:
+    """Settings pointing at the test broker (idempotence off on the embedded one)."""
+    embedded = "PASSERELLE_KAFKA_BOOTSTRAP" not in os.environ
+    return Settings(
+        kafka_bootstrap=kafka,
+        producer_idempotence=not embedded,
+        pseudonym_secret=TEST_SECRET,  # type: ignore[arg-type]
+        batch_timeout_ms=10,
+    )
