@@ -66,6 +66,12 @@ class ServiceMetrics:
             ["partner"],
             registry=r,
         )
+        self.silence_allowed = Gauge(
+            "passerelle_partner_silence_max_seconds",
+            "Silence le plus long admis pour un partenaire, selon son profil (alerte au-delà).",
+            ["partner"],
+            registry=r,
+        )
         self.deliveries = Counter(
             "passerelle_deliveries",
             "Livraisons écrites par le routeur, par destinataire et type d'événement.",

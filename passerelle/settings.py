@@ -42,3 +42,14 @@ class Settings(BaseSettings):
     metrics_port: int = Field(default=0, description="Port of /metrics and /health; 0 picks a free port.")
     batch_max_records: int = Field(default=2000, description="Largest batch a service consumes at once.")
     batch_timeout_ms: int = Field(default=20, description="Longest wait to fill a batch, in milliseconds.")
+    producer_linger_ms: int = Field(
+        default=5, description="Producer linger: how long a batch of outputs may wait to fill, in milliseconds."
+    )
+    dedupe_memory: int = Field(
+        default=200_000,
+        description="Inputs remembered for idempotence; also how many recent outputs per partition are read at start.",
+    )
+    create_topics: bool = Field(
+        default=True, description="Create missing topics at start (embedded and dev); production runs the topics job."
+    )
+    topic_configs: bool = Field(default=True, description="Set retention and other configs when creating topics.")

@@ -49,7 +49,7 @@ def profiles(catalogue: Catalogue) -> Profiles:
 
 @pytest.fixture(scope="session")
 def pseudonymiser() -> Pseudonymiser:
-    return Pseudonymiser(TEST_SECRET)
+    return Pseudonymiser(TEST_SECRET.encode())
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,85 @@
+"""Structured logs: JSON in production, console in development, never a personal value.
+
+The redaction processor runs last before rendering, so whatever a caller
+binds, personal fields are masked by name and e-mails, phone numbers and
+NIRs are masked by shape, wherever they appear in the event.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import Mapping, MutableMapping
+from typing import Any
+
+import structlog
+
+from passerelle.privacy import contains_nir
+
+MASK = "***"
+PERSONAL_KEYS = frozenset(
+    {
+        "nom", "nomnaissance", "nomusage", "prenom", "prenoms", "datenaissance", "date_naissance", "sexe", "ine",
+        "nir", "courriel", "email", "mail", "telephone", "tel", "portable", "adresse", "adresse1", "codepostal",
+        "code_postal", "commune", "codeinseecommune", "rqth", "commentaire", "commentaires", "record", "payload",
+        "value", "body", "instance", "nom_naissance", "nom_usage", "prenom_usage",
+    }
+)
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
+_PHONE = re.compile(r"(?<!\d)(?:\+33\s?|0)[1-9](?:[\s.-]?\d{2}){4}(?!\d)")
+_LONG_DIGITS = re.compile(r"\d[\d\s]{11,}\d")
+
+
+def redact_text(text: str) -> str:
+    text = _EMAIL.sub(MASK, text)
+    text = _PHONE.sub(MASK, text)
+    if contains_nir(text):
+        text = _LONG_DIGITS.sub(MASK, text)
+    return text
+
+
+def _redact(value: Any, depth: int = 0) -> Any:
+    if isinstance(value, str):
+        return redact_text(value)
+    if depth > 4:
+        return MASK
+    if isinstance(value, Mapping):
+        return {k: MASK if str(k).lower() in PERSONAL_KEYS else _redact(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redact(v, depth + 1) for v in value]
+    return value
+
+
+def redact(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """structlog processor: mask personal fields by name and personal values by shape."""
+    for key in list(event):
+        if key.lower() in PERSONAL_KEYS:
+            event[key] = MASK
+        elif key != "exc_info":
+            event[key] = _redact(event[key])
+    if isinstance(event.get("exception"), str):
+        event["exception"] = redact_text(event["exception"])
+    return event
+
+
+def configure(log_format: str = "console", level: str = "INFO", stream: Any = None) -> None:
+    """Set up structlog and the standard library logging (aiokafka, uvicorn) to go through it."""
+    renderer: Any = structlog.processors.JSONRenderer() if log_format == "json" else structlog.dev.ConsoleRenderer()
+    processors: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info,
+        redact,
+        renderer,
+    ]
+    structlog.configure(
+        processors=processors,
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        logger_factory=structlog.PrintLoggerFactory(stream or sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+    logging.basicConfig(level=level.upper(), stream=stream or sys.stderr, format="%(name)s %(levelname)s %(message)s")
+    for noisy in ("aiokafka", "faststream", "uvicorn.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -1,0 +1,1 @@
+"""Reference data shipped with Passerelle: regions, Mission Locale structures and their communes."""

@@ -1,0 +1,1 @@
+"""The hop runtime: consume a batch, translate, write every output, await the acks, then commit."""

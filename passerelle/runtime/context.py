@@ -1,0 +1,44 @@
+"""Everything a service needs, built once at its edge from the settings and passed down."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from passerelle.contracts.catalogue import Catalogue
+from passerelle.contracts.codec import AvroCodec
+from passerelle.contracts.typed import TypedContracts
+from passerelle.metrics import ServiceMetrics
+from passerelle.partners import Profiles
+from passerelle.privacy import Pseudonymiser
+from passerelle.settings import Settings
+
+
+@dataclass(frozen=True)
+class ServiceContext:
+    service: str
+    settings: Settings
+    catalogue: Catalogue
+    codec: AvroCodec
+    typed: TypedContracts
+    profiles: Profiles
+    pseudonymiser: Pseudonymiser
+    metrics: ServiceMetrics
+
+    @classmethod
+    def build(cls, service: str, settings: Settings, metrics: ServiceMetrics | None = None) -> ServiceContext:
+        catalogue = Catalogue.load(settings.schemas_dir)
+        profiles = Profiles.load(settings.contracts_dir / "partners", frozenset(catalogue.subjects))
+        metrics = metrics or ServiceMetrics(service)
+        for profile in profiles:
+            if profile.silence_max_heures:
+                metrics.silence_allowed.labels(profile.id).set(profile.silence_max_heures * 3600)
+        return cls(
+            service=service,
+            settings=settings,
+            catalogue=catalogue,
+            codec=AvroCodec(catalogue),
+            typed=TypedContracts(catalogue),
+            profiles=profiles,
+            pseudonymiser=Pseudonymiser(settings.pseudonym_secret.get_secret_value().encode()),
+            metrics=metrics,
+        )

@@ -1,0 +1,73 @@
+"""Idempotence: remember which inputs a hop already turned into outputs.
+
+The memory is rebuilt at start from the ``passerelle_cause`` header of the
+hop's own recent outputs, so a crash between producing and committing (the
+at-least-once window) does not deliver twice after a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from collections.abc import Iterable
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from passerelle.runtime.messages import CAUSE
+
+
+class SeenInputs:
+    """A bounded, insertion-ordered set of input keys (oldest forgotten first)."""
+
+    def __init__(self, capacity: int = 1_000_000) -> None:
+        self.capacity = capacity
+        self._keys: OrderedDict[str, None] = OrderedDict()
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._keys
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def add_all(self, keys: Iterable[str]) -> None:
+        for key in keys:
+            self._keys[key] = None
+        while len(self._keys) > self.capacity:
+            self._keys.popitem(last=False)
+
+
+async def causes_in(bootstrap: str, topics: Iterable[str], per_partition: int, timeout_s: float = 30.0) -> list[str]:
+    """The cause headers of the last ``per_partition`` records of each partition of ``topics``."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
+    await consumer.start()
+    try:
+        existing = await consumer.topics()
+        partitions = [
+            TopicPartition(t, p)
+            for t in topics
+            if t in existing
+            for p in sorted(consumer.partitions_for_topic(t) or ())
+        ]
+        if not partitions:
+            return []
+        consumer.assign(partitions)
+        ends = await consumer.end_offsets(partitions)
+        starts = await consumer.beginning_offsets(partitions)
+        pending = {}
+        for tp in partitions:
+            if ends[tp] > starts[tp]:
+                consumer.seek(tp, max(starts[tp], ends[tp] - per_partition))
+                pending[tp] = ends[tp]
+        causes: list[str] = []
+        async with asyncio.timeout(timeout_s):
+            while pending:
+                batches = await consumer.getmany(*pending, timeout_ms=500)
+                for records in batches.values():
+                    for record in records:
+                        causes.extend(v.decode() for k, v in record.headers or () if k == CAUSE and v)
+                for tp in list(pending):
+                    if await consumer.position(tp) >= pending[tp]:
+                        del pending[tp]
+        return causes
+    finally:
+        await consumer.stop()

@@ -1,0 +1,74 @@
+"""What a hop reads and what it writes, independent of the Kafka client library."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from passerelle.envelope import Headers
+
+# Headers Passerelle adds beside the CloudEvents ones.
+CAUSE = "passerelle_cause"  # id of the input this output was made from (idempotence on restart)
+REPLAY = "passerelle_replay"  # set by `dlq replay`: a deliberate second attempt, not a duplicate
+SENDER = "passerelle_sender"  # partner that sent the original input
+
+_IDS = uuid.UUID("6f1c1c1e-4b7a-4c59-9d0e-2f5a2b7d9e10")
+
+
+def derived_id(*parts: str) -> str:
+    """A stable event id for an output: the same input always yields the same ids."""
+    return str(uuid.uuid5(_IDS, "|".join(parts)))
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """One consumed record, with its headers decoded once."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+    headers: dict[str, str]
+    raw_headers: tuple[tuple[str, bytes], ...]
+    timestamp_ms: int
+
+    @classmethod
+    def from_record(cls, record: Any) -> Incoming:
+        raw = tuple(record.headers or ())
+        return cls(
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            key=record.key,
+            value=record.value or b"",
+            headers={k: (v or b"").decode("utf-8", "replace") for k, v in raw},
+            raw_headers=raw,
+            timestamp_ms=record.timestamp,
+        )
+
+    @property
+    def input_id(self) -> str:
+        """The sender's ``ce_id``; a native message sent without one is identified by its content."""
+        return self.headers.get("ce_id") or "sha256:" + hashlib.sha256(self.value).hexdigest()
+
+    @property
+    def dedupe_key(self) -> str:
+        replay = self.headers.get(REPLAY)
+        return f"{self.input_id}#{replay}" if replay else self.input_id
+
+    @property
+    def where(self) -> str:
+        return f"{self.topic}/{self.partition}@{self.offset}"
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    """One record to produce. Headers always carry the cause, so a restarted hop can skip done work."""
+
+    topic: str
+    value: bytes
+    key: bytes | None
+    headers: Headers

@@ -1,0 +1,92 @@
+"""A running service: its hops, its /metrics and /health endpoints, and a clean start and stop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from typing import Any
+from dataclasses import dataclass, field
+
+import structlog
+import uvicorn
+from fastapi import FastAPI, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from passerelle.broker import topics
+from passerelle.broker.admin import ensure_topics
+from passerelle.runtime.context import ServiceContext
+from passerelle.runtime.hop import Hop
+
+log = structlog.get_logger("passerelle.service")
+
+
+@dataclass
+class ServiceRuntime:
+    """What ``passerelle service run`` starts: one or more hops plus optional background work."""
+
+    ctx: ServiceContext
+    hops: Sequence[Hop]
+    background: Sequence[Callable[[], Coroutine[Any, Any, None]]] = ()
+    on_stop: Sequence[Callable[[], Coroutine[Any, Any, None]]] = ()
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.ctx.service
+
+    @property
+    def ready(self) -> bool:
+        return all(h.ready for h in self.hops)
+
+    async def start(self) -> None:
+        settings = self.ctx.settings
+        if settings.create_topics and settings.kafka_bootstrap:
+            specs = topics.all_topics(self.ctx.profiles.ids, self.ctx.catalogue.subjects)
+            await ensure_topics(settings.kafka_bootstrap, specs, with_configs=settings.topic_configs)
+        for hop in self.hops:
+            await hop.start()
+        self._tasks = [asyncio.create_task(job()) for job in self.background]
+        log.info("service.demarre", service=self.name)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        for hop in self.hops:
+            await hop.stop()
+        for job in self.on_stop:
+            await job()
+        log.info("service.arrete", service=self.name)
+
+    def http_app(self) -> FastAPI:
+        """``/metrics`` for Prometheus, ``/health`` ready only once every consumer has its partitions."""
+
+        @contextlib.asynccontextmanager
+        async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+            await self.start()
+            try:
+                yield
+            finally:
+                await self.stop()
+
+        app = FastAPI(title=f"passerelle {self.name}", lifespan=lifespan, docs_url=None, redoc_url=None)
+
+        @app.get("/metrics")
+        def metrics() -> Response:
+            return Response(generate_latest(self.ctx.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+        @app.get("/health")
+        def health() -> Response:
+            ready = self.ready
+            body = b'{"statut":"pret"}' if ready else b'{"statut":"demarrage"}'
+            return Response(body, status_code=200 if ready else 503, media_type="application/json")
+
+        return app
+
+
+def http_server(runtime: ServiceRuntime, host: str, port: int) -> uvicorn.Server:
+    config = uvicorn.Config(runtime.http_app(), host=host, port=port, log_level="warning", lifespan="on")
+    return uvicorn.Server(config)

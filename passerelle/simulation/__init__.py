@@ -1,0 +1,1 @@
+"""Seeded generators of realistic partner traffic for the demo, tests and benchmarks."""
