@@ -11,7 +11,12 @@ import typer
 from rich.console import Console
 
 from passerelle.cli import contracts as contracts_cli
+from passerelle.cli import dlq as dlq_cli
+from passerelle.cli import partners as partners_cli
+from passerelle.cli import service as service_cli
+from passerelle.cli import topics as topics_cli
 from passerelle.cli.context import CliState
+from passerelle.cli.tail import tail
 
 app = typer.Typer(
     name="passerelle",
@@ -20,6 +25,11 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(contracts_cli.app, name="contracts")
+app.add_typer(service_cli.app, name="service")
+app.add_typer(topics_cli.app, name="topics")
+app.add_typer(partners_cli.app, name="partners")
+app.add_typer(dlq_cli.app, name="dlq")
+app.command("tail")(tail)
 
 
 @app.callback()

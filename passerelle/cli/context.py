@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from passerelle.contracts.catalogue import Catalogue
+from passerelle.partners import Profiles
 from passerelle.settings import Settings
 
 
@@ -17,3 +18,7 @@ class CliState:
     @cached_property
     def catalogue(self) -> Catalogue:
         return Catalogue.load(self.settings.schemas_dir)
+
+    @cached_property
+    def profiles(self) -> Profiles:
+        return Profiles.load(self.settings.contracts_dir / "partners", frozenset(self.catalogue.subjects))

@@ -1,0 +1,63 @@
+"""Reading a topic outside any consumer group: for tail, the DLQ tools and the audit check."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+
+class TopicNotFound(LookupError):
+    pass
+
+
+async def read_topic(
+    bootstrap: str,
+    topic: str,
+    *,
+    from_beginning: bool = True,
+    until_end: bool = True,
+    max_records: int | None = None,
+    timeout_s: float | None = None,
+) -> AsyncIterator[Any]:
+    """Yield the topic's records in partition order; stop at the end offsets seen at start (``until_end``),
+    after ``max_records``, or after ``timeout_s`` without a new record."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
+    await consumer.start()
+    try:
+        await consumer.topics()
+        parts = consumer.partitions_for_topic(topic)
+        if not parts:
+            raise TopicNotFound(f"topic inconnu : {topic}")
+        tps = [TopicPartition(topic, p) for p in sorted(parts)]
+        consumer.assign(tps)
+        if from_beginning:
+            await consumer.seek_to_beginning(*tps)
+        else:
+            await consumer.seek_to_end(*tps)
+        ends = await consumer.end_offsets(tps)
+        pending = {tp for tp in tps if ends[tp] > await consumer.position(tp)} if until_end else set(tps)
+        seen = 0
+        while pending:
+            wait_ms = int((timeout_s if timeout_s is not None else 1.0) * 1000)
+            batches = await consumer.getmany(*tps, timeout_ms=wait_ms, max_records=500)
+            if not batches and timeout_s is not None:
+                return
+            for records in batches.values():
+                for record in records:
+                    yield record
+                    seen += 1
+                    if max_records is not None and seen >= max_records:
+                        return
+            if until_end:
+                pending = {tp for tp in pending if await consumer.position(tp) < ends[tp]}
+    finally:
+        with contextlib.suppress(asyncio.CancelledError):
+            await consumer.stop()
+
+
+async def collect(bootstrap: str, topic: str, **kwargs: Any) -> list[Any]:
+    return [r async for r in read_topic(bootstrap, topic, **kwargs)]

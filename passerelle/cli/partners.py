@@ -1,0 +1,29 @@
+"""``passerelle partners list``: who publishes and receives what, in which dialect and view."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from passerelle.cli.context import CliState
+
+app = typer.Typer(help="Les partenaires et leurs profils.", no_args_is_help=True)
+
+
+@app.command("list")
+def list_partners(ctx: typer.Context) -> None:
+    """Liste les partenaires, leurs flux publiés et reçus, le dialecte et la vue de chacun."""
+    state: CliState = ctx.obj
+    table = Table(title="Partenaires")
+    for column in ("partenaire", "nom", "publie", "reçoit (dialecte, vue)"):
+        table.add_column(column)
+    for profile in state.profiles:
+        published = "\n".join(f"{e} ({f.dialecte.value})" for e, f in profile.publie.items())
+        received = "\n".join(
+            f"{e} ({r.dialecte.value}; {', '.join(r.vue) or 'pseudonyme seul'}"
+            f"{'; texte libre' if r.texte_libre else ''})"
+            for e, r in profile.recoit.items()
+        )
+        table.add_row(profile.id, profile.nom, published, received)
+    Console().print(table)

@@ -1,0 +1,40 @@
+"""``passerelle tail TOPIC``: follow a topic, one JSON object per line, Avro decoded (like ``kcat -s avro``)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import typer
+
+from passerelle.broker.reader import read_topic
+from passerelle.cli.context import CliState
+from passerelle.cli.render import as_json_line, record_as_dict
+from passerelle.contracts.codec import AvroCodec
+
+
+def tail(
+    ctx: typer.Context,
+    topic: str = typer.Argument(..., help="Topic à lire (ex. out.region-24, canon.formation.Positionnement)."),
+    from_beginning: bool = typer.Option(False, "--from-beginning", help="Lire depuis le début du topic."),
+    max_records: int = typer.Option(0, "--max", help="S'arrêter après N messages (0 : sans limite)."),
+    timeout: float = typer.Option(0.0, "--timeout", help="S'arrêter après S secondes sans message (0 : jamais)."),
+) -> None:
+    """Affiche les messages d'un topic, un objet JSON par ligne (en-têtes, clé, valeur décodée)."""
+    state: CliState = ctx.obj
+    bootstrap = state.settings.kafka_bootstrap
+    if not bootstrap:
+        raise typer.BadParameter("PASSERELLE_KAFKA_BOOTSTRAP n'est pas défini (voir « passerelle dev up »)")
+    codec = AvroCodec(state.catalogue)
+
+    async def run() -> None:
+        async for record in read_topic(
+            bootstrap,
+            topic,
+            from_beginning=from_beginning,
+            until_end=False,
+            max_records=max_records or None,
+            timeout_s=timeout or None,
+        ):
+            typer.echo(as_json_line(record_as_dict(record, codec)))
+
+    asyncio.run(run())

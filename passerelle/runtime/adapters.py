@@ -1,0 +1,39 @@
+"""Builds an adapter service from the dialects it owns and the partners it serves."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from passerelle.broker import topics
+from passerelle.runtime.adapter import Dialects, InboundTranslator, OutboundTranslator
+from passerelle.runtime.context import ServiceContext
+from passerelle.runtime.hop import Hop, HopSpec, Tally
+from passerelle.runtime.messages import Incoming, Output
+from passerelle.runtime.service import ServiceRuntime
+
+
+class AdapterProcessor:
+    """One consumer for both directions: ``in.*`` goes inbound, ``deliver.*`` goes outbound."""
+
+    def __init__(self, ctx: ServiceContext, dialects: Dialects) -> None:
+        self.inbound = InboundTranslator(ctx, dialects)
+        self.outbound = OutboundTranslator(ctx, dialects)
+
+    def process(self, message: Incoming, tally: Tally) -> list[Output]:
+        if message.topic.startswith("in."):
+            return self.inbound.process(message, tally)
+        return self.outbound.process(message, tally)
+
+
+def adapter_runtime(
+    ctx: ServiceContext, dialects: Dialects, partners: Sequence[str], description: str
+) -> ServiceRuntime:
+    inputs = [t for p in partners for t in (topics.inbound(p), topics.deliver(p))]
+    outputs = [
+        *(topics.canonical(s) for s in ctx.catalogue.subjects),
+        *(t for p in partners for t in (topics.outbound(p), topics.feedback(p))),
+        topics.dlq(ctx.service),
+    ]
+    spec = HopSpec(ctx.service, inputs, outputs, description)
+    hop = Hop(spec, AdapterProcessor(ctx, dialects), ctx.settings, ctx.metrics)
+    return ServiceRuntime(ctx, [hop])

@@ -1,0 +1,1 @@
+"""Indicators: the agreement's indicators computed from canonical events."""

@@ -1,0 +1,1 @@
+"""Mission Locale adapter: I-MILO JSON to canonical events and back."""

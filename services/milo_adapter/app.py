@@ -1,0 +1,29 @@
+"""The Mission Locale adapter: ``in.imilo`` → canonical, and ``deliver.imilo`` → ``out.imilo``, in I-MILO JSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from passerelle.partners import Dialect, PartnerProfile
+from passerelle.runtime.adapter import Dialects
+from passerelle.runtime.adapters import adapter_runtime
+from passerelle.runtime.context import ServiceContext
+from passerelle.runtime.service import ServiceRuntime
+from passerelle.settings import Settings
+from passerelle.translation import Rendered
+from services.milo_adapter.dialects import imilo_json
+
+SERVICE = "milo_adapter"
+PARTNER = "imilo"
+
+
+def _render(subject: str, record: dict[str, Any], _profile: PartnerProfile) -> Rendered:
+    return imilo_json.render(subject, record)
+
+
+DIALECTS = Dialects(parsers={Dialect.IMILO_JSON: imilo_json.parse}, renderers={Dialect.IMILO_JSON: _render})
+
+
+def build(settings: Settings, ctx: ServiceContext | None = None) -> ServiceRuntime:
+    ctx = ctx or ServiceContext.build(SERVICE, settings)
+    return adapter_runtime(ctx, DIALECTS, [PARTNER], "I-MILO JSON ⇄ événements canoniques")

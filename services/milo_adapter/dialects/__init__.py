@@ -1,0 +1,1 @@
+"""I-MILO dialects; pure functions over passerelle.translation types."""

@@ -1,0 +1,40 @@
+"""The Region adapter: every Region's native flows (LHEO, JSON, CSV) ⇄ canonical, dialect per profile."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from passerelle.partners import Dialect, PartnerProfile
+from passerelle.runtime.adapter import Dialects
+from passerelle.runtime.adapters import adapter_runtime
+from passerelle.runtime.context import ServiceContext
+from passerelle.runtime.service import ServiceRuntime
+from passerelle.settings import Settings
+from passerelle.translation import Rendered
+from services.region_adapter.dialects import lheo, region_csv, region_json
+
+SERVICE = "region_adapter"
+
+
+def _render_json(subject: str, record: dict[str, Any], _profile: PartnerProfile) -> Rendered:
+    return region_json.render(subject, record)
+
+
+def _render_csv(subject: str, record: dict[str, Any], profile: PartnerProfile) -> Rendered:
+    return region_csv.render(subject, record, encoding=profile.csv.encodage, separator=profile.csv.separateur)
+
+
+DIALECTS = Dialects(
+    parsers={
+        Dialect.LHEO_XML: lheo.parse_lheo,
+        Dialect.REGION_JSON: region_json.parse,
+        Dialect.REGION_CSV: region_csv.parse,
+    },
+    renderers={Dialect.REGION_JSON: _render_json, Dialect.REGION_CSV: _render_csv},
+)
+
+
+def build(settings: Settings, ctx: ServiceContext | None = None) -> ServiceRuntime:
+    ctx = ctx or ServiceContext.build(SERVICE, settings)
+    regions = [p.id for p in ctx.profiles if p.famille == "region"]
+    return adapter_runtime(ctx, DIALECTS, regions, "LHEO, JSON et CSV des Régions ⇄ événements canoniques")

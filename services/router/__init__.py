@@ -1,0 +1,1 @@
+"""Router: recipients, data-protection views, deliveries and the audit chain."""
