@@ -34,6 +34,7 @@ def adapter_runtime(
         *(t for p in partners for t in (topics.outbound(p), topics.feedback(p))),
         topics.dlq(ctx.service),
     ]
-    spec = HopSpec(ctx.service, inputs, outputs, description)
+    schemas = {topics.canonical(s): ctx.typed.contract(s).model for s in ctx.catalogue.subjects}
+    spec = HopSpec(ctx.service, inputs, outputs, description, schemas)
     hop = Hop(spec, AdapterProcessor(ctx, dialects), ctx.settings, ctx.metrics)
     return ServiceRuntime(ctx, [hop])

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -25,6 +25,7 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
+from passerelle.broker.topics import POLICIES, family_of
 from passerelle.metrics import ServiceMetrics
 from passerelle.runtime.dedupe import SeenInputs, causes_in
 from passerelle.runtime.failures import Failure, failure_outputs
@@ -62,6 +63,8 @@ class HopSpec:
     # Topics this hop writes, scanned at start to rebuild the memory of inputs already done.
     outputs: Sequence[str]
     description: str = ""
+    # Payload model per output topic, for the AsyncAPI document only.
+    schemas: Mapping[str, Any] = field(default_factory=dict)
 
 
 class _Readiness(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -109,6 +112,14 @@ class Hop:
             description=spec.description,
         )
         self.subscriber(self._handle)
+        for topic in spec.outputs:
+            # Declared for the AsyncAPI document; records are produced by the batch producer below.
+            self.broker.publisher(
+                topic,
+                title=f"{spec.service}:{topic}",
+                description=POLICIES[family_of(topic)].doc,
+                schema=spec.schemas.get(topic),
+            )
         self._producer: AIOKafkaProducer | None = None
         self._lag_task: asyncio.Task[None] | None = None
         self._processing = metrics.processing.labels(spec.service)

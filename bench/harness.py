@@ -1,0 +1,169 @@
+"""Shared pieces of the benchmarks: an embedded broker, preloaded topics, and timed contenders.
+
+Throughput is measured from the first record a contender receives to the
+acknowledgement of its last output, so consumer-group joins and process
+start-up do not count against anyone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import platform
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from passerelle.broker.admin import ensure_topics
+from passerelle.broker.topics import TopicSpec
+
+RESULTS = Path(__file__).resolve().parent / "results"
+Message = tuple[bytes | None, bytes, list[tuple[str, bytes]]]
+
+
+@dataclass
+class Figure:
+    name: str
+    value: float
+    unit: str
+    baseline: str | None = None
+    ratio: float | None = None
+    target: str | None = None
+    met: bool | None = None
+    note: str = ""
+
+
+@dataclass
+class Report:
+    title: str
+    command: str
+    figures: list[Figure] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, figure: Figure) -> Figure:
+        self.figures.append(figure)
+        return figure
+
+    def value(self, name: str) -> float:
+        return next(f.value for f in self.figures if f.name == name)
+
+    def save(self, slug: str) -> Path:
+        RESULTS.mkdir(exist_ok=True)
+        path = RESULTS / f"{slug}.json"
+        data = {"machine": machine(), "date": datetime.now(UTC).isoformat(timespec="seconds"), **asdict(self)}
+        path.write_text(json.dumps(data, indent=2, ensure_ascii=False))
+        return path
+
+
+def machine() -> dict[str, Any]:
+    return {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}
+
+
+async def preload(bootstrap: str, topic: str, messages: Sequence[Message], partitions: int = 6) -> None:
+    await ensure_topics(bootstrap, [TopicSpec(topic, partitions, -1)], with_configs=False)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, enable_idempotence=False, linger_ms=5, max_batch_size=1 << 20
+    )
+    await producer.start()
+    try:
+        futures = [await producer.send(topic, value, key=key, headers=headers) for key, value, headers in messages]
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+async def raw_passthrough(bootstrap: str, source: str, target: str, expected: int, group: str) -> float:
+    """Baseline (a): aiokafka consume → produce with batches, one ack wait per batch, commit after."""
+    consumer = AIOKafkaConsumer(
+        source, bootstrap_servers=bootstrap, group_id=group, auto_offset_reset="earliest",
+        enable_auto_commit=False, max_poll_records=2000,
+    )
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, enable_idempotence=False, linger_ms=5, max_batch_size=1 << 20
+    )
+    await consumer.start()
+    await producer.start()
+    try:
+        done, first = 0, 0.0
+        while done < expected:
+            batches = await consumer.getmany(timeout_ms=500, max_records=2000)
+            if not batches:
+                continue
+            first = first or time.perf_counter()
+            futures = []
+            for records in batches.values():
+                for r in records:
+                    futures.append(await producer.send(target, r.value, key=r.key, headers=list(r.headers)))
+                done += len(records)
+            await asyncio.gather(*futures)
+            await consumer.commit()
+        return expected / (time.perf_counter() - first)
+    finally:
+        await consumer.stop()
+        await producer.stop()
+
+
+async def naive_faststream(bootstrap: str, source: str, target: str, expected: int, group: str) -> float:
+    """Baseline (b): the handler FastStream's tutorial would write, awaiting each publish."""
+    from faststream import AckPolicy
+    from faststream.kafka import KafkaBroker, KafkaMessage
+
+    broker = KafkaBroker(bootstrap, logger=None)
+    state = {"n": 0, "first": 0.0, "last": 0.0}
+    finished = asyncio.Event()
+
+    @broker.subscriber(source, group_id=group, auto_offset_reset="earliest", ack_policy=AckPolicy.ACK)
+    async def handle(body: bytes, msg: KafkaMessage) -> None:
+        state["first"] = state["first"] or time.perf_counter()
+        await broker.publish(body, target, key=msg.raw_message.key, headers=dict(msg.headers))
+        state["n"] += 1
+        if state["n"] >= expected:
+            state["last"] = time.perf_counter()
+            finished.set()
+
+    await broker.start()
+    try:
+        await finished.wait()
+    finally:
+        await broker.stop()
+    return expected / (state["last"] - state["first"])
+
+
+def confluent_passthrough(bootstrap: str, source: str, target: str, expected: int, group: str) -> float:
+    """Baseline (c): librdkafka through confluent-kafka, consume → produce, commit after flush."""
+    from confluent_kafka import Consumer, Producer
+
+    consumer = Consumer({
+        "bootstrap.servers": bootstrap, "group.id": group, "auto.offset.reset": "earliest",
+        "enable.auto.commit": False,
+    })
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, "enable.idempotence": False})
+    consumer.subscribe([source])
+    try:
+        done, first = 0, 0.0
+        while done < expected:
+            records = consumer.consume(num_messages=2000, timeout=0.5)
+            if not records:
+                continue
+            first = first or time.perf_counter()
+            for r in records:
+                if r.error():
+                    continue
+                producer.produce(target, r.value(), key=r.key(), headers=r.headers())
+                done += 1
+                producer.poll(0)
+            producer.flush()
+            consumer.commit(asynchronous=False)
+        return expected / (time.perf_counter() - first)
+    finally:
+        consumer.close()
+
+
+async def timed(fn: Callable[[], Awaitable[float]]) -> float:
+    return await fn()

@@ -1,0 +1,136 @@
+"""Everything on one machine: the embedded broker, the contract registry and every service.
+
+Used by ``passerelle dev up``, the demo and the end-to-end tests, so that what
+they show runs over a real Kafka-protocol broker and real HTTP endpoints.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import structlog
+import uvicorn
+
+from passerelle.broker import topics
+from passerelle.broker.admin import ensure_topics
+from passerelle.broker.embedded import LOOPBACK, EmbeddedBroker, free_port
+from passerelle.contracts.catalogue import Catalogue
+from passerelle.partners import Profiles
+from passerelle.runtime.catalog import SERVICES, build_service
+from passerelle.runtime.service import ServiceRuntime, http_server
+from passerelle.settings import Settings
+
+log = structlog.get_logger("passerelle.stack")
+
+
+@dataclass
+class RunningService:
+    runtime: ServiceRuntime
+    server: uvicorn.Server
+    port: int
+    task: asyncio.Task[None]
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://{LOOPBACK}:{self.port}/metrics"
+
+
+@dataclass
+class Stack:
+    """Starts and stops a whole Passerelle on loopback; the broker is embedded unless one is configured."""
+
+    settings: Settings
+    services: Sequence[str] = tuple(SERVICES)
+    with_registry: bool = True
+    broker: EmbeddedBroker | None = None
+    running: dict[str, RunningService] = field(default_factory=dict)
+    registry_port: int | None = None
+    _registry: tuple[uvicorn.Server, asyncio.Task[None]] | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        assert self.settings.kafka_bootstrap
+        return self.settings.kafka_bootstrap
+
+    @property
+    def registry_url(self) -> str | None:
+        return f"http://{LOOPBACK}:{self.registry_port}" if self.registry_port else None
+
+    async def start(self, ready_limit_s: float = 60.0) -> Stack:
+        if not self.settings.kafka_bootstrap:
+            self.broker = EmbeddedBroker().start()
+            # Tansu's in-memory storage refuses idempotent producers.
+            self.settings = self.settings.model_copy(
+                update={"kafka_bootstrap": self.broker.bootstrap, "producer_idempotence": False}
+            )
+        catalogue = Catalogue.load(self.settings.schemas_dir)
+        profiles = Profiles.load(self.settings.contracts_dir / "partners", frozenset(catalogue.subjects))
+        await ensure_topics(self.bootstrap, topics.all_topics(profiles.ids, catalogue.subjects))
+        if self.with_registry:
+            await self._start_registry(catalogue)
+        for name in self.services:
+            await self.add(name)
+        await self.wait_ready(ready_limit_s)
+        return self
+
+    async def add(self, name: str) -> RunningService:
+        """Start one service (also used by tests to restart a service after stopping it)."""
+        port = free_port()
+        settings = self.settings.model_copy(update={"metrics_port": port})
+        runtime = build_service(name, settings)
+        server = http_server(runtime, LOOPBACK, port)
+        task = asyncio.create_task(server.serve())
+        while not server.started:
+            if task.done():
+                task.result()  # raises the start error
+                raise RuntimeError(f"{name} s'est arrêté au démarrage")
+            await asyncio.sleep(0.02)
+        self.running[name] = RunningService(runtime, server, port, task)
+        return self.running[name]
+
+    async def remove(self, name: str) -> None:
+        service = self.running.pop(name)
+        service.server.should_exit = True
+        await service.task
+
+    async def wait_ready(self, limit_s: float = 60.0) -> None:
+        async with asyncio.timeout(limit_s):
+            while not all(s.runtime.ready for s in self.running.values()):  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+
+    async def _start_registry(self, catalogue: Catalogue) -> None:
+        from services.registry.app import create_app
+
+        port = free_port()
+        config = uvicorn.Config(create_app(catalogue), host=LOOPBACK, port=port, log_level="warning")
+        server = uvicorn.Server(config)
+        task = asyncio.create_task(server.serve())
+        while not server.started:
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.02)
+        self.registry_port = port
+        self._registry = (server, task)
+
+    async def stop(self) -> None:
+        for name in list(self.running):
+            with contextlib.suppress(Exception):
+                await self.remove(name)
+        if self._registry:
+            server, task = self._registry
+            server.should_exit = True
+            with contextlib.suppress(Exception):
+                await task
+            self._registry = None
+        if self.broker:
+            self.broker.close()
+            self.broker = None
+
+    async def __aenter__(self) -> Stack:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()

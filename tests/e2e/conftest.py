@@ -1,0 +1,95 @@
+"""A whole Passerelle (every service and the registry) over the test broker, shared by the e2e tests.
+
+Tests share one stack, so each one tags its messages with its own ids and
+reads back only what carries them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from passerelle.broker.reader import collect
+from passerelle.runtime.stack import Stack
+from passerelle.settings import Settings
+
+pytestmark = pytest.mark.broker
+
+
+@pytest.fixture(scope="session")
+async def stack(kafka_settings: Settings) -> AsyncIterator[Stack]:
+    running = Stack(kafka_settings)
+    await running.start()
+    try:
+        yield running
+    finally:
+        await running.stop()
+
+
+@pytest.fixture(scope="session")
+async def producer(kafka: str) -> AsyncIterator[AIOKafkaProducer]:
+    client = AIOKafkaProducer(bootstrap_servers=kafka, enable_idempotence=False)
+    await client.start()
+    try:
+        yield client
+    finally:
+        await client.stop()
+
+
+def native_headers(event: str | None = None, ce_id: str | None = None, **extra: str) -> list[tuple[str, bytes]]:
+    headers = [("ce_id", (ce_id or str(uuid.uuid4())).encode())]
+    if event:
+        headers.append(("ce_type", event.encode()))
+    headers += [(k, v.encode()) for k, v in extra.items()]
+    return headers
+
+
+async def send(
+    producer: AIOKafkaProducer,
+    topic: str,
+    value: bytes,
+    headers: Sequence[tuple[str, bytes]],
+    key: bytes | None = None,
+) -> None:
+    await producer.send_and_wait(topic, value, key=key, headers=list(headers))
+
+
+async def wait_for(
+    bootstrap: str,
+    topic: str,
+    match: Callable[[Any], bool],
+    count: int = 1,
+    timeout_s: float = 30.0,
+    settle_s: float = 0.0,
+) -> list[Any]:
+    """Records of ``topic`` matching ``match``, once at least ``count`` are there (then ``settle_s`` more,
+    to catch any unexpected extra one)."""
+    found: list[Any] = []
+    async with asyncio.timeout(timeout_s):
+        while True:
+            found = [r for r in await collect(bootstrap, topic) if match(r)]
+            if len(found) >= count:
+                break
+            await asyncio.sleep(0.2)
+    if settle_s:
+        await asyncio.sleep(settle_s)
+        found = [r for r in await collect(bootstrap, topic) if match(r)]
+    return found
+
+
+def header(record: Any, name: str) -> str | None:
+    for key, value in reversed(record.headers or ()):
+        if key == name:
+            return (value or b"").decode()
+    return None
+
+
+def caused_by(*markers: str) -> Callable[[Any], bool]:
+    """Matches records whose correlation id is one of ``markers`` (set on the native input's ce_id)."""
+    wanted = set(markers)
+    return lambda r: header(r, "correlation_id") in wanted
