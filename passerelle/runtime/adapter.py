@@ -142,7 +142,8 @@ class InboundTranslator:
     ) -> list[Output]:
         if contract is None and event and event in self.ctx.catalogue:
             contract = f"{event} v{self.ctx.catalogue.latest(event).version}"
-        failure = Failure(self.ctx.service, partner, rejected.problems, contract, rejected.position)
+        sender = partner if partner in self.ctx.profiles else None
+        failure = Failure(self.ctx.service, sender, rejected.problems, contract, rejected.position)
         tally.count("in", partner, event or "inconnu", "dlq")
         tally.rejected(partner, rejected.problems[0].code)
         return failure_outputs(message, failure)

@@ -25,6 +25,7 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
+from passerelle.broker import topics
 from passerelle.broker.topics import POLICIES, family_of
 from passerelle.metrics import ServiceMetrics
 from passerelle.runtime.dedupe import SeenInputs, causes_in
@@ -51,7 +52,11 @@ class Tally:
 
 
 class Processor(Protocol):
-    """The service-specific step: one input record to its outputs. Pure but for the tally."""
+    """The service-specific step: one input record to its outputs. Pure but for the tally.
+
+    A processor that keeps state across records (the router's audit chain) may also define
+    ``commit()`` and ``rollback()``, called once the batch's outputs are acknowledged or lost.
+    """
 
     def process(self, message: Incoming, tally: Tally) -> list[Output]: ...
 
@@ -159,7 +164,13 @@ class Hop:
     async def _handle(self, records: Any) -> None:
         started = time.perf_counter()
         outputs, done = self.process_batch([Incoming.from_record(r) for r in records])
-        await self.publish(outputs)
+        try:
+            await self.publish(outputs)
+        except BaseException:
+            # The batch will be consumed again: forget any state its processing advanced.
+            _call(self.processor, "rollback")
+            raise
+        _call(self.processor, "commit")
         self.seen.add_all(done)
         self._processing.observe(time.perf_counter() - started)
         self._batch_size.observe(len(records))
@@ -183,8 +194,10 @@ class Hop:
             except Exception as exc:  # a bug must not block the partition: the input goes to the DLQ
                 log.exception("hop.erreur_interne", service=self.spec.service, where=incoming.where)
                 problem = Problem("erreur_interne", f"erreur interne du service : {type(exc).__name__}")
-                sender = incoming.headers.get("passerelle_sender") or _partner_of(incoming.topic)
-                outputs.extend(failure_outputs(incoming, Failure(self.spec.service, sender, (problem,))))
+                sender = _partner_of(incoming.topic)
+                # Feedback only to a partner this hop knows: a topic that does not exist would stall the batch.
+                known = sender if sender and topics.feedback(sender) in self.spec.outputs else None
+                outputs.extend(failure_outputs(incoming, Failure(self.spec.service, known, (problem,))))
                 tally.rejected(sender or "?", "erreur_interne")
         self._flush(tally)
         return outputs, done
@@ -225,9 +238,15 @@ async def _records_of(message: KafkaMessage, _default: Any) -> Any:
     return raw if isinstance(raw, tuple) else (raw,)
 
 
+def _call(processor: Processor, hook: str) -> None:
+    method = getattr(processor, hook, None)
+    if method is not None:
+        method()
+
+
 def _partner_of(topic: str) -> str | None:
     family, _, rest = topic.partition(".")
-    return rest if family in ("in", "out", "deliver", "feedback") else None
+    return rest if family == "in" else None
 
 
 def _acks(value: str) -> int | str:

@@ -98,7 +98,7 @@ class Stack:
 
     async def wait_ready(self, limit_s: float = 60.0) -> None:
         async with asyncio.timeout(limit_s):
-            while not all(s.runtime.ready for s in self.running.values()):  # noqa: ASYNC110
+            while not all(s.runtime.ready for s in self.running.values()):
                 await asyncio.sleep(0.05)
 
     async def _start_registry(self, catalogue: Catalogue) -> None:
