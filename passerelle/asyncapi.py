@@ -26,4 +26,5 @@ def document(settings: Settings | None = None) -> str:
     spec_settings = base.model_copy(update={"kafka_bootstrap": "kafka-1:9092"})
     brokers = [hop.broker for name in SERVICES for hop in build_service(name, spec_settings).hops]
     spec = AsyncAPI(*brokers, title="Passerelle", version=__version__, description=DESCRIPTION, schema_version="3.0.0")
-    return spec.to_yaml()
+    text: str = spec.to_specification().to_yaml()
+    return text

@@ -7,15 +7,17 @@ the envelope, errors to the DLQ and feedback) is the same and lives here.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from passerelle.broker import topics
 from passerelle.contracts.errors import ContractError, ValidationFailed
 from passerelle.envelope import Envelope, EnvelopeError, new_trace_parent, parse_time
+from passerelle.ingest import FIRST_LINE
 from passerelle.partners import Dialect, PartnerProfile
 from passerelle.runtime.context import ServiceContext
 from passerelle.runtime.failures import Failure, failure_outputs
@@ -71,7 +73,9 @@ class InboundTranslator:
             extras={"separateur": profile.csv.separateur},
         )
         outputs: list[Output] = []
-        for index, outcome in enumerate(self.dialects.parsers[dialect](message.value, context)):
+        shift = _line_shift(message)
+        for index, parsed in enumerate(self.dialects.parsers[dialect](message.value, context)):
+            outcome = _shifted(parsed, shift) if shift else parsed
             if isinstance(outcome, Rejected):
                 outputs.extend(self._reject(message, partner, outcome.subject or event_type, outcome, tally))
                 continue
@@ -193,6 +197,23 @@ class OutboundTranslator:
         tally.count("out", partner, event or "inconnu", "dlq")
         tally.rejected(partner, problem.code)
         return failure_outputs(message, failure)
+
+
+_LINE = re.compile(r"^ligne (\d+)")
+
+
+def _line_shift(message: Incoming) -> int:
+    """A CSV piece cut by ``passerelle ingest`` says where it starts in the original file."""
+    first = message.headers.get(FIRST_LINE, "")
+    return int(first) - 2 if first.isdigit() and int(first) > 2 else 0
+
+
+def _shifted(outcome: Outcome, shift: int) -> Outcome:
+    match = _LINE.match(outcome.position or "")
+    if not match:
+        return outcome
+    position = f"ligne {int(match.group(1)) + shift}{(outcome.position or '')[match.end():]}"
+    return replace(outcome, position=position)
 
 
 def _sent_at(message: Incoming) -> datetime:
