@@ -11,7 +11,9 @@ import typer
 from rich.console import Console
 
 from passerelle.cli import contracts as contracts_cli
+from passerelle.cli import dev as dev_cli
 from passerelle.cli import dlq as dlq_cli
+from passerelle.cli import ingest as ingest_cli
 from passerelle.cli import partners as partners_cli
 from passerelle.cli import service as service_cli
 from passerelle.cli import topics as topics_cli
@@ -29,6 +31,8 @@ app.add_typer(service_cli.app, name="service")
 app.add_typer(topics_cli.app, name="topics")
 app.add_typer(partners_cli.app, name="partners")
 app.add_typer(dlq_cli.app, name="dlq")
+app.add_typer(dev_cli.app, name="dev")
+app.add_typer(ingest_cli.app, name="ingest")
 app.command("tail")(tail)
 
 
