@@ -77,3 +77,26 @@ def validate(
         console.print(table)
         raise typer.Exit(1) from None
     console.print(f"[green]{file.name} est conforme à {event} ({version}).[/green]")
+
+
+@app.command("asyncapi")
+def asyncapi(
+    output: Path = typer.Option(None, "--output", "-o", help="Write to this file (default: contracts/asyncapi.yaml)."),
+    check: bool = typer.Option(False, "--check", help="Only check that the file is up to date; exit 1 if stale."),
+) -> None:
+    """Generate the AsyncAPI 3.0 document of the whole broker from the services' code."""
+    from passerelle.asyncapi import document
+    from passerelle.settings import Settings
+
+    settings = Settings()
+    target = output or settings.contracts_dir / "asyncapi.yaml"
+    text = document(settings)
+    console = Console()
+    if check:
+        if not target.is_file() or target.read_text(encoding="utf-8") != text:
+            console.print(f"[red]{target.name} est périmé : lancez « passerelle contracts asyncapi ».[/red]")
+            raise typer.Exit(1)
+        console.print(f"[green]{target.name} est à jour.[/green]")
+        return
+    target.write_text(text, encoding="utf-8")
+    console.print(f"AsyncAPI écrit dans {target}.")
