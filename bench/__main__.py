@@ -1,0 +1,54 @@
+"""``python -m bench [--quick] [names...]``: run the benchmarks, print a table, write JSON to bench/results/."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import time
+
+from rich.console import Console
+from rich.table import Table
+
+from bench.harness import Report
+
+SUITES = ("codec", "one_hop", "lheo", "end_to_end")
+
+
+def show(report: Report, console: Console) -> None:
+    table = Table(title=report.title)
+    for column in ("mesure", "valeur", "unité", "référence", "ratio", "cible", "atteinte"):
+        table.add_column(column)
+    for f in report.figures:
+        table.add_row(
+            f.name,
+            f"{f.value:,.1f}".replace(",", " "),
+            f.unit,
+            f.baseline or "",
+            f"{f.ratio:.2f}×" if f.ratio is not None else "",
+            f.target or "",
+            "" if f.met is None else ("oui" if f.met else "[red]non[/red]"),
+        )
+    console.print(table)
+    console.print(f"commande : {report.command}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("suites", nargs="*", metavar="suite", help=f"benchmarks to run: {', '.join(SUITES)} (all)")
+    parser.add_argument("--quick", action="store_true", help="small sizes: everything in under two minutes")
+    args = parser.parse_args()
+    unknown = set(args.suites) - set(SUITES)
+    if unknown:
+        parser.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}")
+    console = Console(width=150)
+    for name in args.suites or SUITES:
+        started = time.perf_counter()
+        module = importlib.import_module(f"bench.{name}")
+        report: Report = module.run(quick=args.quick)
+        path = report.save(name + ("-quick" if args.quick else ""))
+        show(report, console)
+        console.print(f"{name} : {time.perf_counter() - started:.0f} s, résultats dans {path}\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,43 @@
+"""Realistic canonical records for the benchmarks, built from a seed (no personal data of real people)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from typing import Any
+
+from passerelle.privacy import Pseudonymiser
+
+_PSEUDO = Pseudonymiser(b"bench")
+
+
+def positionnement(rng: random.Random, i: int) -> dict[str, Any]:
+    day = dt.date(2026, 1, 1) + dt.timedelta(days=rng.randrange(300))
+    return {
+        "idPositionnement": f"P-{i:08d}",
+        "jeune": {
+            "pseudonyme": _PSEUDO("imilo", str(i)),
+            "nomNaissance": "Martin",
+            "nomUsage": None,
+            "prenom": "Léa",
+            "dateNaissance": dt.date(2005, 3, 14),
+            "sexe": "F",
+            "ine": None,
+            "courriel": "lea.martin@exemple.fr",
+            "telephone": "0612345678",
+            "codePostal": "37000",
+            "codeInseeCommune": "37261",
+            "niveauQualification": 3,
+            "rqth": None,
+        },
+        "codeStructure": "37261S00",
+        "nomStructure": "Mission Locale de Touraine",
+        "idSession": f"24:{rng.randrange(10**6)}",
+        "regionDestinataire": "24",
+        "codeRomeVise": "F1604",
+        "datePositionnement": day,
+        "dispositif": "CEJ",
+        "conseiller": "Conseillère 12",
+        "courrielConseiller": "conseil@exemple.fr",
+        "commentaire": None,
+    }
