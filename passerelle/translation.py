@@ -7,7 +7,7 @@ and a feedback event, and validates every :class:`Draft` against its contract.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -106,6 +106,8 @@ class InboundContext:
     event_type: str | None = None
     encoding: str = "utf-8"
     extras: dict[str, str] = field(default_factory=dict)
+    # Native shapes of the contracts (``passerelle.shapes.Shape`` by subject), built once by the runtime.
+    shapes: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,10 +23,11 @@ from passerelle.runtime.context import ServiceContext
 from passerelle.runtime.failures import Failure, failure_outputs
 from passerelle.runtime.hop import Tally
 from passerelle.runtime.messages import CAUSE, SENDER, Incoming, Output, derived_id
+from passerelle.shapes import Shape
 from passerelle.translation import Draft, InboundContext, Outcome, Problem, Rejected, Rendered
 
 Parse = Callable[[bytes, InboundContext], Iterable[Outcome]]
-Render = Callable[[str, dict[str, Any], PartnerProfile], Rendered]
+Render = Callable[[str, dict[str, Any], PartnerProfile, Shape], Rendered]
 
 _CONTENT_TYPES = {
     "application/xml": Dialect.LHEO_XML,
@@ -41,6 +42,8 @@ class Dialects:
 
     parsers: Mapping[Dialect, Parse]
     renderers: Mapping[Dialect, Render]
+    # Canonical field path → the native one, so a contract error names what the integrator wrote.
+    native_paths: Mapping[Dialect, Callable[[str, str], str]] = field(default_factory=dict)
 
 
 def partner_of(topic: str) -> str:
@@ -71,6 +74,7 @@ class InboundTranslator:
             event_type=event_type,
             encoding=profile.csv.encodage,
             extras={"separateur": profile.csv.separateur},
+            shapes=self.ctx.shapes,
         )
         outputs: list[Output] = []
         shift = _line_shift(message)
@@ -79,7 +83,7 @@ class InboundTranslator:
             if isinstance(outcome, Rejected):
                 outputs.extend(self._reject(message, partner, outcome.subject or event_type, outcome, tally))
                 continue
-            outputs.extend(self._canonical(message, partner, outcome, index, tally))
+            outputs.extend(self._canonical(message, partner, outcome, index, tally, dialect))
         return outputs
 
     def _dialect(self, profile: PartnerProfile, event_type: str | None, message: Incoming) -> Dialect | Rejected:
@@ -110,12 +114,18 @@ class InboundTranslator:
             "ce_type",
         )
 
-    def _canonical(self, message: Incoming, partner: str, draft: Draft, index: int, tally: Tally) -> list[Output]:
+    def _canonical(
+        self, message: Incoming, partner: str, draft: Draft, index: int, tally: Tally, dialect: Dialect
+    ) -> list[Output]:
         try:
             record = self.ctx.typed.validate(draft.subject, draft.record)
             value = self.ctx.codec.encode(draft.subject, record)
         except ValidationFailed as failed:
-            problems = tuple(Problem.from_field_error(e) for e in failed.errors)
+            to_native = self.dialects.native_paths.get(dialect)
+            problems = tuple(
+                replace(p, path=to_native(draft.subject, p.path)) if to_native else p
+                for p in (Problem.from_field_error(e) for e in failed.errors)
+            )
             rejected = Rejected(problems, draft.position, draft.subject)
             return self._reject(message, partner, draft.subject, rejected, tally, f"{failed.subject} v{failed.version}")
         except ContractError as exc:
@@ -173,7 +183,8 @@ class OutboundTranslator:
             problem = Problem("non_abonne", f"{partner} ne reçoit pas {decoded.subject} selon son profil")
             return self._reject(message, partner, decoded.subject, problem, tally)
         try:
-            rendered = self.dialects.renderers[reception.dialecte](decoded.subject, decoded.record, profile)
+            shape = self.ctx.shapes[decoded.subject]
+            rendered = self.dialects.renderers[reception.dialecte](decoded.subject, decoded.record, profile, shape)
         except (ValueError, KeyError, TypeError) as exc:
             problem = Problem("rendu", f"rendu {reception.dialecte.value} impossible : {type(exc).__name__}")
             return self._reject(message, partner, decoded.subject, problem, tally)

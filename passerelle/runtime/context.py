@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from passerelle.contracts.catalogue import Catalogue
@@ -11,6 +12,7 @@ from passerelle.metrics import ServiceMetrics
 from passerelle.partners import Profiles
 from passerelle.privacy import Pseudonymiser
 from passerelle.settings import Settings
+from passerelle.shapes import Shape, shape_of
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,7 @@ class ServiceContext:
     profiles: Profiles
     pseudonymiser: Pseudonymiser
     metrics: ServiceMetrics
+    shapes: Mapping[str, Shape]
 
     @classmethod
     def build(cls, service: str, settings: Settings, metrics: ServiceMetrics | None = None) -> ServiceContext:
@@ -41,4 +44,5 @@ class ServiceContext:
             profiles=profiles,
             pseudonymiser=Pseudonymiser(settings.pseudonym_secret.get_secret_value().encode()),
             metrics=metrics,
+            shapes={s: shape_of(s, catalogue.latest(s).schema) for s in catalogue.subjects},
         )

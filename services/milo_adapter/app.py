@@ -10,6 +10,7 @@ from passerelle.runtime.adapters import adapter_runtime
 from passerelle.runtime.context import ServiceContext
 from passerelle.runtime.service import ServiceRuntime
 from passerelle.settings import Settings
+from passerelle.shapes import Shape
 from passerelle.translation import Rendered
 from services.milo_adapter.dialects import imilo_json
 
@@ -17,11 +18,15 @@ SERVICE = "milo_adapter"
 PARTNER = "imilo"
 
 
-def _render(subject: str, record: dict[str, Any], _profile: PartnerProfile) -> Rendered:
+def _render(subject: str, record: dict[str, Any], _profile: PartnerProfile, _shape: Shape) -> Rendered:
     return imilo_json.render(subject, record)
 
 
-DIALECTS = Dialects(parsers={Dialect.IMILO_JSON: imilo_json.parse}, renderers={Dialect.IMILO_JSON: _render})
+DIALECTS = Dialects(
+    parsers={Dialect.IMILO_JSON: imilo_json.parse},
+    renderers={Dialect.IMILO_JSON: _render},
+    native_paths={Dialect.IMILO_JSON: imilo_json.native_path},
+)
 
 
 def build(settings: Settings, ctx: ServiceContext | None = None) -> ServiceRuntime:

@@ -10,18 +10,20 @@ from passerelle.runtime.adapters import adapter_runtime
 from passerelle.runtime.context import ServiceContext
 from passerelle.runtime.service import ServiceRuntime
 from passerelle.settings import Settings
+from passerelle.shapes import Shape
 from passerelle.translation import Rendered
-from services.region_adapter.dialects import lheo, region_csv, region_json
+from services.region_adapter.dialects import common, lheo, region_csv, region_json
 
 SERVICE = "region_adapter"
 
 
-def _render_json(subject: str, record: dict[str, Any], _profile: PartnerProfile) -> Rendered:
-    return region_json.render(subject, record)
+def _render_json(subject: str, record: dict[str, Any], _profile: PartnerProfile, shape: Shape) -> Rendered:
+    return region_json.render(subject, record, shape)
 
 
-def _render_csv(subject: str, record: dict[str, Any], profile: PartnerProfile) -> Rendered:
-    return region_csv.render(subject, record, encoding=profile.csv.encodage, separator=profile.csv.separateur)
+def _render_csv(subject: str, record: dict[str, Any], profile: PartnerProfile, shape: Shape) -> Rendered:
+    csv = profile.csv
+    return region_csv.render(subject, record, shape, encoding=csv.encodage, separator=csv.separateur)
 
 
 DIALECTS = Dialects(
@@ -31,6 +33,7 @@ DIALECTS = Dialects(
         Dialect.REGION_CSV: region_csv.parse,
     },
     renderers={Dialect.REGION_JSON: _render_json, Dialect.REGION_CSV: _render_csv},
+    native_paths={Dialect.REGION_JSON: common.json_path, Dialect.REGION_CSV: common.csv_column},
 )
 
 

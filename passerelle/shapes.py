@@ -1,0 +1,256 @@
+"""Native shapes derived from the contracts: snake_case JSON, flat CSV columns, camelCase JSON.
+
+The Region dialects name every field after the canonical one (``dateStatut``
+becomes ``date_statut``; in CSV a nested ``jeune.nomNaissance`` becomes the
+column ``jeune_nom_naissance``), so a new contract field is a new native
+field without code. This module walks the Avro schema once per subject and
+maps values both ways, reporting problems with the *native* path.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from passerelle.contracts.typed import MASKED
+from passerelle.translation import Problem
+
+_CAMEL = re.compile(r"(?<=[a-z0-9])([A-Z])")
+
+
+def snake(name: str) -> str:
+    return _CAMEL.sub(r"_\1", name).lower()
+
+
+@dataclass(frozen=True)
+class Node:
+    """One field of a contract, as much as a native shape needs to know."""
+
+    name: str
+    kind: str  # string, int, long, double, boolean, date, timestamp, enum, record, array
+    nullable: bool
+    required: bool
+    symbols: tuple[str, ...] = ()
+    children: tuple[Node, ...] = ()
+    item: Node | None = None
+    personal: bool = False
+
+    @property
+    def by_name(self) -> dict[str, Node]:
+        return {c.name: c for c in self.children}
+
+
+@dataclass(frozen=True)
+class Shape:
+    subject: str
+    root: Node
+    named: dict[str, Node] = field(default_factory=dict)
+
+
+def shape_of(subject: str, schema: Mapping[str, Any]) -> Shape:
+    named: dict[str, Node] = {}
+    root = _node(schema["name"], schema, named, required=True)
+    return Shape(subject, root, named)
+
+
+def _node(name: str, avro: Any, named: dict[str, Node], required: bool) -> Node:
+    nullable = False
+    if isinstance(avro, list):
+        nullable = "null" in avro
+        avro = next(b for b in avro if b != "null")
+    if isinstance(avro, str) and avro in named:
+        base = named[avro]
+        return Node(name, base.kind, nullable, required, base.symbols, base.children, base.item)
+    if isinstance(avro, str):
+        return Node(name, avro, nullable, required)
+    kind = avro["type"]
+    logical = avro.get("logicalType")
+    if logical == "date":
+        return Node(name, "date", nullable, required)
+    if logical in ("timestamp-millis", "timestamp-micros"):
+        return Node(name, "timestamp", nullable, required)
+    if kind == "enum":
+        node = Node(name, "enum", nullable, required, tuple(avro["symbols"]))
+        _remember(avro, node, named)
+        return node
+    if kind == "array":
+        return Node(name, "array", nullable, required, item=_node(name, avro["items"], named, True))
+    if kind == "record":
+        children = tuple(
+            _personal(_node(f["name"], f["type"], named, "default" not in f), bool(f.get("pii")))
+            for f in avro["fields"]
+        )
+        node = Node(name, "record", nullable, required, children=children)
+        _remember(avro, node, named)
+        return node
+    return Node(name, kind, nullable, required)
+
+
+def _personal(node: Node, personal: bool) -> Node:
+    if not personal:
+        return node
+    return Node(node.name, node.kind, node.nullable, node.required, node.symbols, node.children, node.item, True)
+
+
+def _remember(avro: Mapping[str, Any], node: Node, named: dict[str, Node]) -> None:
+    named[avro["name"]] = node
+    if avro.get("namespace"):
+        named[f"{avro['namespace']}.{avro['name']}"] = node
+
+
+# ---------------------------------------------------------------- native → canonical
+
+
+@dataclass
+class Reading:
+    """Native values read into a canonical record, with every problem found on the way."""
+
+    problems: list[Problem] = field(default_factory=list)
+
+    def bad(
+        self,
+        code: str,
+        path: str,
+        message: str,
+        expected: str | None = None,
+        received: Any = None,
+        personal: bool = False,
+    ) -> None:
+        shown = None if received is None else (MASKED if personal else _show(received))
+        self.problems.append(Problem(code, message, path, code, expected, shown))
+
+
+def read_nested(native: Any, node: Node, reading: Reading, path: str = "", textual: bool = False) -> Any:
+    """snake_case JSON (or CSV cells, ``textual``) → the canonical value for ``node``."""
+    if native is None or (textual and native == ""):
+        return None
+    if node.kind == "record":
+        if not isinstance(native, Mapping):
+            reading.bad("type", path or "$", "objet attendu", "objet", native)
+            return None
+        out: dict[str, Any] = {}
+        children = {snake(c.name): c for c in node.children}
+        for key in native:
+            if key not in children and key != "evenement":
+                reading.bad("champ_inconnu", _join(path, key), "champ inconnu du format", ", ".join(children))
+        for native_name, child in children.items():
+            value = read_nested(native.get(native_name), child, reading, _join(path, native_name), textual)
+            if value is not None:
+                out[child.name] = value
+        return out
+    if node.kind == "array":
+        items = native.split("|") if textual and isinstance(native, str) else native
+        if not isinstance(items, list):
+            reading.bad("type", path, "liste attendue", "liste", native)
+            return None
+        assert node.item is not None
+        return [read_nested(v, node.item, reading, f"{path}[{i}]", textual) for i, v in enumerate(items)]
+    return read_scalar(native, node, reading, path, textual)
+
+
+def read_scalar(value: Any, node: Node, reading: Reading, path: str, textual: bool) -> Any:
+    kind = node.kind
+    if kind == "date":
+        return read_date(value, reading, path, french=textual, personal=node.personal)
+    if textual and isinstance(value, str):
+        value = value.strip()
+        try:
+            if kind in ("int", "long"):
+                return int(value)
+            if kind in ("double", "float"):
+                return float(value.replace(",", "."))
+        except ValueError:
+            reading.bad("type", path, "nombre attendu", "nombre", value, node.personal)
+            return None
+        if kind == "boolean":
+            lowered = value.lower()
+            if lowered in ("1", "oui", "true", "vrai", "o"):
+                return True
+            if lowered in ("0", "non", "false", "faux", "n"):
+                return False
+            reading.bad("type", path, "booléen attendu (oui/non)", "oui ou non", value, node.personal)
+            return None
+    if kind == "enum" and isinstance(value, str):
+        upper = value.strip().upper()
+        if upper not in node.symbols:
+            expected = ", ".join(node.symbols)
+            message = f"valeur inconnue, attendue parmi : {expected}"
+            reading.bad("code_inconnu", path, message, expected, value, node.personal)
+            return None
+        return upper
+    return value
+
+
+_FR_DATE = re.compile(r"^(\d{2})/(\d{2})/(\d{4})$")
+
+
+def read_date(value: Any, reading: Reading, path: str, french: bool = False, personal: bool = False) -> str | None:
+    """ISO ``AAAA-MM-JJ`` (JSON) or ``jj/mm/aaaa`` (CSV) → ISO text, checked to be a real day."""
+    if not isinstance(value, str):
+        reading.bad("date", path, "date attendue", "jj/mm/aaaa" if french else "AAAA-MM-JJ", value, personal)
+        return None
+    text = value.strip()
+    match = _FR_DATE.match(text)
+    if french and match:
+        text = f"{match.group(3)}-{match.group(2)}-{match.group(1)}"
+    try:
+        return dt.date.fromisoformat(text).isoformat() if len(text) == 10 else _fail()
+    except ValueError:
+        expected = "jj/mm/aaaa" if french else "AAAA-MM-JJ"
+        reading.bad("date", path, f"date invalide, attendue au format {expected}", expected, value, personal)
+        return None
+
+
+def _fail() -> str:
+    raise ValueError("longueur")
+
+
+# ---------------------------------------------------------------- canonical → native
+
+
+def write_nested(value: Any, node: Node) -> Any:
+    """A canonical value as snake_case JSON; nulls are left out, never written as text."""
+    if value is None:
+        return None
+    if node.kind == "record":
+        out = {}
+        for child in node.children:
+            rendered = write_nested(value.get(child.name), child)
+            if rendered is not None and rendered != []:
+                out[snake(child.name)] = rendered
+        return out
+    if node.kind == "array":
+        assert node.item is not None
+        return [write_nested(v, node.item) for v in value]
+    return write_scalar(value)
+
+
+def write_scalar(value: Any, french_dates: bool = False) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, dt.date):
+        return value.strftime("%d/%m/%Y") if french_dates else value.isoformat()
+    return value
+
+
+def columns(node: Node, prefix: str = "") -> Iterator[tuple[str, tuple[str, ...], Node]]:
+    """Flat CSV columns of a record: (column name, canonical path, leaf node)."""
+    for child in node.children:
+        name = f"{prefix}{snake(child.name)}"
+        if child.kind == "record":
+            for col, path, leaf in columns(child, name + "_"):
+                yield col, (child.name, *path), leaf
+        else:
+            yield name, (child.name,), child
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _show(value: Any) -> str:
+    text = str(value)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -1,0 +1,202 @@
+"""I-MILO JSON: the Mission Locale side, in the style of the I-MILO API (camelCase French, nested dossier).
+
+Inbound, the young person arrives as an I-MILO ``dossier``: Passerelle keys
+them by the HMAC pseudonym of ``idDossier`` and carries only the fields the
+contract has; other fields of the dossier are ignored (data minimisation),
+after the whole message was checked for a NIR. Outbound, canonical records
+are written as they are (the contracts already speak camelCase), nulls left out.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import orjson
+
+from passerelle.privacy import NirDetected, reject_nir
+from passerelle.shapes import Reading, read_date
+from passerelle.translation import Draft, InboundContext, Outcome, Problem, Rejected, Rendered
+
+CONTENT_TYPE = "application/json"
+INBOUND = ("formation.Positionnement", "reperage.SuiteSignalement", "aide.DemandeAide")
+
+# (native path, canonical path, kind). Kinds: text, date, int, bool, code (enum, upper-cased), euros.
+Mapping_ = tuple[tuple[str, str, str], ...]
+_DOSSIER: Mapping_ = (
+    ("dossier.nomNaissance", "jeune.nomNaissance", "text"),
+    ("dossier.nomUsage", "jeune.nomUsage", "text"),
+    ("dossier.prenom", "jeune.prenom", "text"),
+    ("dossier.dateNaissance", "jeune.dateNaissance", "date"),
+    ("dossier.sexe", "jeune.sexe", "code"),
+    ("dossier.ine", "jeune.ine", "text"),
+    ("dossier.courriel", "jeune.courriel", "text"),
+    ("dossier.telephone", "jeune.telephone", "text"),
+    ("dossier.adresse.codePostal", "jeune.codePostal", "text"),
+    ("dossier.adresse.codeInsee", "jeune.codeInseeCommune", "text"),
+    ("dossier.niveauQualification", "jeune.niveauQualification", "int"),
+    ("dossier.rqth", "jeune.rqth", "bool"),
+)
+FIELDS: dict[str, Mapping_] = {
+    "formation.Positionnement": (
+        ("idPositionnement", "idPositionnement", "text"),
+        *_DOSSIER,
+        ("structureRattachement.codeStructure", "codeStructure", "text"),
+        ("structureRattachement.nomOfficiel", "nomStructure", "text"),
+        ("session.idSession", "idSession", "text"),
+        ("session.regionFinanceur", "regionDestinataire", "text"),
+        ("codeRomeVise", "codeRomeVise", "text"),
+        ("datePositionnement", "datePositionnement", "date"),
+        ("dispositif", "dispositif", "code"),
+        ("conseiller.nom", "conseiller", "text"),
+        ("conseiller.courriel", "courrielConseiller", "text"),
+        ("commentaire", "commentaire", "text"),
+    ),
+    "reperage.SuiteSignalement": (
+        ("idSignalement", "idSignalement", "text"),
+        ("pseudonyme", "pseudonyme", "text"),
+        ("structureRattachement.codeStructure", "codeStructure", "text"),
+        ("region", "region", "text"),
+        ("suite", "suite", "code"),
+        ("dateSuite", "dateSuite", "date"),
+        ("commentaire", "commentaire", "text"),
+    ),
+    "aide.DemandeAide": (
+        ("idDemande", "idDemande", "text"),
+        *_DOSSIER,
+        ("structureRattachement.codeStructure", "codeStructure", "text"),
+        ("region", "region", "text"),
+        ("typeAide", "typeAide", "code"),
+        ("montantDemande", "montantDemandeCentimes", "euros"),
+        ("dateDemande", "dateDemande", "date"),
+        ("commentaire", "commentaire", "text"),
+    ),
+}
+ID_FIELDS = {"formation.Positionnement": "idPositionnement", "reperage.SuiteSignalement": "idSignalement",
+             "aide.DemandeAide": "idDemande"}
+_PERSONAL_NATIVE = {n for n, c, _ in _DOSSIER}
+
+
+def native_path(subject: str, canonical: str) -> str:
+    """The I-MILO field behind a canonical field, so contract errors name what the integrator wrote."""
+    for native, target, _ in FIELDS.get(subject, ()):
+        if target == canonical:
+            return native
+    return "dossier.idDossier" if canonical == "jeune.pseudonyme" else canonical
+
+
+def parse(payload: bytes, context: InboundContext) -> Iterator[Outcome]:
+    try:
+        document = orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
+        yield Rejected.one("json", f"JSON illisible : {exc}", "$")
+        return
+    items = document if isinstance(document, list) else [document]
+    for index, item in enumerate(items):
+        position = f"élément {index + 1}" if isinstance(document, list) else None
+        prefix = f"[{index}]" if isinstance(document, list) else ""
+        yield _one(item, context, position, prefix)
+
+
+def _one(item: Any, context: InboundContext, position: str | None, prefix: str) -> Outcome:
+    if not isinstance(item, dict):
+        return Rejected.one("type", "objet JSON attendu", prefix or "$", position=position)
+    subject = item.get("typeEvenement") or context.event_type
+    if subject not in INBOUND:
+        return Rejected.one(
+            "type_inconnu" if not subject else "evenement_non_pris_en_charge",
+            f"typeEvenement attendu parmi : {', '.join(INBOUND)}",
+            _at(prefix, "typeEvenement"),
+            position=position,
+            received=str(subject) if subject else None,
+        )
+    try:
+        reject_nir(item, prefix)
+    except NirDetected as nir:
+        return Rejected((Problem("nir", str(nir), nir.path, "nir"),), position, subject)
+    reading = Reading()
+    record: dict[str, Any] = {}
+    for native, canonical, kind in FIELDS[subject]:
+        value = _get(item, native)
+        if value is None:
+            continue
+        converted = _convert(value, kind, reading, _at(prefix, native), native in _PERSONAL_NATIVE)
+        if converted is not None:
+            _put(record, canonical, converted)
+    if subject != "reperage.SuiteSignalement":
+        dossier_id = _get(item, "dossier.idDossier")
+        if not isinstance(dossier_id, str | int) or not str(dossier_id).strip():
+            reading.bad("obligatoire", _at(prefix, "dossier.idDossier"), "identifiant du dossier I-MILO absent")
+        else:
+            _put(record, "jeune.pseudonyme", context.pseudonymiser("imilo", str(dossier_id)))
+    if reading.problems:
+        return Rejected(tuple(reading.problems), position, subject)
+    key = record.get("pseudonyme") or record.get("jeune", {}).get("pseudonyme") or ""
+    native_id = f"{subject}:{record.get(ID_FIELDS[subject], position or '')}"
+    return Draft(subject, record, str(key), position, native_id)
+
+
+def _convert(value: Any, kind: str, reading: Reading, path: str, personal: bool) -> Any:
+    if kind == "date":
+        return read_date(value, reading, path, personal=personal)
+    if kind == "code":
+        return value.strip().upper() if isinstance(value, str) else value
+    if kind == "euros":
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            reading.bad("type", path, "montant en euros attendu (nombre)", "nombre", value)
+            return None
+        return round(value * 100)
+    return value
+
+
+def _get(item: Mapping[str, Any], dotted: str) -> Any:
+    value: Any = item
+    for part in dotted.split("."):
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(part)
+    return value
+
+
+def _put(record: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, last = dotted.split(".")
+    target = record
+    for part in parents:
+        target = target.setdefault(part, {})
+    target[last] = value
+
+
+def _at(prefix: str, path: str) -> str:
+    return f"{prefix}.{path}" if prefix else path
+
+
+def render(subject: str, record: dict[str, Any]) -> Rendered:
+    return Rendered(orjson.dumps({"typeEvenement": subject, **_plain(record)}), CONTENT_TYPE)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items() if v is not None and v != []}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    return value
+
+
+def native_message(subject: str, fields: Mapping[str, Any]) -> bytes:
+    """What I-MILO sends, from canonical-named values plus ``idDossier`` (used by the demo and tests)."""
+    item: dict[str, Any] = {"typeEvenement": subject}
+    for native, canonical, kind in FIELDS[subject]:
+        value = _get(fields, canonical)
+        if value is None:
+            continue
+        if kind == "euros":
+            value = value / 100
+        elif isinstance(value, dt.date):
+            value = value.isoformat()
+        _put(item, native, value)
+    if "idDossier" in fields:
+        _put(item, "dossier.idDossier", fields["idDossier"])
+    return orjson.dumps(item)

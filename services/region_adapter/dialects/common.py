@@ -1,0 +1,124 @@
+"""What the Region JSON and CSV dialects share: which events, ids, keys and the dropout pseudonym.
+
+Both name fields after the contract (snake_case); they differ only in how a
+record is laid out (nested JSON or flat columns) and how dates are written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from passerelle.privacy import NirDetected, reject_nir
+from passerelle.shapes import Reading, Shape, read_nested, snake
+from passerelle.translation import Draft, InboundContext, Outcome, Problem, Rejected
+
+REGION_IN = (
+    "formation.StatutCandidature",
+    "formation.EntreeFormation",
+    "formation.SortieFormation",
+    "reperage.SignalementDecrochage",
+    "aide.DecisionAide",
+    "orientation.EvenementOrientation",
+)
+REGION_OUT = ("formation.Positionnement", "reperage.SuiteSignalement", "aide.DemandeAide", "pilotage.Indicateurs")
+
+# The id field of each event: the sender's id for the item, from which the event id is derived.
+ID_FIELDS = {
+    "formation.StatutCandidature": "idPositionnement",
+    "formation.EntreeFormation": "idPositionnement",
+    "formation.SortieFormation": "idPositionnement",
+    "formation.Positionnement": "idPositionnement",
+    "reperage.SignalementDecrochage": "idSignalement",
+    "reperage.SuiteSignalement": "idSignalement",
+    "aide.DemandeAide": "idDemande",
+    "aide.DecisionAide": "idDemande",
+    "orientation.EvenementOrientation": "idEvenement",
+}
+# A Region's own id for a young person it signals, never sent on the bus.
+REGION_PERSON_ID = "id_jeune"
+
+
+def event_of(native: Mapping[str, Any], context: InboundContext, path: str) -> str | Rejected:
+    event = native.get("evenement") or context.event_type
+    if not event:
+        return Rejected.one(
+            "type_inconnu", "type d'événement absent : champ « evenement » ou en-tête ce_type", f"{path}evenement"
+        )
+    if event not in REGION_IN:
+        return Rejected.one(
+            "evenement_non_pris_en_charge",
+            f"une Région ne publie pas {event} dans ce format (attendus : {', '.join(REGION_IN)})",
+            f"{path}evenement",
+            received=str(event),
+        )
+    return str(event)
+
+
+def translate(
+    native: dict[str, Any], subject: str, context: InboundContext, position: str, textual: bool, path: str = ""
+) -> Outcome:
+    """One native item (a JSON object, or a CSV row already nested) → a draft or every problem found."""
+    try:
+        reject_nir(native, path.rstrip("."))
+    except NirDetected as nir:
+        return Rejected((_nir_problem(nir),), position, subject)
+    shape: Shape = context.shapes[subject]
+    native = dict(native)
+    native.pop("evenement", None)
+    reading = Reading()
+    pseudonym = None
+    if subject == "reperage.SignalementDecrochage":
+        pseudonym = _dropout_pseudonym(native, context, reading, path)
+    record = read_nested(native, shape.root, reading, path.rstrip("."), textual)
+    if reading.problems:
+        return Rejected(tuple(reading.problems), position, subject)
+    assert isinstance(record, dict)
+    if pseudonym is not None:
+        record.setdefault("jeune", {})["pseudonyme"] = pseudonym
+    key = _key(subject, record)
+    native_id = f"{subject}:{record.get(ID_FIELDS[subject], position)}"
+    return Draft(subject, record, key, position, native_id)
+
+
+def _dropout_pseudonym(native: dict[str, Any], context: InboundContext, reading: Reading, path: str) -> str | None:
+    """A signalled young person is not known to the Mission Locale yet: pseudonym from the INE when given,
+    else from the Region's own id for them."""
+    person = native.get("jeune")
+    if not isinstance(person, dict):
+        return None
+    person = dict(person)
+    native["jeune"] = person
+    own_id = person.pop(REGION_PERSON_ID, None)
+    ine = person.get("ine")
+    if ine:
+        return context.pseudonymiser("ine", str(ine))
+    if own_id:
+        return context.pseudonymiser(context.partner, str(own_id))
+    reading.bad(
+        "obligatoire", f"{path}jeune.{REGION_PERSON_ID}", "identifiant du jeune absent : ine ou id_jeune attendu"
+    )
+    return None
+
+
+def _key(subject: str, record: Mapping[str, Any]) -> str:
+    if "pseudonyme" in record:
+        return str(record["pseudonyme"])
+    person = record.get("jeune")
+    if isinstance(person, Mapping) and person.get("pseudonyme"):
+        return str(person["pseudonyme"])
+    return str(record.get(ID_FIELDS.get(subject, ""), subject))
+
+
+def _nir_problem(nir: NirDetected) -> Problem:
+    return Problem("nir", str(nir), nir.path, "nir")
+
+
+def json_path(_subject: str, canonical: str) -> str:
+    """``jeune.nomNaissance`` → ``jeune.nom_naissance``."""
+    return ".".join(snake(part) for part in canonical.split("."))
+
+
+def csv_column(_subject: str, canonical: str) -> str:
+    """``jeune.nomNaissance`` → the column ``jeune_nom_naissance``."""
+    return "_".join(snake(part) for part in canonical.split(".") if not part.startswith("["))

@@ -1,0 +1,313 @@
+"""LHEO 2.2 and 2.3 training-offer feeds: one ``formation.OffreSession`` per ``session``, streamed.
+
+A Carif-Oref feed can weigh hundreds of megabytes: it is read with lxml's
+``iterparse`` one ``formation`` at a time and each formation is freed once
+translated, so memory stays flat whatever the size. LHEO's own conventions
+are kept: dates ``AAAAMMJJ``, ``00000000`` for an unknown start, ``99999999``
+for an unknown end, ``AAAAMM00`` for a month only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+from collections.abc import Callable, Iterator
+from typing import Any, BinaryIO
+
+from lxml import etree
+
+from passerelle.contracts.formats import FORMATS
+from passerelle.translation import Draft, InboundContext, Outcome, Problem, Rejected
+
+SUBJECT = "formation.OffreSession"
+NAMESPACES = {"http://www.lheo.org/2.2": "2.2", "http://www.lheo.org/2.3": "2.3", "": "2.2"}
+_FORMATION_TAGS = [f"{{{ns}}}formation" if ns else "formation" for ns in NAMESPACES]
+_ETAT = {"1": "OUVERT", "2": "FERME", "3": "SUSPENDU"}
+_ENTREES = {"0": "DATES_FIXES", "1": "PERMANENTES"}
+_ENSEIGNEMENT = {"0": "PRESENTIEL", "1": "MIXTE", "2": "DISTANCE"}
+_DIGITS = re.compile(r"^\d+$")
+
+
+class _Bad(Exception):
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.message)
+        self.problem = problem
+
+
+class _Counting(io.RawIOBase):
+    """Reports how many bytes lxml has read, for a progress bar."""
+
+    def __init__(self, source: BinaryIO, progress: Callable[[int], None]) -> None:
+        self._source = source
+        self._progress = progress
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._source.read(len(buffer))
+        buffer[: len(data)] = data
+        self._progress(len(data))
+        return len(data)
+
+
+def _formations(source: BinaryIO) -> Iterator[etree._Element]:
+    """Each complete ``formation`` element, freed after the caller is done with it."""
+    for _event, element in etree.iterparse(source, events=("end",), tag=_FORMATION_TAGS, huge_tree=True):
+        yield element
+        element.clear(keep_tail=False)
+        parent = element.getparent()
+        if parent is not None:
+            while element.getprevious() is not None:
+                del parent[0]
+
+
+def parse_lheo(source: bytes | BinaryIO, context: InboundContext) -> Iterator[Outcome]:
+    stream: BinaryIO = io.BytesIO(source) if isinstance(source, bytes | bytearray) else source
+    region = context.partner.removeprefix("region-")
+    number = 0
+    try:
+        for number, formation in enumerate(_formations(stream), start=1):
+            yield from _translate_formation(formation, number, region)
+    except etree.XMLSyntaxError as exc:
+        line = exc.lineno if exc.lineno is not None else "?"
+        yield Rejected.one(
+            "xml",
+            f"XML illisible ligne {line} : {exc.msg}",
+            f"ligne {line}",
+            position=f"après la formation {number}" if number else None,
+            subject=SUBJECT,
+        )
+
+
+def _translate_formation(formation: etree._Element, number: int, region: str) -> Iterator[Outcome]:
+    ns = etree.QName(formation).namespace or ""
+    find = _Finder(ns)
+    try:
+        common = _formation_fields(formation, find, ns, region)
+    except _Bad as bad:
+        yield Rejected((bad.problem,), f"formation {number}", SUBJECT)
+        return
+    for a_index, action in enumerate(find.all(formation, "action"), start=1):
+        for s_index, session in enumerate(find.all(action, "session"), start=1):
+            numero = session.get("numero") or f"{action.get('numero') or a_index}-{s_index}"
+            where = f"formation[{number}]/action[{a_index}]/session[{s_index}]"
+            position = f"formation {number} / session {numero}"
+            try:
+                record = {**common, **_action_fields(action, find, where), **_session_fields(session, find, where)}
+            except _Bad as bad:
+                yield Rejected((bad.problem,), position, SUBJECT)
+                continue
+            record["idSession"] = f"{region}:{numero}"
+            record["idAction"] = action.get("numero") or f"{common['idFormation']}-{a_index}"
+            yield Draft(SUBJECT, record, record["idSession"], position, f"session:{numero}")
+
+
+class _Finder:
+    """Namespace-agnostic child lookups (LHEO 2.2, 2.3 or no namespace)."""
+
+    def __init__(self, ns: str) -> None:
+        self.prefix = f"{{{ns}}}" if ns else ""
+
+    def _path(self, path: str) -> str:
+        return "/".join(self.prefix + part for part in path.split("/"))
+
+    def one(self, element: etree._Element, path: str) -> etree._Element | None:
+        return element.find(self._path(path))
+
+    def all(self, element: etree._Element, path: str) -> list[etree._Element]:
+        return element.findall(self._path(path))
+
+    def text(self, element: etree._Element | None, path: str) -> str | None:
+        if element is None:
+            return None
+        found = element.find(self._path(path))
+        text = (found.text or "").strip() if found is not None else ""
+        return text or None
+
+    def texts(self, element: etree._Element, path: str) -> list[str]:
+        return [t for t in ((e.text or "").strip() for e in element.findall(self._path(path))) if t]
+
+
+def _formation_fields(formation: etree._Element, find: _Finder, ns: str, region: str) -> dict[str, Any]:
+    domain = find.one(formation, "domaine-formation")
+    formacodes = find.all(domain, "code-FORMACODE") if domain is not None else []
+    certification = find.one(formation, "certification")
+    organisme = find.one(formation, "organisme-formation-responsable")
+    where = "formation"
+    intitule = find.text(formation, "intitule-formation")
+    if not intitule:
+        path = f"{where}/intitule-formation"
+        raise _Bad(Problem("obligatoire", "intitulé de la formation absent", path, "obligatoire"))
+    return {
+        "idFormation": formation.get("numero") or intitule[:40],
+        "region": region,
+        "versionLheo": NAMESPACES.get(ns, "2.2"),
+        "intitule": intitule,
+        "codesFormacode": _codes([(e.text or "").strip() for e in formacodes], "formacode", f"{where}/code-FORMACODE"),
+        "versionFormacode": formacodes[0].get("ref") if formacodes else None,
+        "codesRome": _codes(_texts(find, domain, "code-ROME"), "rome", f"{where}/code-ROME"),
+        "codesNsf": _codes(_texts(find, domain, "code-NSF"), "nsf", f"{where}/code-NSF"),
+        "certifiante": find.text(formation, "certifiante") == "1",
+        "codeRncp": _prefixed(
+            find.text(certification, "code-RNCP"), "RNCP", "rncp", f"{where}/certification/code-RNCP"
+        ),
+        "codeRs": _prefixed(find.text(certification, "code-RS"), "RS", "rs", f"{where}/certification/code-RS"),
+        "codeCertifinfo": find.text(certification, "code-CERTIFINFO"),
+        "codeNiveauEntree": find.text(formation, "code-niveau-entree"),
+        "codeNiveauSortie": find.text(formation, "code-niveau-sortie"),
+        "objectifGeneral": find.text(formation, "objectif-general-formation"),
+        "objectif": find.text(formation, "objectif-formation"),
+        "organisme": {
+            "siret": _siret(find.text(organisme, "SIRET-organisme-formation/SIRET"), f"{where}/organisme/SIRET"),
+            "nom": find.text(organisme, "nom-organisme") or find.text(organisme, "raison-sociale") or "inconnu",
+            "raisonSociale": find.text(organisme, "raison-sociale"),
+            "numeroActivite": find.text(organisme, "numero-activite"),
+        },
+    }
+
+
+def _texts(find: _Finder, element: etree._Element | None, path: str) -> list[str]:
+    return find.texts(element, path) if element is not None else []
+
+
+def _action_fields(action: etree._Element, find: _Finder, where: str) -> dict[str, Any]:
+    place = find.one(action, "lieu-de-formation/coordonnees")
+    hours = _int(find.text(action, "nombre-heures-total"))
+    if hours is None:
+        parts = [_int(find.text(action, p)) for p in ("nombre-heures-centre", "nombre-heures-entreprise")]
+        hours = sum(p for p in parts if p is not None) if any(p is not None for p in parts) else None
+    return {
+        "lieuFormation": _place(place, find, find.text(place, "nom")) if place is not None else None,
+        "modalitesEntreesSorties": _ENTREES.get(find.text(action, "modalites-entrees-sorties") or "", "INCONNU"),
+        "modalitesEnseignement": _ENSEIGNEMENT.get(find.text(action, "modalites-enseignement") or "", "INCONNU"),
+        "financeurs": [
+            {
+                "codeFinanceur": find.text(f, "code-financeur") or "0",
+                "nbPlacesFinancees": _int(find.text(f, "nb-places-financees")),
+            }
+            for f in find.all(action, "organisme-financeur")
+        ],
+        "nombreHeuresTotal": hours,
+        "siretFormateur": _siret(
+            find.text(action, "organisme-formateur/SIRET-formateur/SIRET"), f"{where}/organisme-formateur/SIRET"
+        ),
+        "urlSession": find.text(action, "url-action/urlweb"),
+    }
+
+
+def _session_fields(session: etree._Element, find: _Finder, where: str) -> dict[str, Any]:
+    start, start_precision = _lheo_date(find.text(session, "periode/debut"), f"{where}/periode/debut")
+    end, end_precision = _lheo_date(find.text(session, "periode/fin"), f"{where}/periode/fin")
+    registration = find.one(session, "adresse-inscription/adresse")
+    updated = session.get("datemaj")
+    return {
+        "dateDebut": start,
+        "precisionDateDebut": start_precision,
+        "dateFin": end,
+        "precisionDateFin": end_precision,
+        "adresseInscription": _address(registration, find, None) if registration is not None else None,
+        "etatRecrutement": _ETAT.get(find.text(session, "etat-recrutement") or "", "INCONNU"),
+        "dateMaj": _lheo_date(updated, f"{where}/@datemaj")[0] if updated else None,
+    }
+
+
+def _place(coordinates: etree._Element, find: _Finder, label: str | None) -> dict[str, Any] | None:
+    address = find.one(coordinates, "adresse")
+    return _address(address, find, label) if address is not None else {"libelle": label, "lignes": []}
+
+
+def _address(address: etree._Element, find: _Finder, label: str | None) -> dict[str, Any]:
+    commune = find.text(address, "code-INSEE-commune")
+    postcode = find.text(address, "codepostal")
+    department = find.text(address, "departement")
+    region = find.text(address, "region")
+    return {
+        "libelle": label,
+        "lignes": find.texts(address, "ligne")[:4],
+        "codePostal": postcode if postcode and FORMATS["code_postal"].matches(postcode) else None,
+        "ville": find.text(address, "ville"),
+        "codeInseeCommune": commune if commune and FORMATS["commune_insee"].matches(commune) else None,
+        "departement": department if department and FORMATS["departement"].matches(department) else None,
+        "region": region if region and FORMATS["region"].matches(region) else None,
+        "latitude": _float(find.text(address, "geolocalisation/latitude")),
+        "longitude": _float(find.text(address, "geolocalisation/longitude")),
+    }
+
+
+def _lheo_date(text: str | None, path: str) -> tuple[str | None, str]:
+    """``AAAAMMJJ`` → (ISO date, JOUR); ``AAAAMM00`` → (first of month, MOIS); 00000000/99999999 → unknown."""
+    if not text or text in ("00000000", "99999999"):
+        return None, "INCONNU"
+    if len(text) != 8 or not text.isdigit():
+        raise _Bad(Problem("date", "date LHEO invalide, attendue AAAAMMJJ", path, "date", "AAAAMMJJ", text))
+    month_only = text.endswith("00")
+    try:
+        day = dt.date(int(text[:4]), int(text[4:6]), 1 if month_only else int(text[6:]))
+    except ValueError:
+        raise _Bad(Problem("date", "date LHEO invalide, attendue AAAAMMJJ", path, "date", "AAAAMMJJ", text)) from None
+    return day.isoformat(), "MOIS" if month_only else "JOUR"
+
+
+def _codes(values: list[str], fmt: str, path: str) -> list[str]:
+    for value in values:
+        if not FORMATS[fmt].matches(value):
+            raise _Bad(Problem("format", f"format invalide, attendu : {FORMATS[fmt].expected}", path,
+                               f"format_{fmt}", FORMATS[fmt].expected, value))
+    return values
+
+
+def _prefixed(value: str | None, prefix: str, fmt: str, path: str) -> str | None:
+    """LHEO carries RNCP/RS numbers bare (``320``); the contract names them ``RNCP320``."""
+    if not value:
+        return None
+    code = prefix + value if _DIGITS.match(value) else value.upper()
+    _codes([code], fmt, path)
+    return code
+
+
+def _siret(value: str | None, path: str) -> str | None:
+    if not value:
+        return None
+    compact = value.replace(" ", "")
+    _codes([compact], "siret", path)
+    return compact
+
+
+def _int(text: str | None) -> int | None:
+    return int(text) if text and text.isdigit() else None
+
+
+def _float(text: str | None) -> float | None:
+    try:
+        return float(text) if text else None
+    except ValueError:
+        return None
+
+
+def split_lheo(
+    source: BinaryIO, max_bytes: int = 512_000, progress: Callable[[int], None] | None = None
+) -> Iterator[bytes]:
+    """Cut a feed into small self-contained LHEO documents of whole formations, streaming."""
+    stream: BinaryIO = _Counting(source, progress) if progress else source  # type: ignore[assignment]
+    pieces: list[bytes] = []
+    size = 0
+    ns = ""
+    for formation in _formations(stream):
+        ns = etree.QName(formation).namespace or ""
+        text = etree.tostring(formation, encoding="utf-8")
+        if pieces and size + len(text) > max_bytes:
+            yield _document(ns, pieces)
+            pieces, size = [], 0
+        pieces.append(text)
+        size += len(text)
+    if pieces:
+        yield _document(ns, pieces)
+
+
+def _document(ns: str, formations: list[bytes]) -> bytes:
+    root = f'<lheo xmlns="{ns}">' if ns else "<lheo>"
+    return b"".join(
+        [b'<?xml version="1.0" encoding="utf-8"?>\n', root.encode(), b"<offres>", *formations, b"</offres></lheo>"]
+    )

@@ -1,0 +1,122 @@
+"""Region CSV: legacy batch exports, one event type per file, a header line, dates ``jj/mm/aaaa``.
+
+Columns are the contract's fields in snake_case, nested records flattened
+with their name as prefix (``jeune_nom_naissance``), lists joined with ``|``.
+One bad row is rejected with its line number; the other rows go through.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from passerelle.shapes import Shape, columns, snake, write_scalar
+from passerelle.translation import InboundContext, Outcome, Rejected, Rendered
+from services.region_adapter.dialects.common import REGION_IN, REGION_PERSON_ID, translate
+
+CONTENT_TYPE = "text/csv"
+
+
+def parse(payload: bytes, context: InboundContext) -> Iterator[Outcome]:
+    subject = context.event_type
+    if subject not in REGION_IN:
+        yield Rejected.one(
+            "type_inconnu",
+            f"indiquez l'événement du fichier dans l'en-tête ce_type (attendus : {', '.join(REGION_IN)})",
+            "ce_type",
+            received=subject,
+        )
+        return
+    try:
+        text = payload.decode(context.encoding)
+    except UnicodeDecodeError as exc:
+        yield Rejected.one("encodage", f"le fichier n'est pas en {context.encoding} (octet {exc.start})", "$")
+        return
+    separator = context.extras.get("separateur", ";")
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator)
+    header = next(reader, None)
+    if not header:
+        yield Rejected.one("csv", "fichier vide : une ligne d'en-tête est attendue", "ligne 1")
+        return
+    header = [h.strip().lstrip("\ufeff") for h in header]
+    shape: Shape = context.shapes[subject]
+    known = {name: path for name, path, _ in columns(shape.root)}
+    if subject == "reperage.SignalementDecrochage":
+        known[f"jeune_{REGION_PERSON_ID}"] = ("jeune", REGION_PERSON_ID)
+    unknown = [h for h in header if h not in known]
+    if unknown:
+        yield Rejected.one(
+            "champ_inconnu",
+            f"colonne(s) inconnue(s) : {', '.join(unknown)}",
+            "ligne 1",
+            expected=", ".join(known),
+            position="ligne 1",
+        )
+        return
+    line = 1
+    for row in reader:
+        line = reader.line_num
+        if not any(cell.strip() for cell in row):
+            continue
+        position = f"ligne {line}"
+        if len(row) != len(header):
+            yield Rejected.one(
+                "csv", f"{len(row)} colonne(s) au lieu de {len(header)}", position, position=position, subject=subject
+            )
+            continue
+        nested = _nest(header, row, known)
+        yield translate(nested, subject, context, position, textual=True, path="")
+
+
+def _nest(header: Sequence[str], row: Sequence[str], known: dict[str, tuple[str, ...]]) -> dict[str, Any]:
+    """Flat columns back into the snake_case nesting the JSON dialect uses."""
+    out: dict[str, Any] = {}
+    for name, cell in zip(header, row, strict=True):
+        path = known[name]
+        target = out
+        for part in path[:-1]:
+            target = target.setdefault(snake(part), {})
+        target[snake(path[-1])] = cell
+    return out
+
+
+def render(
+    subject: str, record: dict[str, Any], shape: Shape, encoding: str = "utf-8", separator: str = ";"
+) -> Rendered:
+    cols = list(columns(shape.root))
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, delimiter=separator, lineterminator="\r\n")
+    writer.writerow(["evenement", *(name for name, _, _ in cols)])
+    writer.writerow([subject, *(_cell(record, path) for _, path, _ in cols)])
+    return Rendered(out.getvalue().encode(encoding, "replace"), f"{CONTENT_TYPE}; charset={encoding}")
+
+
+def _cell(record: dict[str, Any], path: tuple[str, ...]) -> str:
+    value: Any = record
+    for part in path:
+        value = value.get(part) if isinstance(value, dict) else None
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return "|".join(str(write_scalar(v, french_dates=True)) for v in value)
+    if isinstance(value, bool):
+        return "oui" if value else "non"
+    return str(write_scalar(value, french_dates=True))
+
+
+def native_file(
+    subject: str, rows: Sequence[dict[str, Any]], shape: Shape, encoding: str = "utf-8", separator: str = ";"
+) -> bytes:
+    """What a Region exports: a header line and one row per record (canonical-named values)."""
+    cols = list(columns(shape.root))
+    if subject == "reperage.SignalementDecrochage":
+        cols.append((f"jeune_{REGION_PERSON_ID}", ("jeune", REGION_PERSON_ID), shape.root))
+    used = [c for c in cols if any(_cell(r, c[1]) for r in rows)]
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, delimiter=separator, lineterminator="\r\n")
+    writer.writerow([name for name, _, _ in used])
+    for row in rows:
+        writer.writerow([_cell(row, path) for _, path, _ in used])
+    return out.getvalue().encode(encoding)

@@ -1,0 +1,46 @@
+"""Region JSON: snake_case field names after the contract, ISO dates, one object or an array of them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+
+from passerelle.shapes import Shape, write_nested
+from passerelle.translation import InboundContext, Outcome, Rejected, Rendered
+from services.region_adapter.dialects.common import event_of, translate
+
+CONTENT_TYPE = "application/json"
+
+
+def parse(payload: bytes, context: InboundContext) -> Iterator[Outcome]:
+    try:
+        document = orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
+        yield Rejected.one("json", f"JSON illisible : {exc}", "$")
+        return
+    items = document if isinstance(document, list) else [document]
+    for index, item in enumerate(items):
+        path = f"[{index}]." if isinstance(document, list) else ""
+        position = f"élément {index + 1}" if isinstance(document, list) else None
+        if not isinstance(item, dict):
+            yield Rejected.one("type", "objet JSON attendu", path.rstrip(".") or "$", position=position)
+            continue
+        event = event_of(item, context, path)
+        if isinstance(event, Rejected):
+            yield Rejected(event.problems, position)
+            continue
+        yield translate(item, event, context, position or "message", textual=False, path=path)
+
+
+def render(subject: str, record: dict[str, Any], shape: Shape) -> Rendered:
+    body = write_nested(record, shape.root)
+    return Rendered(orjson.dumps({"evenement": subject, **body}), CONTENT_TYPE)
+
+
+def native_message(subject: str, native: dict[str, Any] | list[dict[str, Any]]) -> bytes:
+    """What a Region sends: its own snake_case object(s), tagged with the event."""
+    items = native if isinstance(native, list) else [native]
+    tagged = [{"evenement": subject, **item} for item in items]
+    return orjson.dumps(tagged if isinstance(native, list) else tagged[0])
