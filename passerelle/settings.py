@@ -53,3 +53,7 @@ class Settings(BaseSettings):
         default=True, description="Create missing topics at start (embedded and dev); production runs the topics job."
     )
     topic_configs: bool = Field(default=True, description="Set retention and other configs when creating topics.")
+    reference_dir: Path | None = Field(
+        default=None,
+        description="Folder holding structures_ml.csv (Mission Locale structures, communes); unset: shipped sample.",
+    )

@@ -1,0 +1,103 @@
+"""The router service: ``canon.*`` → one ``deliver.<partner>`` per recipient, minimised, and audited."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from passerelle.broker import topics
+from passerelle.contracts.errors import ContractError
+from passerelle.envelope import Envelope, EnvelopeError
+from passerelle.reference import ReferenceData, load_reference
+from passerelle.runtime.context import ServiceContext
+from passerelle.runtime.failures import Failure, failure_outputs
+from passerelle.runtime.hop import Hop, HopSpec, Tally
+from passerelle.runtime.messages import CAUSE, SENDER, Incoming, Output, derived_id
+from passerelle.runtime.service import ServiceRuntime
+from passerelle.settings import Settings
+from passerelle.translation import Problem
+from services.router.audit import AuditChain
+from services.router.recipients import RoutingError, recipients
+from services.router.views import ViewPlans
+
+SERVICE = "router"
+
+
+class RouterProcessor:
+    """Decides recipients and views for each canonical event; its audit chain advances only on commit."""
+
+    def __init__(self, ctx: ServiceContext, reference: ReferenceData, chain: AuditChain) -> None:
+        self.ctx = ctx
+        self.reference = reference
+        self.chain = chain
+        self.views = ViewPlans(ctx.catalogue)
+
+    def process(self, message: Incoming, tally: Tally) -> list[Output]:
+        try:
+            envelope = Envelope.from_headers(message.raw_headers)
+            decoded = self.ctx.codec.decode(message.value)
+        except (EnvelopeError, ContractError) as exc:
+            return self._reject(message, None, None, Problem(getattr(exc, "code", "decodage"), str(exc)), tally)
+        sender = envelope.source
+        subject = decoded.subject
+        try:
+            route = recipients(subject, decoded.record, sender, self.ctx.profiles, self.reference)
+        except RoutingError as exc:
+            problem = Problem(exc.code, exc.message, exc.path or "$", exc.code)
+            return self._reject(message, sender, subject, problem, tally)
+        schema = self.ctx.catalogue.get(subject, decoded.version)
+        outputs: list[Output] = []
+        for recipient in route.partners:
+            reception = self.ctx.profiles[recipient].recoit[subject]
+            minimised, fields = self.views.apply(schema, route.record, reception)
+            value = self.ctx.codec.encode(subject, minimised, decoded.version)
+            delivery = envelope.derive(subject, sender, derived_id(envelope.id, recipient))
+            headers = delivery.to_headers()
+            headers += [(CAUSE, message.dedupe_key.encode()), (SENDER, sender.encode())]
+            outputs.append(Output(topics.deliver(recipient), value, message.key, headers))
+            audit = self.chain.append(
+                event_id=envelope.id,
+                event_type=subject,
+                sender=sender,
+                recipient=recipient,
+                fields=fields,
+                delivery_id=delivery.id,
+            )
+            cause = [(CAUSE, message.dedupe_key.encode())]
+            outputs.append(Output(topics.AUDIT_TOPIC, audit, self.chain.chain_id.encode(), cause))
+            self.ctx.metrics.deliveries.labels(recipient, subject).inc()
+        tally.count("in", sender, subject, "ok")
+        return outputs
+
+    def commit(self) -> None:
+        self.chain.commit()
+
+    def rollback(self) -> None:
+        self.chain.rollback()
+
+    def _reject(
+        self, message: Incoming, sender: str | None, subject: str | None, problem: Problem, tally: Tally
+    ) -> list[Output]:
+        known = sender if sender in self.ctx.profiles else None
+        failure = Failure(SERVICE, known, (problem,), subject)
+        tally.count("in", sender or "?", subject or "inconnu", "dlq")
+        tally.rejected(sender or "?", problem.code)
+        return failure_outputs(message, failure)
+
+
+def build(settings: Settings, ctx: ServiceContext | None = None, **_: Any) -> ServiceRuntime:
+    ctx = ctx or ServiceContext.build(SERVICE, settings)
+    reference = load_reference(settings.reference_dir)
+    # One chain per router instance, so instances scaled out never interleave one chain.
+    chain = AuditChain(chain_id=f"{SERVICE}-{uuid.uuid4().hex[:12]}")
+    inputs = [topics.canonical(s) for s in ctx.catalogue.subjects]
+    outputs = [
+        *(topics.deliver(p) for p in ctx.profiles.ids),
+        *(topics.feedback(p) for p in ctx.profiles.ids),
+        topics.AUDIT_TOPIC,
+        topics.dlq(SERVICE),
+    ]
+    schemas = {topics.deliver(p): None for p in ctx.profiles.ids}
+    spec = HopSpec(SERVICE, inputs, outputs, "Destinataires, vue RGPD par profil, livraison et journal chaîné", schemas)
+    hop = Hop(spec, RouterProcessor(ctx, reference, chain), settings, ctx.metrics)
+    return ServiceRuntime(ctx, [hop])
