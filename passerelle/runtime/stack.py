@@ -71,8 +71,8 @@ class Stack:
         await ensure_topics(self.bootstrap, topics.all_topics(profiles.ids, catalogue.subjects))
         if self.with_registry:
             await self._start_registry(catalogue)
-        for name in self.services:
-            await self.add(name)
+        # Started together: each consumer-group join takes seconds on its own.
+        await asyncio.gather(*(self.add(name) for name in self.services))
         await self.wait_ready(ready_limit_s)
         return self
 
