@@ -16,6 +16,7 @@ from passerelle.cli import dev as dev_cli
 from passerelle.cli import dlq as dlq_cli
 from passerelle.cli import ingest as ingest_cli
 from passerelle.cli import partners as partners_cli
+from passerelle.cli import registry as registry_cli
 from passerelle.cli import service as service_cli
 from passerelle.cli import topics as topics_cli
 from passerelle.cli.context import CliState
@@ -34,6 +35,7 @@ app.add_typer(partners_cli.app, name="partners")
 app.add_typer(dlq_cli.app, name="dlq")
 app.add_typer(dev_cli.app, name="dev")
 app.add_typer(audit_cli.app, name="audit")
+app.add_typer(registry_cli.app, name="registry")
 app.add_typer(ingest_cli.app, name="ingest")
 app.command("tail")(tail)
 

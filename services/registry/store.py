@@ -1,0 +1,126 @@
+"""The registry's state: the catalogue's versions, plus schemas registered at run time (in memory).
+
+``schemas/avro/`` in the repository is the source of truth and is loaded at
+start with the catalogue's stable ids, so a record encoded by Passerelle's
+codec resolves here. Registering at run time exists for integration testing
+with standard Kafka tooling; production runs Karapace.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import avro.errors
+import avro.schema
+
+from passerelle.contracts.catalogue import Catalogue, SchemaVersion
+from passerelle.contracts.compat import Break, Level, check_new_version
+
+CANON_PREFIX = "canon."
+VALUE_SUFFIX = "-value"
+
+
+class RegistryError(Exception):
+    """A Confluent-style error: HTTP status, error code and message."""
+
+    def __init__(self, status: int, code: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def subject_name(requested: str) -> str:
+    """Accept Confluent's TopicNameStrategy (``canon.formation.Positionnement-value``) as well."""
+    name = requested.removesuffix(VALUE_SUFFIX)
+    return name.removeprefix(CANON_PREFIX)
+
+
+@dataclass
+class RegistryStore:
+    subjects: dict[str, list[SchemaVersion]] = field(default_factory=dict)
+    by_id: dict[int, SchemaVersion] = field(default_factory=dict)
+    level: Level = Level.FULL_TRANSITIVE
+    subject_levels: dict[str, Level] = field(default_factory=dict)
+
+    @classmethod
+    def from_catalogue(cls, catalogue: Catalogue) -> RegistryStore:
+        store = cls()
+        for subject in catalogue:
+            versions = list(catalogue.versions(subject))
+            store.subjects[subject] = versions
+            for v in versions:
+                store.by_id[v.schema_id] = v
+        return store
+
+    def versions(self, requested: str) -> list[SchemaVersion]:
+        subject = subject_name(requested)
+        if subject not in self.subjects:
+            raise RegistryError(404, 40401, f"Subject '{requested}' not found. (sujet inconnu)")
+        return self.subjects[subject]
+
+    def version(self, requested: str, version: str) -> SchemaVersion:
+        versions = self.versions(requested)
+        if version in ("latest", "-1"):
+            return versions[-1]
+        if not version.isdigit() or int(version) < 1:
+            raise RegistryError(422, 42202, f"The specified version '{version}' is not a valid version id.")
+        for v in versions:
+            if v.version == int(version):
+                return v
+        raise RegistryError(404, 40402, f"Version {version} not found. (version inconnue)")
+
+    def schema(self, schema_id: int) -> SchemaVersion:
+        if schema_id not in self.by_id:
+            raise RegistryError(404, 40403, f"Schema {schema_id} not found (identifiant inconnu)")
+        return self.by_id[schema_id]
+
+    def level_of(self, requested: str) -> Level:
+        return self.subject_levels.get(subject_name(requested), self.level)
+
+    def lookup(self, requested: str, text: str) -> SchemaVersion:
+        candidate = parse_schema(text)
+        for v in self.versions(requested):
+            if v.text == _normalised(candidate):
+                return v
+        raise RegistryError(404, 40403, "Schema not found (schéma absent de ce sujet)")
+
+    def register(self, requested: str, text: str) -> SchemaVersion:
+        candidate = parse_schema(text)
+        subject = subject_name(requested)
+        existing = self.subjects.get(subject, [])
+        for v in existing:
+            if v.text == _normalised(candidate):
+                return v
+        breaks = self.check(requested, text, existing)
+        if breaks:
+            raise RegistryError(409, 409, "Schema being registered is incompatible with an earlier schema: "
+                                + "; ".join(b.describe() for b in breaks))
+        version = SchemaVersion(subject, (existing[-1].version if existing else 0) + 1, candidate)
+        self.subjects.setdefault(subject, []).append(version)
+        self.by_id.setdefault(version.schema_id, version)
+        return version
+
+    def check(self, requested: str, text: str, against: list[SchemaVersion] | None = None) -> list[Break]:
+        candidate = parse_schema(text)
+        subject = subject_name(requested)
+        existing = self.subjects.get(subject, []) if against is None else against
+        apache = avro.schema.parse(_normalised(candidate))
+        return check_new_version(subject, apache, existing, self.level_of(requested))
+
+
+def parse_schema(text: str) -> Any:
+    try:
+        parsed = json.loads(text)
+        avro.schema.parse(json.dumps(parsed))
+    except (ValueError, avro.errors.SchemaParseException) as exc:
+        raise RegistryError(422, 42201, f"Invalid schema: {exc} (schéma Avro invalide)") from None
+    if not isinstance(parsed, dict):
+        raise RegistryError(422, 42201, "Invalid schema: a record schema is expected (schéma Avro invalide)")
+    return parsed
+
+
+def _normalised(schema: Any) -> str:
+    return json.dumps(schema, ensure_ascii=False, sort_keys=True, separators=(",", ":"))

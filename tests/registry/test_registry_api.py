@@ -1,0 +1,111 @@
+"""The registry's REST subset and validation endpoint, every error a Confluent-style 4xx."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from passerelle.contracts.catalogue import Catalogue
+from services.registry.app import create_app
+
+SUBJECT = "formation.Positionnement"
+
+
+@pytest.fixture
+def client(catalogue: Catalogue) -> TestClient:
+    return TestClient(create_app(catalogue))
+
+
+def _schema(catalogue: Catalogue, subject: str = SUBJECT) -> dict[str, Any]:
+    return dict(catalogue.latest(subject).schema)
+
+
+def test_lists_subjects_and_versions_with_the_catalogue_ids(client: TestClient, catalogue: Catalogue) -> None:
+    assert client.get("/subjects").json() == sorted(catalogue.subjects)
+    assert client.get(f"/subjects/{SUBJECT}/versions").json() == [1]
+    latest = client.get(f"/subjects/{SUBJECT}/versions/latest").json()
+    assert latest["id"] == catalogue.latest(SUBJECT).schema_id
+    assert json.loads(client.get(f"/schemas/ids/{latest['id']}").json()["schema"]) == _schema(catalogue)
+    # Confluent's TopicNameStrategy names resolve to the same subject.
+    assert client.get(f"/subjects/canon.{SUBJECT}-value/versions/1").json()["id"] == latest["id"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status", "code"),
+    [
+        ("get", "/subjects/inconnu.Sujet/versions", None, 404, 40401),
+        ("get", f"/subjects/{SUBJECT}/versions/9", None, 404, 40402),
+        ("get", f"/subjects/{SUBJECT}/versions/zero", None, 422, 42202),
+        ("get", "/schemas/ids/1", None, 404, 40403),
+        ("post", f"/subjects/{SUBJECT}/versions", {"schema": "{pas du json"}, 422, 42201),
+        ("post", f"/subjects/{SUBJECT}/versions", {"schema": '{"type": "record"}'}, 422, 42201),
+        ("post", f"/subjects/{SUBJECT}/versions", {"pas_de_schema": 1}, 422, 42201),
+        ("put", "/config", {"compatibility": "PRESQUE"}, 422, 42203),
+    ],
+)
+def test_bad_requests_get_confluent_error_bodies(
+    client: TestClient, method: str, path: str, body: Any, status: int, code: int
+) -> None:
+    response = getattr(client, method)(path, json=body) if body is not None else getattr(client, method)(path)
+    assert response.status_code == status
+    assert response.json()["error_code"] == code
+    assert response.json()["message"]
+
+
+def test_register_honours_full_transitive_compatibility(client: TestClient, catalogue: Catalogue) -> None:
+    schema = _schema(catalogue)
+    same = client.post(f"/subjects/{SUBJECT}/versions", json={"schema": json.dumps(schema)})
+    assert same.json() == {"id": catalogue.latest(SUBJECT).schema_id}
+    compatible = {**schema, "fields": [*schema["fields"], {"name": "nouveau", "type": ["null", "string"],
+                                                          "default": None, "doc": "Nouveau champ."}]}
+    breaking = {**schema, "fields": [*schema["fields"], {"name": "obligatoire", "type": "string", "doc": "x"}]}
+    check = f"/compatibility/subjects/{SUBJECT}/versions/latest?verbose=true"
+    assert client.post(check, json={"schema": json.dumps(compatible)}).json()["is_compatible"] is True
+    verdict = client.post(check, json={"schema": json.dumps(breaking)}).json()
+    assert verdict["is_compatible"] is False and "obligatoire" in " ".join(verdict["messages"])
+    refused = client.post(f"/subjects/{SUBJECT}/versions", json={"schema": json.dumps(breaking)})
+    assert refused.status_code == 409 and refused.json()["error_code"] == 409
+    created = client.post(f"/subjects/{SUBJECT}/versions", json={"schema": json.dumps(compatible)}).json()["id"]
+    assert client.get(f"/subjects/{SUBJECT}/versions").json() == [1, 2]
+    assert client.post(f"/subjects/{SUBJECT}", json={"schema": json.dumps(compatible)}).json()["version"] == 2
+    assert client.get(f"/schemas/ids/{created}").status_code == 200
+
+
+def test_config_global_and_per_subject(client: TestClient) -> None:
+    assert client.get("/config").json() == {"compatibilityLevel": "FULL_TRANSITIVE"}
+    assert client.put(f"/config/{SUBJECT}", json={"compatibility": "BACKWARD"}).json() == {"compatibility": "BACKWARD"}
+    assert client.get(f"/config/{SUBJECT}").json() == {"compatibilityLevel": "BACKWARD"}
+    assert client.get("/config").json() == {"compatibilityLevel": "FULL_TRANSITIVE"}
+
+
+def test_validate_reports_field_errors_in_french_without_personal_values(client: TestClient) -> None:
+    bad = {
+        "idPositionnement": "P1",
+        "jeune": {"pseudonyme": "abc", "prenom": 12, "dateNaissance": "31/02/2005"},
+        "codeStructure": "37261",
+        "idSession": "24:1",
+        "codeRomeVise": "Z9999",
+        "datePositionnement": "2026-03-01",
+        "dispositif": "INVENTE",
+    }
+    response = client.post(f"/validate/{SUBJECT}", json=bad)
+    assert response.status_code == 422
+    body = response.json()
+    assert body["valide"] is False and body["sujet"] == SUBJECT and body["version"] == 1
+    by_path = {e["chemin"]: e for e in body["erreurs"]}
+    assert by_path["codeStructure"]["regle"] == "format_structure_ml"
+    assert "Mission Locale" in by_path["codeStructure"]["attendu"]
+    assert by_path["codeRomeVise"]["regle"] == "format_rome"
+    assert by_path["dispositif"]["regle"] == "code_inconnu"
+    assert by_path["jeune.pseudonyme"]["regle"] == "format_pseudonyme"
+    assert by_path["jeune.dateNaissance"]["recu"] != '"31/02/2005"'  # personal: masked
+
+
+def test_validate_malformed_json_and_unknown_event(client: TestClient) -> None:
+    broken = client.post(f"/validate/{SUBJECT}", content=b"{pas du json")
+    assert broken.status_code == 422 and broken.json()["erreurs"][0]["chemin"] == "$"
+    unknown = client.post("/validate/inconnu.Evenement", json={})
+    assert unknown.status_code == 404 and unknown.json()["error_code"] == 40401
