@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import threading
 import time
@@ -65,10 +66,19 @@ def test_a_record_from_our_codec_decodes_with_confluents_deserializer(
     registry_url: str, catalogue: Catalogue, codec: AvroCodec
 ) -> None:
     subject = "orientation.EvenementOrientation"
+    kind = catalogue.latest(subject).schema["fields"][2]["type"]["symbols"][0]
     record = {
-        "idEvenement": "EV-1", "region": "24", "typeEvenement": catalogue.latest(subject).schema["fields"][2]["type"]
-        ["symbols"][0], "titre": "Forum des métiers", "description": None, "dateDebut": __import__("datetime").date(2026, 5, 4),
-        "dateFin": None, "lieu": None, "codesRome": ["F1604"], "placesDisponibles": 30, "url": None,
+        "idEvenement": "EV-1",
+        "region": "24",
+        "typeEvenement": kind,
+        "titre": "Forum des métiers",
+        "description": None,
+        "dateDebut": datetime.date(2026, 5, 4),
+        "dateFin": None,
+        "lieu": None,
+        "codesRome": ["F1604"],
+        "placesDisponibles": 30,
+        "url": None,
     }
     data = codec.encode(subject, record)
     client = SchemaRegistryClient({"url": registry_url})
