@@ -57,3 +57,6 @@ class Settings(BaseSettings):
         default=None,
         description="Folder holding structures_ml.csv (Mission Locale structures, communes); unset: shipped sample.",
     )
+    indicators_interval_s: float = Field(
+        default=60.0, description="How often the indicators service publishes pilotage.Indicateurs events, in seconds."
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +29,9 @@ class ServiceRuntime:
     hops: Sequence[Hop]
     background: Sequence[Callable[[], Coroutine[Any, Any, None]]] = ()
     on_stop: Sequence[Callable[[], Coroutine[Any, Any, None]]] = ()
+    before_start: Sequence[Callable[[], Coroutine[Any, Any, None]]] = ()
+    # Named on-demand actions (e.g. the indicators service's "publier"), for the demo and operators.
+    actions: Mapping[str, Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=dict)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @property
@@ -44,6 +47,8 @@ class ServiceRuntime:
         if settings.create_topics and settings.kafka_bootstrap:
             specs = topics.all_topics(self.ctx.profiles.ids, self.ctx.catalogue.subjects)
             await ensure_topics(settings.kafka_bootstrap, specs, with_configs=settings.topic_configs)
+        for job in self.before_start:
+            await job()
         for hop in self.hops:
             await hop.start()
         self._tasks = [asyncio.create_task(job()) for job in self.background]
