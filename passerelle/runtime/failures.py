@@ -63,6 +63,8 @@ def failure_outputs(message: Incoming, failure: Failure, now: datetime | None = 
         (ERROR_PREFIX + "details", orjson.dumps([p.as_dict() for p in failure.problems])),
         (CAUSE, message.dedupe_key.encode()),
     ]
+    if "correlation_id" not in message.headers:  # so an operator can follow the input across topics
+        dlq_headers.append(("correlation_id", message.input_id.encode()))
     if failure.sender and SENDER not in message.headers:
         dlq_headers.append((SENDER, failure.sender.encode()))
     outputs = [Output(topics.dlq(failure.service), message.value, message.key, dlq_headers)]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -16,7 +17,7 @@ import uvicorn
 
 from passerelle.broker import topics
 from passerelle.broker.admin import ensure_topics
-from passerelle.broker.embedded import LOOPBACK, EmbeddedBroker, free_port
+from passerelle.broker.embedded import LOOPBACK, EmbeddedBroker
 from passerelle.contracts.catalogue import Catalogue
 from passerelle.partners import Profiles
 from passerelle.runtime.catalog import SERVICES, build_service
@@ -24,6 +25,14 @@ from passerelle.runtime.service import ServiceRuntime, http_server
 from passerelle.settings import Settings
 
 log = structlog.get_logger("passerelle.stack")
+
+
+def bound_socket() -> socket.socket:
+    """A listening socket on a free loopback port, held from the start so no one else can take the port."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((LOOPBACK, 0))
+    return sock
 
 
 @dataclass
@@ -78,11 +87,12 @@ class Stack:
 
     async def add(self, name: str) -> RunningService:
         """Start one service (also used by tests to restart a service after stopping it)."""
-        port = free_port()
+        sock = bound_socket()
+        port = sock.getsockname()[1]
         settings = self.settings.model_copy(update={"metrics_port": port})
         runtime = build_service(name, settings)
         server = http_server(runtime, LOOPBACK, port)
-        task = asyncio.create_task(server.serve())
+        task = asyncio.create_task(server.serve(sockets=[sock]))
         while not server.started:
             if task.done():
                 task.result()  # raises the start error
@@ -104,10 +114,11 @@ class Stack:
     async def _start_registry(self, catalogue: Catalogue) -> None:
         from services.registry.app import create_app
 
-        port = free_port()
+        sock = bound_socket()
+        port = sock.getsockname()[1]
         config = uvicorn.Config(create_app(catalogue), host=LOOPBACK, port=port, log_level="warning")
         server = uvicorn.Server(config)
-        task = asyncio.create_task(server.serve())
+        task = asyncio.create_task(server.serve(sockets=[sock]))
         while not server.started:
             if task.done():
                 task.result()

@@ -70,12 +70,15 @@ async def wait_for(
     """Records of ``topic`` matching ``match``, once at least ``count`` are there (then ``settle_s`` more,
     to catch any unexpected extra one)."""
     found: list[Any] = []
-    async with asyncio.timeout(timeout_s):
-        while True:
-            found = [r for r in await collect(bootstrap, topic) if match(r)]
-            if len(found) >= count:
-                break
-            await asyncio.sleep(0.2)
+    try:
+        async with asyncio.timeout(timeout_s):
+            while True:
+                found = [r for r in await collect(bootstrap, topic) if match(r)]
+                if len(found) >= count:
+                    break
+                await asyncio.sleep(0.2)
+    except TimeoutError:
+        raise AssertionError(f"{topic} : {len(found)} message(s) attendu(s) trouvé(s) sur {count}") from None
     if settle_s:
         await asyncio.sleep(settle_s)
         found = [r for r in await collect(bootstrap, topic) if match(r)]
