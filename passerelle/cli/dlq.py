@@ -6,11 +6,11 @@ import asyncio
 from datetime import UTC, datetime
 
 import typer
-from aiokafka import AIOKafkaProducer
 from rich.console import Console
 from rich.table import Table
 
 from passerelle.broker import topics
+from passerelle.broker.producer import start_producer
 from passerelle.broker.reader import collect
 from passerelle.cli.context import CliState
 from passerelle.runtime.replay import DlqEntry
@@ -113,8 +113,7 @@ def replay(
     outputs = [e.replay() for e in entries]
 
     async def send() -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=state.settings.producer_idempotence)
-        await producer.start()
+        producer = await start_producer(state.settings)
         try:
             futures = [await producer.send(o.topic, o.value, key=o.key, headers=o.headers) for o in outputs]
             await asyncio.gather(*futures)

@@ -8,27 +8,22 @@ from pathlib import Path
 from typing import BinaryIO
 
 import typer
-from aiokafka import AIOKafkaProducer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
 from passerelle.broker import topics
+from passerelle.broker.producer import start_producer
 from passerelle.cli.context import CliState
 from passerelle.ingest import FIRST_LINE, split_csv
+from passerelle.settings import Settings
 
 app = typer.Typer(help="Publier un gros fichier (flux LHEO, export CSV) sur in.<partenaire>.", no_args_is_help=True)
 
 Piece = tuple[bytes, list[tuple[str, bytes]]]
 
 
-def _publish(bootstrap: str, idempotence: bool, topic: str, pieces: Iterator[Piece]) -> int:
+def _publish(settings: Settings, topic: str, pieces: Iterator[Piece]) -> int:
     async def run() -> int:
-        producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap,
-            enable_idempotence=idempotence,
-            max_request_size=8 * 1024 * 1024,
-            linger_ms=10,
-        )
-        await producer.start()
+        producer = await start_producer(settings, max_request_size=8 * 1024 * 1024, linger_ms=10)
         try:
             futures = [await producer.send(topic, value, headers=headers) for value, headers in pieces]
             await asyncio.gather(*futures)
@@ -69,7 +64,7 @@ def ingest_lheo(
 
     state: CliState = ctx.obj
     event = "formation.OffreSession"
-    bootstrap, topic = _check(state, partner, event)
+    _bootstrap, topic = _check(state, partner, event)
     headers = [("ce_type", event.encode()), ("content-type", b"application/xml")]
     with _progress(file) as progress, file.open("rb") as source:
         task = progress.add_task("lheo", total=file.stat().st_size)
@@ -78,7 +73,7 @@ def ingest_lheo(
             for piece in split_lheo(stream, max_bytes, progress=lambda n: progress.advance(task, n)):
                 yield piece, list(headers)
 
-        count = _publish(bootstrap, state.settings.producer_idempotence, topic, pieces(source))
+        count = _publish(state.settings, topic, pieces(source))
     typer.echo(f"{count} morceau(x) publié(s) sur {topic}.")
 
 
@@ -93,7 +88,7 @@ def ingest_csv(
     """Découpe un export CSV entre lignes (l'en-tête répété) et publie chaque morceau ; les numéros de ligne
     des erreurs restent ceux du fichier d'origine."""
     state: CliState = ctx.obj
-    bootstrap, topic = _check(state, partner, event)
+    _bootstrap, topic = _check(state, partner, event)
     with _progress(file) as progress, file.open("rb") as source:
         task = progress.add_task("csv", total=file.stat().st_size)
 
@@ -102,5 +97,5 @@ def ingest_csv(
                 headers = [("ce_type", event.encode()), ("content-type", b"text/csv")]
                 yield piece, [*headers, (FIRST_LINE, str(first_line).encode())]
 
-        count = _publish(bootstrap, state.settings.producer_idempotence, topic, pieces(source))
+        count = _publish(state.settings, topic, pieces(source))
     typer.echo(f"{count} morceau(x) publié(s) sur {topic}.")

@@ -1,0 +1,164 @@
+"""What an operator does, against the running stack: the CLI commands, a killed adapter, a DLQ replay."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import uuid
+
+import orjson
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from passerelle.runtime.stack import Stack
+from services.region_adapter.dialects import region_json
+from tests.e2e.conftest import caused_by, header, native_headers, send, wait_for
+from tests.e2e.traffic import positionnement, pseudonym_of
+
+pytestmark = pytest.mark.broker
+
+
+async def cli(stack: Stack, *args: str, timeout_s: float = 60.0) -> tuple[int, str]:
+    env = {**os.environ, "PASSERELLE_KAFKA_BOOTSTRAP": stack.bootstrap, "COLUMNS": "200"}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "passerelle.cli",
+        *args,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await asyncio.wait_for(process.communicate(), timeout_s)
+    return process.returncode or 0, out.decode()
+
+
+async def test_tail_decodes_avro_and_shows_native_text(stack: Stack, producer: AIOKafkaProducer) -> None:
+    n = uuid.uuid4().hex[:8]
+    await send(producer, "in.imilo", positionnement(n), native_headers(ce_id=f"tail-{n}"))
+    await wait_for(stack.bootstrap, "out.region-24", caused_by(f"tail-{n}"))
+    code, out = await cli(stack, "tail", "canon.formation.Positionnement", "--from-beginning", "--timeout", "3")
+    assert code == 0
+    lines = [orjson.loads(line) for line in out.splitlines() if line.startswith("{")]
+    mine = [line for line in lines if line["headers"].get("correlation_id") == f"tail-{n}"]
+    assert mine and mine[0]["value"]["idPositionnement"] == f"P-{n}"
+    assert mine[0]["schema"].startswith("formation.Positionnement v1")
+    code, out = await cli(stack, "tail", "out.region-24", "--from-beginning", "--max", "1")
+    assert code == 0 and orjson.loads(out.splitlines()[0])["value"]["evenement"]
+
+
+async def test_dlq_list_show_and_replay(stack: Stack, producer: AIOKafkaProducer) -> None:
+    n = uuid.uuid4().hex[:8]
+    await send(
+        producer,
+        "in.imilo",
+        b'{"typeEvenement": "formation.Positionnement", "idPositionnement": 5}',
+        native_headers(ce_id=f"dlq-{n}"),
+    )
+    [dead] = await wait_for(stack.bootstrap, "dlq.milo_adapter", caused_by(f"dlq-{n}"))
+    ref = f"{dead.partition}:{dead.offset}"
+    code, out = await cli(stack, "dlq", "list", "--service", "milo_adapter")
+    assert code == 0 and ref in out and "in.imilo" in out
+    code, out = await cli(stack, "dlq", "show", ref, "--service", "milo_adapter")
+    assert code == 0, out
+    assert "dossier.idDossier" in out
+    code, out = await cli(stack, "dlq", "replay", "--service", "milo_adapter", "--ref", ref)
+    assert code == 0, out
+    assert "1 message(s) rejoué(s)" in out
+    # The replay is processed again (it fails again, being still wrong) and the sender is told it was a replay.
+    feedback = await wait_for(stack.bootstrap, "feedback.imilo", caused_by(f"dlq-{n}"), count=2)
+    assert any(orjson.loads(r.value)["rejeu"] for r in feedback)
+    # Replaying the same DLQ record again is a duplicate of the first replay: nothing new.
+    await cli(stack, "dlq", "replay", "--service", "milo_adapter", "--ref", ref)
+    again = await wait_for(stack.bootstrap, "feedback.imilo", caused_by(f"dlq-{n}"), count=2, settle_s=2.0)
+    assert len(again) == 2
+
+
+async def test_audit_topics_and_partners_commands(stack: Stack, producer: AIOKafkaProducer) -> None:
+    n = uuid.uuid4().hex[:8]
+    await send(producer, "in.imilo", positionnement(n), native_headers(ce_id=f"audit-{n}"))
+    await wait_for(stack.bootstrap, "out.region-24", caused_by(f"audit-{n}"))
+    code, out = await cli(stack, "audit", "verify")
+    assert code == 0 and "intègre" in out
+    code, out = await cli(stack, "topics", "create")
+    assert code == 0 and "déjà présent" in out
+    code, out = await cli(stack, "partners", "list")
+    assert code == 0 and "region-53" in out
+
+
+async def test_a_killed_adapter_loses_nothing_and_doubles_nothing(stack: Stack, producer: AIOKafkaProducer) -> None:
+    await stack.remove("region-adapter")
+    env = {
+        **os.environ,
+        "PASSERELLE_KAFKA_BOOTSTRAP": stack.bootstrap,
+        "PASSERELLE_PRODUCER_IDEMPOTENCE": "false",
+        "PASSERELLE_METRICS_PORT": "0",
+        "PASSERELLE_BATCH_MAX_RECORDS": "50",
+        "PASSERELLE_LOG_LEVEL": "WARNING",
+    }
+
+    async def start() -> asyncio.subprocess.Process:
+        return await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "passerelle.cli",
+            "service",
+            "run",
+            "region-adapter",
+            "--host",
+            "127.0.0.1",
+            env=env,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+
+    n = uuid.uuid4().hex[:8]
+    pseudo = pseudonym_of(n)
+    total = 600
+    process = await start()
+    try:
+        for i in range(total):
+            body = region_json.native_message(
+                "formation.EntreeFormation",
+                {
+                    "id_positionnement": f"P-{n}-{i}",
+                    "pseudonyme": pseudo,
+                    "id_session": "24:1",
+                    "code_structure": "37261S00",
+                    "date_entree": "2026-04-01",
+                },
+            )
+            await producer.send(
+                "in.region-24",
+                body,
+                key=f"{i}".encode(),
+                headers=native_headers(ce_id=f"kill-{n}-{i}", correlation_id=f"kill-{n}"),
+            )
+        await producer.flush()
+        await wait_for(
+            stack.bootstrap, "canon.formation.EntreeFormation", caused_by(f"kill-{n}"), count=50, timeout_s=60
+        )
+        process.send_signal(signal.SIGKILL)  # mid-stream, without any chance to commit
+        await process.wait()
+        process = await start()
+        canon = await wait_for(
+            stack.bootstrap,
+            "canon.formation.EntreeFormation",
+            caused_by(f"kill-{n}"),
+            count=total,
+            timeout_s=90,
+            settle_s=3.0,
+        )
+        ids = [header(r, "ce_id") for r in canon]
+        assert len(ids) == total and len(set(ids)) == total
+    finally:
+        process.send_signal(signal.SIGTERM)
+        await process.wait()
+        await stack.add("region-adapter")
+        await stack.wait_ready()
+    delivered = await wait_for(
+        stack.bootstrap, "out.imilo", caused_by(f"kill-{n}"), count=total, timeout_s=60, settle_s=2.0
+    )
+    assert len(delivered) == total
