@@ -6,6 +6,7 @@ and fails when the committed file is stale.
 
 from __future__ import annotations
 
+import yaml
 from faststream.specification.asyncapi import AsyncAPI
 
 from passerelle import __version__
@@ -26,5 +27,6 @@ def document(settings: Settings | None = None) -> str:
     spec_settings = base.model_copy(update={"kafka_bootstrap": "kafka-1:9092"})
     brokers = [hop.broker for name in SERVICES for hop in build_service(name, spec_settings).hops]
     spec = AsyncAPI(*brokers, title="Passerelle", version=__version__, description=DESCRIPTION, schema_version="3.0.0")
-    text: str = spec.to_specification().to_yaml()
-    return text
+    # FastStream keeps publishers in hash order: sort everything so the document is stable across runs.
+    data = spec.to_specification().to_jsonable()
+    return yaml.safe_dump(data, sort_keys=True, allow_unicode=True, width=120)
