@@ -51,7 +51,9 @@ def _root(
 def main() -> None:
     debug = "--debug" in sys.argv
     try:
-        app(standalone_mode=False)
+        # Without standalone mode click returns the exit code of ``typer.Exit`` instead of exiting.
+        code = app(standalone_mode=False)
+        sys.exit(code if isinstance(code, int) else 0)
     except SystemExit as exc:
         raise exc
     except typer.Abort:

@@ -1,0 +1,76 @@
+"""Hypothesis strategies built from an Avro schema, honouring the ``format`` of code fields."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from hypothesis import strategies as st
+
+from passerelle.contracts.formats import FORMATS, NIVEAUX_2019
+
+INT32 = (-(2**31), 2**31 - 1)
+INT64 = (-(2**63), 2**63 - 1)
+
+
+def records(schema: Mapping[str, Any]) -> st.SearchStrategy[dict[str, Any]]:
+    return _strategy(schema, None, {})  # type: ignore[no-any-return]
+
+
+def _strategy(avro: Any, field: Mapping[str, Any] | None, named: dict[str, Any]) -> st.SearchStrategy[Any]:
+    if isinstance(avro, list):
+        return st.one_of(*(_strategy(b, field, named) for b in avro))
+    if isinstance(avro, str):
+        if avro in named:
+            return _strategy(named[avro], field, named)
+        return _primitive(avro, field)
+    kind = avro["type"]
+    if avro.get("name"):
+        named[avro["name"]] = avro
+        if avro.get("namespace"):
+            named[f"{avro['namespace']}.{avro['name']}"] = avro
+    logical = avro.get("logicalType")
+    if logical == "date":
+        return st.dates(dt.date(1900, 1, 1), dt.date(2100, 12, 31))
+    if logical == "timestamp-millis":
+        return st.datetimes(dt.datetime(1970, 1, 2), dt.datetime(2100, 1, 1), timezones=st.just(dt.UTC)).map(
+            lambda d: d.replace(microsecond=d.microsecond // 1000 * 1000)
+        )
+    if logical == "uuid":
+        return st.uuids().map(str)
+    if kind == "record":
+        fields = {f["name"]: _strategy(f["type"], f, named) for f in avro["fields"]}
+        return st.fixed_dictionaries(fields)
+    if kind == "enum":
+        return st.sampled_from(avro["symbols"])
+    if kind == "array":
+        return st.lists(_strategy(avro["items"], field, named), max_size=3)
+    if kind == "map":
+        return st.dictionaries(st.text(max_size=5), _strategy(avro["values"], field, named), max_size=3)
+    return _primitive(kind, field)
+
+
+def _primitive(kind: str, field: Mapping[str, Any] | None) -> st.SearchStrategy[Any]:
+    fmt = (field or {}).get("format")
+    if kind == "string":
+        if fmt in FORMATS:
+            return st.from_regex(FORMATS[fmt].pattern, fullmatch=True)
+        return st.text(max_size=30)
+    if kind == "int":
+        return st.sampled_from(list(NIVEAUX_2019)) if fmt == "niveau_2019" else st.integers(*INT32)
+    if kind == "long":
+        return st.integers(*INT64)
+    if kind in ("float", "double"):
+        return st.floats(allow_nan=False, allow_infinity=False, width=32 if kind == "float" else 64)
+    if kind == "boolean":
+        return st.booleans()
+    if kind == "bytes":
+        return st.binary(max_size=20)
+    if kind == "null":
+        return st.none()
+    raise TypeError(kind)
+
+
+__all__ = ["records", "uuid"]
