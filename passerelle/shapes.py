@@ -194,8 +194,8 @@ def read_date(value: Any, reading: Reading, path: str, french: bool = False, per
         return None
     text = value.strip()
     match = _FR_DATE.match(text)
-    if french and match:
-        text = f"{match.group(3)}-{match.group(2)}-{match.group(1)}"
+    if french:  # CSV exports write jj/mm/aaaa and nothing else
+        text = f"{match.group(3)}-{match.group(2)}-{match.group(1)}" if match else "invalide"
     try:
         return dt.date.fromisoformat(text).isoformat() if len(text) == 10 else _fail()
     except ValueError:
