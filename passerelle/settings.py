@@ -60,3 +60,6 @@ class Settings(BaseSettings):
     indicators_interval_s: float = Field(
         default=60.0, description="How often the indicators service publishes pilotage.Indicateurs events, in seconds."
     )
+    fetch_max_wait_ms: int = Field(
+        default=10, description="Longest the broker holds a fetch with no data: bounds each hop's added latency."
+    )

@@ -20,6 +20,7 @@ from passerelle.cli import registry as registry_cli
 from passerelle.cli import service as service_cli
 from passerelle.cli import topics as topics_cli
 from passerelle.cli.context import CliState
+from passerelle.cli.demo import demo
 from passerelle.cli.tail import tail
 
 app = typer.Typer(
@@ -38,6 +39,7 @@ app.add_typer(audit_cli.app, name="audit")
 app.add_typer(registry_cli.app, name="registry")
 app.add_typer(ingest_cli.app, name="ingest")
 app.command("tail")(tail)
+app.command("demo")(demo)
 
 
 @app.callback()

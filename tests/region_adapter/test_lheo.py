@@ -83,7 +83,7 @@ def test_unknown_dates_and_month_precision() -> None:
 
 def test_lheo_23_namespace_translates_like_22(lheo_fixtures: list[Path]) -> None:
     original = lheo_fixtures[0].read_bytes()
-    v23 = original.replace(b"http://www.lheo.org/2.2", b"http://www.lheo.org/2.3")
+    v23 = original.replace(b"http://www.lheo.org/2.2", b"http://lheo.gouv.fr/2.3")
     a, b = list(parse_lheo(original, CTX)), list(parse_lheo(v23, CTX))
     assert [o.record | {"versionLheo": "x"} for o in a] == [o.record | {"versionLheo": "x"} for o in b]  # type: ignore[union-attr]
     assert {o.record["versionLheo"] for o in b} == {"2.3"}  # type: ignore[union-attr]
@@ -125,7 +125,7 @@ def _feed(start: str, end: str, formacode: str = "22403") -> bytes:
     from xml.sax.saxutils import escape
 
     return f"""<?xml version="1.0" encoding="utf-8"?>
-<lheo xmlns="http://www.lheo.org/2.3"><offres><formation numero="F1">
+<lheo xmlns="http://lheo.gouv.fr/2.3"><offres><formation numero="F1">
 <domaine-formation><code-FORMACODE>{escape(formacode)}</code-FORMACODE></domaine-formation>
 <intitule-formation>Essai</intitule-formation><certifiante>0</certifiante>
 <action numero="A1"><session numero="S1"><periode><debut>{escape(start)}</debut><fin>{end}</fin></periode>
