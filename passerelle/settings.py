@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -63,3 +63,15 @@ class Settings(BaseSettings):
     fetch_max_wait_ms: int = Field(
         default=10, description="Longest the broker holds a fetch with no data: bounds each hop's added latency."
     )
+    pseudonym_secret_file: Path | None = Field(
+        default=None, description="File holding the pseudonym key (a container secret); overrides pseudonym_secret."
+    )
+
+    @model_validator(mode="after")
+    def _secret_from_file(self) -> Settings:
+        if self.pseudonym_secret_file is not None:
+            secret = self.pseudonym_secret_file.read_text(encoding="utf-8").strip()
+            if not secret:
+                raise ValueError(f"{self.pseudonym_secret_file} est vide : la clé des pseudonymes est requise")
+            self.pseudonym_secret = SecretStr(secret)
+        return self

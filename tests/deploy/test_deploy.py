@@ -1,0 +1,151 @@
+"""The production stack, checked without a Docker engine: compose schema, Prometheus, Grafana, k8s, image."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from passerelle.metrics import ServiceMetrics
+from passerelle.settings import PROJECT_ROOT, Settings
+
+DEPLOY = PROJECT_ROOT / "deploy"
+COMPOSE = yaml.safe_load((PROJECT_ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
+SERVICES = ("milo-adapter", "region-adapter", "router", "indicators", "registry")
+INDICATOR_METRICS = {
+    "passerelle_indicateur_delai_positionnement_entree_jours",
+    "passerelle_indicateur_delai_positionnement_statut_jours",
+    "passerelle_indicateur_delai_signalement_contact_jours",
+    "passerelle_indicateur_part_positionnements_entres_ratio",
+    "passerelle_indicateur_part_liste_attente_ratio",
+    "passerelle_indicateur_positionnements",
+}
+
+
+def _promtool() -> str:
+    found = shutil.which("promtool")
+    assert found, "promtool absent : « make test » installe le paquet Debian prometheus"
+    return found
+
+
+def _known_metrics() -> set[str]:
+    names = set(INDICATOR_METRICS) | {"up", "time"}
+    suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"), "info": ("_info",), "gauge": ("",)}
+    for family in ServiceMetrics("x").registry.collect():
+        names.update(family.name + suffix for suffix in suffixes.get(family.type, ("",)))
+    return names
+
+
+def test_compose_file_follows_the_compose_specification() -> None:
+    schema = json.loads((Path(__file__).parent / "compose-spec.json").read_text(encoding="utf-8"))
+    jsonschema.validate(COMPOSE, schema)
+
+
+def test_compose_production_settings() -> None:
+    services = COMPOSE["services"]
+    for name in SERVICES:
+        service = services[name]
+        assert service["image"] == "passerelle:latest" and service["build"] == "."
+        env = service["environment"]
+        assert env["PASSERELLE_PRODUCER_IDEMPOTENCE"] == "true" and env["PASSERELLE_PRODUCER_ACKS"] == "all"
+        assert "PASSERELLE_PSEUDONYM_SECRET" not in env  # the key comes from a secret file only
+    kafka = [s for n, s in services.items() if n.startswith("kafka-")]
+    assert len(kafka) == 3 and all(k["image"].startswith("apache/kafka") for k in kafka)
+    assert all(k["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller" for k in kafka)
+    assert all(k["environment"]["KAFKA_DEFAULT_REPLICATION_FACTOR"] == 3 for k in kafka)
+    assert all(k["environment"]["KAFKA_MIN_INSYNC_REPLICAS"] == 2 for k in kafka)
+    assert "karapace" in services["karapace"]["image"]
+    assert services["topics"]["command"][:2] == ["topics", "create"]
+    assert COMPOSE["secrets"]["pseudonym_secret"]["file"].startswith("./secrets/")
+    text = (PROJECT_ROOT / "docker-compose.yml").read_text(encoding="utf-8")
+    assert not re.search(r"(?i)(password|secret)\s*[:=]\s*['\"]?\w{6,}", text.replace("pseudonym_secret", ""))
+
+
+def test_prometheus_configuration_and_rules() -> None:
+    promtool = _promtool()
+    check = subprocess.run(
+        [promtool, "check", "config", str(DEPLOY / "prometheus" / "prometheus.yml")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+    tests = subprocess.run(
+        [promtool, "test", "rules", "tests/passerelle_test.yml"],
+        cwd=DEPLOY / "prometheus",
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert tests.returncode == 0, tests.stdout + tests.stderr
+    rules = yaml.safe_load((DEPLOY / "prometheus" / "rules" / "passerelle.yml").read_text(encoding="utf-8"))
+    alerts = {r["alert"] for g in rules["groups"] for r in g["rules"] if "alert" in r}
+    assert alerts == {
+        "PasserelleServiceDown",
+        "PasserelleDlqSpike",
+        "PasserelleConsumerLagGrowing",
+        "PasserellePartnerSilent",
+        "PasserelleLatencySloBurn",
+    }
+    tested = (DEPLOY / "prometheus" / "tests" / "passerelle_test.yml").read_text(encoding="utf-8")
+    assert all(f"alertname: {a}" in tested for a in alerts)
+
+
+@pytest.mark.parametrize("path", sorted((DEPLOY / "grafana" / "dashboards").glob("*.json")), ids=lambda p: p.stem)
+def test_dashboards_use_the_provisioned_datasource_and_real_metrics(path: Path) -> None:
+    datasource = yaml.safe_load((DEPLOY / "grafana" / "provisioning" / "datasources" / "prometheus.yml").read_text())
+    uid = datasource["datasources"][0]["uid"]
+    dashboard = json.loads(path.read_text(encoding="utf-8"))
+    known = _known_metrics()
+    panels = [p for p in dashboard["panels"] if p["type"] != "row"]
+    assert panels
+    for panel in panels:
+        assert panel["datasource"]["uid"] == uid
+        for target in panel["targets"]:
+            assert target["datasource"]["uid"] == uid
+            names = set(re.findall(r"\b(passerelle_[a-z_]+|up)\b", target["expr"]))
+            assert names and names <= known, names - known
+
+
+def _k8s() -> list[dict[str, Any]]:
+    docs: list[dict[str, Any]] = []
+    for path in sorted((DEPLOY / "k8s").glob("*.yaml")):
+        docs += [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d]
+    return docs
+
+
+def test_kubernetes_manifests() -> None:
+    docs = _k8s()
+    deployments = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Deployment"}
+    assert set(deployments) == set(SERVICES)
+    for deployment in deployments.values():
+        container = deployment["spec"]["template"]["spec"]["containers"][0]
+        assert container["readinessProbe"] and container["livenessProbe"] and container["resources"]["limits"]
+    hpas = {d["spec"]["scaleTargetRef"]["name"] for d in docs if d["kind"] == "HorizontalPodAutoscaler"}
+    assert {"milo-adapter", "region-adapter", "router"} <= hpas
+    assert any(d["kind"] == "Job" for d in docs)
+    kustomization = yaml.safe_load((DEPLOY / "k8s" / "kustomization.yaml").read_text(encoding="utf-8"))
+    assert all((DEPLOY / "k8s" / r).is_file() for r in kustomization["resources"])
+
+
+def test_image_installs_what_the_makefile_installs() -> None:
+    dockerfile = (PROJECT_ROOT / "Dockerfile").read_text(encoding="utf-8")
+    makefile = (PROJECT_ROOT / "Makefile").read_text(encoding="utf-8")
+    assert "pip install --quiet -e '.[dev]'" in makefile
+    assert "pip install --quiet ." in dockerfile  # the same distribution, without the editable dev tooling
+    assert "USER passerelle" in dockerfile and "HEALTHCHECK" in dockerfile
+    for folder in ("passerelle", "services", "schemas", "contracts"):
+        assert f"COPY {folder}" in dockerfile
+
+
+def test_configuration_table_lists_every_setting() -> None:
+    table = (PROJECT_ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
+    documented = set(re.findall(r"^\| `PASSERELLE_([A-Z_]+)`", table, flags=re.M))
+    assert documented == {name.upper() for name in Settings.model_fields}
