@@ -21,7 +21,13 @@ from passerelle.contracts.formats import FORMATS
 from passerelle.translation import Draft, InboundContext, Outcome, Problem, Rejected
 
 SUBJECT = "formation.OffreSession"
-NAMESPACES = {"http://www.lheo.org/2.2": "2.2", "http://www.lheo.org/2.3": "2.3", "": "2.2"}
+# 2.3 moved to lheo.gouv.fr; the lheo.org form is accepted too, as some producers still write it.
+NAMESPACES = {
+    "http://www.lheo.org/2.2": "2.2",
+    "http://lheo.gouv.fr/2.3": "2.3",
+    "http://www.lheo.org/2.3": "2.3",
+    "": "2.2",
+}
 _FORMATION_TAGS = [f"{{{ns}}}formation" if ns else "formation" for ns in NAMESPACES]
 _ETAT = {"1": "OUVERT", "2": "FERME", "3": "SUSPENDU"}
 _ENTREES = {"0": "DATES_FIXES", "1": "PERMANENTES"}
