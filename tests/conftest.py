@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from aiokafka import AIOKafkaProducer
 
 from passerelle.broker.embedded import EmbeddedBroker
 from passerelle.contracts.catalogue import Catalogue
@@ -14,6 +15,7 @@ from passerelle.contracts.codec import AvroCodec
 from passerelle.contracts.typed import TypedContracts
 from passerelle.partners import Profiles
 from passerelle.privacy import Pseudonymiser
+from passerelle.runtime.stack import Stack
 from passerelle.settings import PROJECT_ROOT, Settings
 
 SHARED = PROJECT_ROOT.parent / "shared"
@@ -81,3 +83,24 @@ def kafka_settings(kafka: str) -> Settings:
         pseudonym_secret=TEST_SECRET,  # type: ignore[arg-type]
         batch_timeout_ms=10,
     )
+
+
+@pytest.fixture(scope="session")
+async def stack(kafka_settings: Settings) -> AsyncIterator[Stack]:
+    """A whole Passerelle (every service and the registry) over the test broker, shared by the session."""
+    running = Stack(kafka_settings)
+    await running.start()
+    try:
+        yield running
+    finally:
+        await running.stop()
+
+
+@pytest.fixture(scope="session")
+async def producer(kafka: str) -> AsyncIterator[AIOKafkaProducer]:
+    client = AIOKafkaProducer(bootstrap_servers=kafka, enable_idempotence=False)
+    await client.start()
+    try:
+        yield client
+    finally:
+        await client.stop()

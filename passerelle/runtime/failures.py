@@ -12,11 +12,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import orjson
+import structlog
 
 from passerelle.broker import topics
 from passerelle.envelope import format_time
 from passerelle.runtime.messages import CAUSE, REPLAY, SENDER, Incoming, Output, derived_id
 from passerelle.translation import Problem
+
+log = structlog.get_logger("passerelle.rejets")
 
 ERROR_PREFIX = "passerelle_error_"
 FEEDBACK_TYPE = "fr.passerelle.retour.Erreur"
@@ -42,6 +45,21 @@ def failure_outputs(message: Incoming, failure: Failure, now: datetime | None = 
     """The DLQ record, and the feedback event when the sender is known."""
     moment = format_time(now or datetime.now(UTC))
     first = failure.first
+    log.info(
+        "message.rejete",
+        service=failure.service,
+        partner=failure.sender,
+        code=first.code,
+        path=first.path,
+        contract=failure.contract,
+        position=failure.position,
+        ce_id=message.input_id,
+        correlation_id=message.headers.get("correlation_id"),
+        traceparent=message.headers.get("traceparent"),
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+    )
     error_headers = {
         "code": first.code,
         "path": first.path,

@@ -190,6 +190,18 @@ class Hop:
                 continue
             in_batch.add(key)
             done.append(key)
+            headers = incoming.headers
+            log.debug(
+                "message.recu",
+                service=self.spec.service,
+                ce_id=incoming.input_id,
+                correlation_id=headers.get("correlation_id"),
+                traceparent=headers.get("traceparent"),
+                event_type=headers.get("ce_type"),
+                topic=incoming.topic,
+                partition=incoming.partition,
+                offset=incoming.offset,
+            )
             try:
                 outputs.extend(self.processor.process(incoming, tally))
             except Exception as exc:  # a bug must not block the partition: the input goes to the DLQ

@@ -15,8 +15,8 @@ from passerelle.envelope import Envelope
 from passerelle.partners import Profiles
 from passerelle.runtime.stack import Stack
 from passerelle.settings import PROJECT_ROOT
-from tests.e2e.conftest import caused_by, send, wait_for
 from tests.e2e.full_records import full_record
+from tests.flows import caused_by, send, wait_for
 
 pytestmark = pytest.mark.broker
 

@@ -1,44 +1,15 @@
-"""A whole Passerelle (every service and the registry) over the test broker, shared by the e2e tests.
-
-Tests share one stack, so each one tags its messages with its own ids and
-reads back only what carries them.
-"""
+"""Helpers for tests over the running stack: tests share it, so each tags its messages and reads back its own."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-import pytest
 from aiokafka import AIOKafkaProducer
 
 from passerelle.broker.reader import collect
-from passerelle.runtime.stack import Stack
-from passerelle.settings import Settings
-
-pytestmark = pytest.mark.broker
-
-
-@pytest.fixture(scope="session")
-async def stack(kafka_settings: Settings) -> AsyncIterator[Stack]:
-    running = Stack(kafka_settings)
-    await running.start()
-    try:
-        yield running
-    finally:
-        await running.stop()
-
-
-@pytest.fixture(scope="session")
-async def producer(kafka: str) -> AsyncIterator[AIOKafkaProducer]:
-    client = AIOKafkaProducer(bootstrap_servers=kafka, enable_idempotence=False)
-    await client.start()
-    try:
-        yield client
-    finally:
-        await client.stop()
 
 
 def native_headers(event: str | None = None, ce_id: str | None = None, **extra: str) -> list[tuple[str, bytes]]:

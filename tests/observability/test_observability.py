@@ -1,0 +1,97 @@
+"""Metrics scraped by a real Prometheus, health endpoints, trace context, and logs without personal data."""
+
+from __future__ import annotations
+
+import io
+import uuid
+
+import httpx
+import orjson
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from passerelle.envelope import trace_id
+from passerelle.logging import configure
+from passerelle.runtime.stack import Stack
+from services.region_adapter.dialects import region_json
+from tests.e2e.traffic import positionnement, pseudonym_of
+from tests.flows import caused_by, header, native_headers, send, wait_for
+from tests.observability.prometheus import prometheus, query_until
+
+pytestmark = pytest.mark.broker
+
+
+async def test_health_is_ready_on_every_service(stack: Stack) -> None:
+    async with httpx.AsyncClient() as client:
+        for name, service in stack.running.items():
+            response = await client.get(service.metrics_url.replace("/metrics", "/health"))
+            assert response.status_code == 200, name
+
+
+async def test_a_real_prometheus_scrapes_the_services(stack: Stack, producer: AIOKafkaProducer) -> None:
+    n = uuid.uuid4().hex[:8]
+    targets = [s.metrics_url.removeprefix("http://").removesuffix("/metrics") for s in stack.running.values()]
+    with prometheus(targets) as url:
+        for i in range(3):
+            await send(producer, "in.imilo", positionnement(f"{n}-{i}"), native_headers(ce_id=f"prom-{n}-{i}"))
+        await send(producer, "in.imilo", b"{casse", native_headers(ce_id=f"prom-{n}-bad"))
+        await wait_for(stack.bootstrap, "out.region-24", lambda r: (header(r, "correlation_id") or "").startswith(
+            f"prom-{n}-"), count=3)
+        up = await query_until(url, 'up{job="passerelle"}', lambda r: len(r) == len(targets))
+        assert all(s["value"][1] == "1" for s in up)
+        ready = await query_until(url, "passerelle_service_ready", lambda r: len(r) == len(targets))
+        assert {s["metric"]["service"] for s in ready} == {"milo_adapter", "region_adapter", "router", "indicators"}
+        delivered = await query_until(
+            url, 'sum(passerelle_messages_total{service="milo_adapter",direction="out",partner="imilo"}) >= 0 or '
+                 'sum(passerelle_messages_total{service="region_adapter",direction="out",partner="region-24",'
+                 'event="formation.Positionnement"})',
+            lambda r: r and float(r[0]["value"][1]) >= 3,
+        )
+        assert float(delivered[0]["value"][1]) >= 3
+        dlq = await query_until(url, 'sum(passerelle_dlq_messages_total{service="milo_adapter",reason="json"})',
+                                lambda r: r and float(r[0]["value"][1]) >= 1)
+        assert float(dlq[0]["value"][1]) >= 1
+        latency = await query_until(
+            url, 'sum(passerelle_end_to_end_latency_seconds_count{partner="region-24"})',
+            lambda r: r and float(r[0]["value"][1]) >= 3,
+        )
+        assert float(latency[0]["value"][1]) >= 3
+
+
+async def test_trace_context_follows_an_event_across_services(stack: Stack, producer: AIOKafkaProducer) -> None:
+    n = uuid.uuid4().hex[:8]
+    parent = f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-01"
+    await send(producer, "in.imilo", positionnement(n), native_headers(ce_id=f"trace-{n}", traceparent=parent))
+    [canon] = await wait_for(stack.bootstrap, "canon.formation.Positionnement", caused_by(f"trace-{n}"))
+    [delivered] = await wait_for(stack.bootstrap, "out.region-24", caused_by(f"trace-{n}"))
+    [audit] = await wait_for(stack.bootstrap, "deliver.region-24", caused_by(f"trace-{n}"))
+    for record in (canon, delivered, audit):
+        assert trace_id(header(record, "traceparent") or "") == trace_id(parent)
+
+
+async def test_logs_never_hold_personal_data(stack: Stack, producer: AIOKafkaProducer) -> None:
+    buffer = io.StringIO()
+    configure("json", "DEBUG", stream=buffer)
+    try:
+        n = uuid.uuid4().hex[:8]
+        nir = "2 84 05 37 261 084 46"
+        await send(producer, "in.imilo", positionnement(n, commentaire="Léa Martin, lea.martin@exemple.fr"),
+                   native_headers(ce_id=f"log-{n}"))
+        await send(producer, "in.imilo", positionnement(f"{n}-nir", commentaire=f"NIR {nir}"),
+                   native_headers(ce_id=f"log-{n}-nir"))
+        status = region_json.native_message("formation.StatutCandidature", {
+            "id_positionnement": f"P-{n}", "pseudonyme": pseudonym_of(n), "id_session": "24:1",
+            "code_structure": "37261S00", "statut": "PEUT_ETRE", "date_statut": "2026-03-02"})
+        await send(producer, "in.region-24", status, native_headers(ce_id=f"log-{n}-st"))
+        await wait_for(stack.bootstrap, "out.region-24", caused_by(f"log-{n}"))
+        await wait_for(stack.bootstrap, "dlq.milo_adapter", caused_by(f"log-{n}-nir"))
+        await wait_for(stack.bootstrap, "dlq.region_adapter", caused_by(f"log-{n}-st"))
+    finally:
+        configure("console", "WARNING")
+    lines = buffer.getvalue().splitlines()
+    assert any(f"log-{n}" in line for line in lines)  # the logs did see these messages...
+    events = [orjson.loads(line) for line in lines if line.startswith("{")]
+    assert any(e.get("event") == "message.rejete" and e.get("code") == "nir" for e in events)
+    text = buffer.getvalue()
+    for personal in ("Martin", "Léa", "lea.martin@exemple.fr", "0612345678", "2005-01-02", nir, nir.replace(" ", "")):
+        assert personal not in text  # ...and never what they carried
