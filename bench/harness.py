@@ -81,8 +81,12 @@ async def preload(bootstrap: str, topic: str, messages: Sequence[Message], parti
 async def raw_passthrough(bootstrap: str, source: str, target: str, expected: int, group: str) -> float:
     """Baseline (a): aiokafka consume → produce with batches, one ack wait per batch, commit after."""
     consumer = AIOKafkaConsumer(
-        source, bootstrap_servers=bootstrap, group_id=group, auto_offset_reset="earliest",
-        enable_auto_commit=False, max_poll_records=2000,
+        source,
+        bootstrap_servers=bootstrap,
+        group_id=group,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        max_poll_records=2000,
     )
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap, enable_idempotence=False, linger_ms=5, max_batch_size=1 << 20
@@ -139,10 +143,14 @@ def confluent_passthrough(bootstrap: str, source: str, target: str, expected: in
     """Baseline (c): librdkafka through confluent-kafka, consume → produce, commit after flush."""
     from confluent_kafka import Consumer, Producer
 
-    consumer = Consumer({
-        "bootstrap.servers": bootstrap, "group.id": group, "auto.offset.reset": "earliest",
-        "enable.auto.commit": False,
-    })
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": group,
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, "enable.idempotence": False})
     consumer.subscribe([source])
     try:

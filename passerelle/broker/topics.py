@@ -91,9 +91,7 @@ class TopicSpec:
         return TopicSpec(self.name, self.partitions, self.retention_ms, {**self.configs, key: value})
 
 
-def all_topics(
-    partners: Iterable[str], subjects: Iterable[str], services: Iterable[str] = SERVICES
-) -> list[TopicSpec]:
+def all_topics(partners: Iterable[str], subjects: Iterable[str], services: Iterable[str] = SERVICES) -> list[TopicSpec]:
     """Every topic a deployment with these partners and contracts needs."""
     names: list[str] = []
     for partner in partners:

@@ -84,8 +84,10 @@ def show(
     console.print(f"[bold]{entry.topic} {entry.ref}[/bold] : {entry.error('code')} — {entry.error('message')}")
     console.print(f"contrat : {entry.error('contract') or '-'}   position : {entry.error('position') or '-'}")
     for problem in entry.details:
-        console.print(f"  • {problem.get('chemin')} [{problem.get('regle')}] {problem.get('message')}"
-                      f" (attendu : {problem.get('attendu') or '-'}, reçu : {problem.get('recu') or '-'})")
+        console.print(
+            f"  • {problem.get('chemin')} [{problem.get('regle')}] {problem.get('message')}"
+            f" (attendu : {problem.get('attendu') or '-'}, reçu : {problem.get('recu') or '-'})"
+        )
     for key, value in entry.headers:
         console.print(f"  {key} = {(value or b'').decode('utf-8', 'replace')}", highlight=False)
     if payload:

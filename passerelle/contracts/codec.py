@@ -64,9 +64,7 @@ class AvroCodec:
         reader = self.catalogue.get(writer.subject, reader_version) if reader_version else writer
         stream = io.BytesIO(body)
         try:
-            record = fastavro.schemaless_reader(
-                stream, writer.parsed, reader.parsed if reader is not writer else None
-            )
+            record = fastavro.schemaless_reader(stream, writer.parsed, reader.parsed if reader is not writer else None)
         except (EOFError, ValueError, TypeError, IndexError, UnicodeDecodeError, struct.error) as exc:
             raise DecodeError(writer.subject, schema_id, _reason(exc)) from exc
         if stream.tell() != len(body):

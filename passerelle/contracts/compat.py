@@ -95,7 +95,10 @@ def check_pair(
 
 
 def check_new_version(
-    subject: str, candidate: avro.schema.Schema | SchemaVersion, existing: Sequence[SchemaVersion], level: Level,
+    subject: str,
+    candidate: avro.schema.Schema | SchemaVersion,
+    existing: Sequence[SchemaVersion],
+    level: Level,
     candidate_version: int | str = "nouvelle",
 ) -> list[Break]:
     """Breaks a candidate version would introduce against the existing ones, under ``level``."""

@@ -59,8 +59,13 @@ def _lint_version(version: SchemaVersion) -> list[Finding]:
     expected_ns = f"{NAMESPACE_ROOT}.{domain}"
     if schema.get("type") != "record" or schema.get("name") != event or schema.get("namespace") != expected_ns:
         out.append(
-            Finding(version.subject, version.version, "/", "nom",
-                    f"le sujet {version.subject} doit contenir le record {expected_ns}.{event}")
+            Finding(
+                version.subject,
+                version.version,
+                "/",
+                "nom",
+                f"le sujet {version.subject} doit contenir le record {expected_ns}.{event}",
+            )
         )
     for path, node, field in _walk(schema, ""):
         where = path or "/"
@@ -68,8 +73,15 @@ def _lint_version(version: SchemaVersion) -> list[Finding]:
             missing = f"{node['type']} {node['name']} sans doc"
             out.append(Finding(version.subject, version.version, where, "doc", missing))
         if node is not None and node.get("type") == "enum" and node.get("default") not in node.get("symbols", []):
-            out.append(Finding(version.subject, version.version, where, "enum_defaut",
-                               f"énumération {node['name']} sans symbole par défaut"))
+            out.append(
+                Finding(
+                    version.subject,
+                    version.version,
+                    where,
+                    "enum_defaut",
+                    f"énumération {node['name']} sans symbole par défaut",
+                )
+            )
         if field is not None:
             if not field.get("doc"):
                 out.append(Finding(version.subject, version.version, where, "doc", "champ sans doc"))

@@ -223,7 +223,7 @@ def _shifted(outcome: Outcome, shift: int) -> Outcome:
     match = _LINE.match(outcome.position or "")
     if not match:
         return outcome
-    position = f"ligne {int(match.group(1)) + shift}{(outcome.position or '')[match.end():]}"
+    position = f"ligne {int(match.group(1)) + shift}{(outcome.position or '')[match.end() :]}"
     return replace(outcome, position=position)
 
 
@@ -235,4 +235,3 @@ def _sent_at(message: Incoming) -> datetime:
         except ValueError:
             pass
     return datetime.fromtimestamp(message.timestamp_ms / 1000, UTC)
-

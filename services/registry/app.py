@@ -22,7 +22,7 @@ def _ok(body: Any, status: int = 200) -> JSONResponse:
 
 def _schema_body(payload: Any) -> str:
     if not isinstance(payload, dict) or not isinstance(payload.get("schema"), str):
-        raise RegistryError(422, 42201, "Invalid schema: body must be {\"schema\": \"...\"}")
+        raise RegistryError(422, 42201, 'Invalid schema: body must be {"schema": "..."}')
     if payload.get("schemaType", "AVRO") != "AVRO":
         raise RegistryError(422, 42201, "Invalid schema: only AVRO is served here")
     return str(payload["schema"])
@@ -88,9 +88,7 @@ def create_app(catalogue: Catalogue) -> FastAPI:
         return _ok({"id": store.register(subject, _schema_body(payload)).schema_id})
 
     @app.post("/compatibility/subjects/{subject}/versions/{version}")
-    def compatibility(
-        subject: str, version: str, verbose: bool = False, payload: Any = Body(None)
-    ) -> JSONResponse:
+    def compatibility(subject: str, version: str, verbose: bool = False, payload: Any = Body(None)) -> JSONResponse:
         text = _schema_body(payload)
         existing = store.versions(subject)
         against = existing if store.level_of(subject).transitive else [store.version(subject, version)]

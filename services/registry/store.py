@@ -96,8 +96,12 @@ class RegistryStore:
                 return v
         breaks = self.check(requested, text, existing)
         if breaks:
-            raise RegistryError(409, 409, "Schema being registered is incompatible with an earlier schema: "
-                                + "; ".join(b.describe() for b in breaks))
+            raise RegistryError(
+                409,
+                409,
+                "Schema being registered is incompatible with an earlier schema: "
+                + "; ".join(b.describe() for b in breaks),
+            )
         version = SchemaVersion(subject, (existing[-1].version if existing else 0) + 1, candidate)
         self.subjects.setdefault(subject, []).append(version)
         self.by_id.setdefault(version.schema_id, version)

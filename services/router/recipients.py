@@ -35,8 +35,14 @@ def recipients(
     subject: str, record: dict[str, Any], sender: str, profiles: Profiles, reference: ReferenceData
 ) -> Route:
     enriched = record
-    if subject in ("formation.OffreSession", "formation.StatutCandidature", "formation.EntreeFormation",
-                   "formation.SortieFormation", "aide.DecisionAide", "orientation.EvenementOrientation"):
+    if subject in (
+        "formation.OffreSession",
+        "formation.StatutCandidature",
+        "formation.EntreeFormation",
+        "formation.SortieFormation",
+        "aide.DecisionAide",
+        "orientation.EvenementOrientation",
+    ):
         targets: tuple[str, ...] = (ML,)
     elif subject == "formation.Positionnement":
         targets = (_region_partner(_funding_region(record), "regionDestinataire"),)

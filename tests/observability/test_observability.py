@@ -35,24 +35,33 @@ async def test_a_real_prometheus_scrapes_the_services(stack: Stack, producer: AI
         for i in range(3):
             await send(producer, "in.imilo", positionnement(f"{n}-{i}"), native_headers(ce_id=f"prom-{n}-{i}"))
         await send(producer, "in.imilo", b"{casse", native_headers(ce_id=f"prom-{n}-bad"))
-        await wait_for(stack.bootstrap, "out.region-24", lambda r: (header(r, "correlation_id") or "").startswith(
-            f"prom-{n}-"), count=3)
+        await wait_for(
+            stack.bootstrap,
+            "out.region-24",
+            lambda r: (header(r, "correlation_id") or "").startswith(f"prom-{n}-"),
+            count=3,
+        )
         up = await query_until(url, 'up{job="passerelle"}', lambda r: len(r) == len(targets))
         assert all(s["value"][1] == "1" for s in up)
         ready = await query_until(url, "passerelle_service_ready", lambda r: len(r) == len(targets))
         assert {s["metric"]["service"] for s in ready} == {"milo_adapter", "region_adapter", "router", "indicators"}
         delivered = await query_until(
-            url, 'sum(passerelle_messages_total{service="milo_adapter",direction="out",partner="imilo"}) >= 0 or '
-                 'sum(passerelle_messages_total{service="region_adapter",direction="out",partner="region-24",'
-                 'event="formation.Positionnement"})',
+            url,
+            'sum(passerelle_messages_total{service="milo_adapter",direction="out",partner="imilo"}) >= 0 or '
+            'sum(passerelle_messages_total{service="region_adapter",direction="out",partner="region-24",'
+            'event="formation.Positionnement"})',
             lambda r: r and float(r[0]["value"][1]) >= 3,
         )
         assert float(delivered[0]["value"][1]) >= 3
-        dlq = await query_until(url, 'sum(passerelle_dlq_messages_total{service="milo_adapter",reason="json"})',
-                                lambda r: r and float(r[0]["value"][1]) >= 1)
+        dlq = await query_until(
+            url,
+            'sum(passerelle_dlq_messages_total{service="milo_adapter",reason="json"})',
+            lambda r: r and float(r[0]["value"][1]) >= 1,
+        )
         assert float(dlq[0]["value"][1]) >= 1
         latency = await query_until(
-            url, 'sum(passerelle_end_to_end_latency_seconds_count{partner="region-24"})',
+            url,
+            'sum(passerelle_end_to_end_latency_seconds_count{partner="region-24"})',
             lambda r: r and float(r[0]["value"][1]) >= 3,
         )
         assert float(latency[0]["value"][1]) >= 3
@@ -75,13 +84,29 @@ async def test_logs_never_hold_personal_data(stack: Stack, producer: AIOKafkaPro
     try:
         n = uuid.uuid4().hex[:8]
         nir = "2 84 05 37 261 084 46"
-        await send(producer, "in.imilo", positionnement(n, commentaire="Léa Martin, lea.martin@exemple.fr"),
-                   native_headers(ce_id=f"log-{n}"))
-        await send(producer, "in.imilo", positionnement(f"{n}-nir", commentaire=f"NIR {nir}"),
-                   native_headers(ce_id=f"log-{n}-nir"))
-        status = region_json.native_message("formation.StatutCandidature", {
-            "id_positionnement": f"P-{n}", "pseudonyme": pseudonym_of(n), "id_session": "24:1",
-            "code_structure": "37261S00", "statut": "PEUT_ETRE", "date_statut": "2026-03-02"})
+        await send(
+            producer,
+            "in.imilo",
+            positionnement(n, commentaire="Léa Martin, lea.martin@exemple.fr"),
+            native_headers(ce_id=f"log-{n}"),
+        )
+        await send(
+            producer,
+            "in.imilo",
+            positionnement(f"{n}-nir", commentaire=f"NIR {nir}"),
+            native_headers(ce_id=f"log-{n}-nir"),
+        )
+        status = region_json.native_message(
+            "formation.StatutCandidature",
+            {
+                "id_positionnement": f"P-{n}",
+                "pseudonyme": pseudonym_of(n),
+                "id_session": "24:1",
+                "code_structure": "37261S00",
+                "statut": "PEUT_ETRE",
+                "date_statut": "2026-03-02",
+            },
+        )
         await send(producer, "in.region-24", status, native_headers(ce_id=f"log-{n}-st"))
         await wait_for(stack.bootstrap, "out.region-24", caused_by(f"log-{n}"))
         await wait_for(stack.bootstrap, "dlq.milo_adapter", caused_by(f"log-{n}-nir"))

@@ -40,15 +40,20 @@ def registry_url(catalogue: Catalogue) -> Iterator[str]:
 def test_register_fetch_and_check_with_confluent_client(registry_url: str) -> None:
     client = SchemaRegistryClient({"url": registry_url})
     record = {
-        "type": "record", "name": "Essai", "namespace": "fr.passerelle.essai", "doc": "Un essai.",
+        "type": "record",
+        "name": "Essai",
+        "namespace": "fr.passerelle.essai",
+        "doc": "Un essai.",
         "fields": [{"name": "id", "type": "string", "doc": "Identifiant."}],
     }
     schema_id = client.register_schema("essai.Essai", Schema(json.dumps(record), "AVRO"))
     assert json.loads(client.get_schema(schema_id).schema_str) == record
     latest = client.get_latest_version("essai.Essai")
     assert (latest.version, latest.schema_id) == (1, schema_id)
-    optional = {**record, "fields": [*record["fields"], {"name": "n", "type": ["null", "int"], "default": None,
-                                                         "doc": "Optionnel."}]}
+    optional = {
+        **record,
+        "fields": [*record["fields"], {"name": "n", "type": ["null", "int"], "default": None, "doc": "Optionnel."}],
+    }
     mandatory = {**record, "fields": [*record["fields"], {"name": "m", "type": "int", "doc": "Obligatoire."}]}
     assert client.test_compatibility("essai.Essai", Schema(json.dumps(optional), "AVRO")) is True
     assert client.test_compatibility("essai.Essai", Schema(json.dumps(mandatory), "AVRO")) is False

@@ -59,8 +59,13 @@ def test_register_honours_full_transitive_compatibility(client: TestClient, cata
     schema = _schema(catalogue)
     same = client.post(f"/subjects/{SUBJECT}/versions", json={"schema": json.dumps(schema)})
     assert same.json() == {"id": catalogue.latest(SUBJECT).schema_id}
-    compatible = {**schema, "fields": [*schema["fields"], {"name": "nouveau", "type": ["null", "string"],
-                                                          "default": None, "doc": "Nouveau champ."}]}
+    compatible = {
+        **schema,
+        "fields": [
+            *schema["fields"],
+            {"name": "nouveau", "type": ["null", "string"], "default": None, "doc": "Nouveau champ."},
+        ],
+    }
     breaking = {**schema, "fields": [*schema["fields"], {"name": "obligatoire", "type": "string", "doc": "x"}]}
     check = f"/compatibility/subjects/{SUBJECT}/versions/latest?verbose=true"
     assert client.post(check, json={"schema": json.dumps(compatible)}).json()["is_compatible"] is True

@@ -73,8 +73,11 @@ FIELDS: dict[str, Mapping_] = {
         ("commentaire", "commentaire", "text"),
     ),
 }
-ID_FIELDS = {"formation.Positionnement": "idPositionnement", "reperage.SuiteSignalement": "idSignalement",
-             "aide.DemandeAide": "idDemande"}
+ID_FIELDS = {
+    "formation.Positionnement": "idPositionnement",
+    "reperage.SuiteSignalement": "idSignalement",
+    "aide.DemandeAide": "idDemande",
+}
 _PERSONAL_NATIVE = {n for n, c, _ in _DOSSIER}
 
 

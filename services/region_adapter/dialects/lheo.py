@@ -259,8 +259,16 @@ def _lheo_date(text: str | None, path: str) -> tuple[str | None, str]:
 def _codes(values: list[str], fmt: str, path: str) -> list[str]:
     for value in values:
         if not FORMATS[fmt].matches(value):
-            raise _Bad(Problem("format", f"format invalide, attendu : {FORMATS[fmt].expected}", path,
-                               f"format_{fmt}", FORMATS[fmt].expected, value))
+            raise _Bad(
+                Problem(
+                    "format",
+                    f"format invalide, attendu : {FORMATS[fmt].expected}",
+                    path,
+                    f"format_{fmt}",
+                    FORMATS[fmt].expected,
+                    value,
+                )
+            )
     return values
 
 
