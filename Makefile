@@ -11,6 +11,7 @@ demo: $(STAMP)
 
 test: $(STAMP) system-deps
 	$(BIN)/ruff check passerelle services tests bench
+	$(BIN)/ruff format --check passerelle services tests bench
 	$(BIN)/mypy
 	$(BIN)/passerelle contracts check
 	$(BIN)/pytest -q $(PYTEST_ARGS)
@@ -32,6 +33,7 @@ system-deps:
 
 lint: $(STAMP)
 	$(BIN)/ruff check passerelle services tests bench
+	$(BIN)/ruff format --check passerelle services tests bench
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
