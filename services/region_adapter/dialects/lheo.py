@@ -10,6 +10,7 @@ for an unknown end, ``AAAAMM00`` for a month only.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
 import re
 from collections.abc import Callable, Iterator
@@ -96,12 +97,21 @@ def _translate_formation(formation: etree._Element, number: int, region: str) ->
         yield Rejected((bad.problem,), f"formation {number}", SUBJECT)
         return
     for a_index, action in enumerate(find.all(formation, "action"), start=1):
+        try:
+            shared: dict[str, Any] | _Bad = {
+                **common,
+                **_action_fields(action, find, f"formation[{number}]/action[{a_index}]"),
+            }
+        except _Bad as bad:
+            shared = bad  # reported once per session, each session being its own event
         for s_index, session in enumerate(find.all(action, "session"), start=1):
             numero = session.get("numero") or f"{action.get('numero') or a_index}-{s_index}"
             where = f"formation[{number}]/action[{a_index}]/session[{s_index}]"
             position = f"formation {number} / session {numero}"
             try:
-                record = {**common, **_action_fields(action, find, where), **_session_fields(session, find, where)}
+                if isinstance(shared, _Bad):
+                    raise shared
+                record = {**shared, **_session_fields(session, find, where)}
             except _Bad as bad:
                 yield Rejected((bad.problem,), position, SUBJECT)
                 continue
@@ -110,30 +120,38 @@ def _translate_formation(formation: etree._Element, number: int, region: str) ->
             yield Draft(SUBJECT, record, record["idSession"], position, f"session:{numero}")
 
 
+@functools.cache
+def _steps(prefix: str, path: str) -> tuple[str, ...]:
+    return tuple(prefix + part for part in path.split("/"))
+
+
 class _Finder:
-    """Namespace-agnostic child lookups (LHEO 2.2, 2.3 or no namespace)."""
+    """Namespace-agnostic child lookups (LHEO 2.2, 2.3 or no namespace).
+
+    Walks direct children with ``iterchildren``, about twice as fast as ``find`` and its path parser.
+    """
 
     def __init__(self, ns: str) -> None:
         self.prefix = f"{{{ns}}}" if ns else ""
 
-    def _path(self, path: str) -> str:
-        return "/".join(self.prefix + part for part in path.split("/"))
-
-    def one(self, element: etree._Element, path: str) -> etree._Element | None:
-        return element.find(self._path(path))
+    def one(self, element: etree._Element | None, path: str) -> etree._Element | None:
+        for tag in _steps(self.prefix, path):
+            if element is None:
+                return None
+            element = next(element.iterchildren(tag), None)
+        return element
 
     def all(self, element: etree._Element, path: str) -> list[etree._Element]:
-        return element.findall(self._path(path))
+        *parents, last = _steps(self.prefix, path)
+        parent = self.one(element, "/".join(p.removeprefix(self.prefix) for p in parents)) if parents else element
+        return list(parent.iterchildren(last)) if parent is not None else []
 
     def text(self, element: etree._Element | None, path: str) -> str | None:
-        if element is None:
-            return None
-        found = element.find(self._path(path))
-        text = (found.text or "").strip() if found is not None else ""
-        return text or None
+        found = self.one(element, path)
+        return ((found.text or "").strip() or None) if found is not None else None
 
     def texts(self, element: etree._Element, path: str) -> list[str]:
-        return [t for t in ((e.text or "").strip() for e in element.findall(self._path(path))) if t]
+        return [t for t in ((e.text or "").strip() for e in self.all(element, path)) if t]
 
 
 def _formation_fields(formation: etree._Element, find: _Finder, ns: str, region: str) -> dict[str, Any]:
