@@ -193,7 +193,7 @@ class Demo:
             bootstrap_servers=stack.bootstrap,
             group_id=f"demo.{partner}",
             auto_offset_reset="earliest",
-            fetch_max_wait_ms=10,
+            fetch_max_wait_ms=stack.settings.fetch_max_wait_ms,
         )
         await consumer.start()
         csv_region = partner == "region-53"

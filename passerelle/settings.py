@@ -61,7 +61,11 @@ class Settings(BaseSettings):
         default=60.0, description="How often the indicators service publishes pilotage.Indicateurs events, in seconds."
     )
     fetch_max_wait_ms: int = Field(
-        default=10, description="Longest the broker holds a fetch with no data: bounds each hop's added latency."
+        default=500,
+        description=(
+            "Longest the broker holds a fetch with no data. Kafka answers as soon as data arrives, so Kafka's "
+            "own default fits; the embedded broker does not, and runs with 25 ms (see docs/performance.md)."
+        ),
     )
     pseudonym_secret_file: Path | None = Field(
         default=None, description="File holding the pseudonym key (a container secret); overrides pseudonym_secret."

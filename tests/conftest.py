@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from passerelle.broker.embedded import EmbeddedBroker
+from passerelle.broker.embedded import EMBEDDED_FETCH_MAX_WAIT_MS, EmbeddedBroker
 from passerelle.contracts.catalogue import Catalogue
 from passerelle.contracts.codec import AvroCodec
 from passerelle.contracts.typed import TypedContracts
@@ -82,6 +82,7 @@ def kafka_settings(kafka: str) -> Settings:
         producer_idempotence=not embedded,
         pseudonym_secret=TEST_SECRET,  # type: ignore[arg-type]
         batch_timeout_ms=10,
+        fetch_max_wait_ms=EMBEDDED_FETCH_MAX_WAIT_MS if embedded else 500,
     )
 
 

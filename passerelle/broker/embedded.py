@@ -20,6 +20,11 @@ from types import TracebackType
 LOOPBACK = "127.0.0.1"
 
 
+# Tansu does not answer a waiting fetch when data arrives, so the wait is each hop's added latency; below
+# about 25 ms its polling costs most of a core with nothing to do (measured in docs/performance.md).
+EMBEDDED_FETCH_MAX_WAIT_MS = 25
+
+
 class BrokerStartError(RuntimeError):
     """The embedded broker could not be started; the message says why and what to do."""
 
