@@ -48,6 +48,14 @@ def contains_nir(text: str) -> bool:
     return False
 
 
+def may_hold_nir(raw: bytes) -> bool:
+    """One scan of the raw message: False means no field can hold a NIR, so the per-field walk is skipped.
+
+    JSON ``\\u`` escapes could spell digits the raw scan cannot see, so they always count as suspect.
+    """
+    return b"\\u" in raw or contains_nir(raw.decode("utf-8", "replace"))
+
+
 def _strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
     if isinstance(value, str):
         yield path, value

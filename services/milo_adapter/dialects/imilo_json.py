@@ -10,12 +10,13 @@ are written as they are (the contracts already speak camelCase), nulls left out.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import orjson
 
-from passerelle.privacy import NirDetected, reject_nir
+from passerelle.privacy import NirDetected, may_hold_nir, reject_nir
 from passerelle.shapes import Reading, read_date
 from passerelle.translation import Draft, InboundContext, Outcome, Problem, Rejected, Rendered
 
@@ -96,13 +97,14 @@ def parse(payload: bytes, context: InboundContext) -> Iterator[Outcome]:
         yield Rejected.one("json", f"JSON illisible : {exc}", "$")
         return
     items = document if isinstance(document, list) else [document]
+    suspect = may_hold_nir(payload)
     for index, item in enumerate(items):
         position = f"élément {index + 1}" if isinstance(document, list) else None
         prefix = f"[{index}]" if isinstance(document, list) else ""
-        yield _one(item, context, position, prefix)
+        yield _one(item, context, position, prefix, suspect)
 
 
-def _one(item: Any, context: InboundContext, position: str | None, prefix: str) -> Outcome:
+def _one(item: Any, context: InboundContext, position: str | None, prefix: str, suspect: bool = True) -> Outcome:
     if not isinstance(item, dict):
         return Rejected.one("type", "objet JSON attendu", prefix or "$", position=position)
     subject = item.get("typeEvenement") or context.event_type
@@ -115,7 +117,8 @@ def _one(item: Any, context: InboundContext, position: str | None, prefix: str) 
             received=str(subject) if subject else None,
         )
     try:
-        reject_nir(item, prefix)
+        if suspect:
+            reject_nir(item, prefix)
     except NirDetected as nir:
         return Rejected((Problem("nir", str(nir), nir.path, "nir"),), position, subject)
     reading = Reading()
@@ -153,17 +156,22 @@ def _convert(value: Any, kind: str, reading: Reading, path: str, personal: bool)
     return value
 
 
+@functools.cache
+def _parts(dotted: str) -> tuple[str, ...]:
+    return tuple(dotted.split("."))
+
+
 def _get(item: Mapping[str, Any], dotted: str) -> Any:
     value: Any = item
-    for part in dotted.split("."):
-        if not isinstance(value, Mapping):
+    for part in _parts(dotted):
+        if not isinstance(value, dict):  # what orjson builds; an ABC check costs several times more
             return None
         value = value.get(part)
     return value
 
 
 def _put(record: dict[str, Any], dotted: str, value: Any) -> None:
-    *parents, last = dotted.split(".")
+    *parents, last = _parts(dotted)
     target = record
     for part in parents:
         target = target.setdefault(part, {})

@@ -56,11 +56,21 @@ def event_of(native: Mapping[str, Any], context: InboundContext, path: str) -> s
 
 
 def translate(
-    native: dict[str, Any], subject: str, context: InboundContext, position: str, textual: bool, path: str = ""
+    native: dict[str, Any],
+    subject: str,
+    context: InboundContext,
+    position: str,
+    textual: bool,
+    path: str = "",
+    suspect: bool = True,
 ) -> Outcome:
-    """One native item (a JSON object, or a CSV row already nested) → a draft or every problem found."""
+    """One native item (a JSON object, or a CSV row already nested) → a draft or every problem found.
+
+    ``suspect=False`` when a scan of the raw message found nothing that looks like a NIR.
+    """
     try:
-        reject_nir(native, path.rstrip("."))
+        if suspect:
+            reject_nir(native, path.rstrip("."))
     except NirDetected as nir:
         return Rejected((_nir_problem(nir),), position, subject)
     shape: Shape = context.shapes[subject]

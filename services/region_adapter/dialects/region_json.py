@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 
+from passerelle.privacy import may_hold_nir
 from passerelle.shapes import Shape, write_nested
 from passerelle.translation import InboundContext, Outcome, Rejected, Rendered
 from services.region_adapter.dialects.common import event_of, translate
@@ -21,6 +22,7 @@ def parse(payload: bytes, context: InboundContext) -> Iterator[Outcome]:
         yield Rejected.one("json", f"JSON illisible : {exc}", "$")
         return
     items = document if isinstance(document, list) else [document]
+    suspect = may_hold_nir(payload)
     for index, item in enumerate(items):
         path = f"[{index}]." if isinstance(document, list) else ""
         position = f"élément {index + 1}" if isinstance(document, list) else None
@@ -31,7 +33,7 @@ def parse(payload: bytes, context: InboundContext) -> Iterator[Outcome]:
         if isinstance(event, Rejected):
             yield Rejected(event.problems, position)
             continue
-        yield translate(item, event, context, position or "message", textual=False, path=path)
+        yield translate(item, event, context, position or "message", textual=False, path=path, suspect=suspect)
 
 
 def render(subject: str, record: dict[str, Any], shape: Shape) -> Rendered:
