@@ -1,0 +1,290 @@
+"""End to end, services as separate processes as in production: latency at a steady rate, then saturation.
+
+Mission Locale Positionnements (in.imilo → out.region-24) and the Region's
+StatutCandidature (in.region-24 → out.imilo) are sent together at a steady
+rate. Latency runs from the send of the native message to its receipt on
+``out.<partner>`` by a consumer, as a partner would see it. Saturation raises
+the rate step by step and keeps the highest one whose messages all arrive
+within the step and whose p99 stays under a second. While the highest step
+runs, ``py-spy`` (when installed) samples every service to show where the
+time goes, and each service's RSS is read from ``/proc``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from bench.harness import Figure, Report
+from bench.records import native_positionnement, native_statut
+from passerelle.broker import topics
+from passerelle.broker.admin import ensure_topics
+from passerelle.broker.embedded import EMBEDDED_FETCH_MAX_WAIT_MS, LOOPBACK, EmbeddedBroker, free_port
+from passerelle.contracts.catalogue import Catalogue
+from passerelle.partners import Profiles
+from passerelle.runtime.catalog import SERVICES
+from passerelle.settings import PROJECT_ROOT, Settings
+
+FLOWS = {"in.imilo": "out.region-24", "in.region-24": "out.imilo"}
+
+
+@dataclass
+class Service:
+    name: str
+    process: subprocess.Popen[bytes]
+    port: int
+
+    def rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+
+@dataclass
+class Step:
+    rate: int
+    seconds: float
+    sent: int = 0
+    latencies: dict[str, list[float]] = field(default_factory=dict)
+
+    def received(self) -> int:
+        return sum(len(v) for v in self.latencies.values())
+
+    def all_latencies(self) -> list[float]:
+        return [x for v in self.latencies.values() for x in v]
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def start_services(bootstrap: str, folder: Path) -> list[Service]:
+    env = {
+        **os.environ,
+        "PASSERELLE_KAFKA_BOOTSTRAP": bootstrap,
+        "PASSERELLE_PRODUCER_IDEMPOTENCE": "false",
+        "PASSERELLE_PSEUDONYM_SECRET": "bench",
+        "PASSERELLE_LOG_LEVEL": "WARNING",
+        "PASSERELLE_CREATE_TOPICS": "false",
+        "PASSERELLE_INDICATORS_INTERVAL_S": "3600",
+        "PASSERELLE_FETCH_MAX_WAIT_MS": str(EMBEDDED_FETCH_MAX_WAIT_MS),
+    }
+    services = []
+    for name in SERVICES:
+        port = free_port()
+        log = (folder / f"{name}.log").open("wb")
+        command = [sys.executable, "-m", "passerelle.cli", "service", "run", name, "--host", LOOPBACK]
+        process = subprocess.Popen(
+            command, env={**env, "PASSERELLE_METRICS_PORT": str(port)}, cwd=PROJECT_ROOT, stdout=log, stderr=log
+        )
+        services.append(Service(name, process, port))
+    return services
+
+
+async def wait_ready(services: list[Service], limit_s: float = 120.0) -> None:
+    async with httpx.AsyncClient() as client:
+        deadline = time.monotonic() + limit_s
+        for service in services:
+            while True:
+                if service.process.poll() is not None:
+                    raise RuntimeError(f"{service.name} s'est arrêté (code {service.process.returncode})")
+                try:
+                    if (await client.get(f"http://{LOOPBACK}:{service.port}/health")).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{service.name} pas prêt en {limit_s:.0f} s")
+                await asyncio.sleep(0.2)
+
+
+def stop_services(services: list[Service]) -> None:
+    for service in services:
+        service.process.terminate()
+    for service in services:
+        try:
+            service.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            service.process.kill()
+
+
+class Receiver:
+    """Reads every out.<partner> topic from the end, matching each arrival with its send time."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self.consumer = AIOKafkaConsumer(
+            *FLOWS.values(), bootstrap_servers=bootstrap, fetch_max_wait_ms=5, auto_offset_reset="latest"
+        )
+        self.sent: dict[str, tuple[float, str]] = {}
+        self.step: Step | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self.consumer.start()
+        while not self.consumer.assignment():
+            await asyncio.sleep(0.05)
+        for tp in self.consumer.assignment():
+            await self.consumer.seek_to_end(tp)
+            await self.consumer.position(tp)
+        self._task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            batches = await self.consumer.getmany(timeout_ms=100)
+            now = time.time()
+            for records in batches.values():
+                for record in records:
+                    marker = dict(record.headers).get("correlation_id", b"").decode()
+                    origin = self.sent.pop(marker, None)
+                    if origin and self.step is not None:
+                        self.step.latencies.setdefault(origin[1], []).append(now - origin[0])
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+        await self.consumer.stop()
+
+
+async def play(producer: AIOKafkaProducer, receiver: Receiver, step: Step, rng: random.Random, base: int) -> None:
+    """Send ``step.rate`` messages a second, half each flow, in 10 ms ticks; then let the tail arrive."""
+    receiver.step = step
+    tick = 0.01
+    per_tick = step.rate * tick
+    owed = 0.0
+    started = time.perf_counter()
+    n = 0
+    while (elapsed := time.perf_counter() - started) < step.seconds:
+        owed += per_tick
+        while owed >= 1:
+            owed -= 1
+            i = base + n
+            entry = "in.imilo" if n % 2 == 0 else "in.region-24"
+            value = native_positionnement(rng, i) if entry == "in.imilo" else native_statut(rng, i - 1)
+            marker = f"e2e-{i}"
+            receiver.sent[marker] = (time.time(), FLOWS[entry])
+            await producer.send(entry, value, headers=[("ce_id", marker.encode())])
+            n += 1
+        await asyncio.sleep(max(0.0, started + (elapsed // tick + 1) * tick - time.perf_counter()))
+    step.sent = n
+    async with asyncio.timeout(10):
+        while receiver.step is step and step.received() < n:
+            await asyncio.sleep(0.1)
+    receiver.step = None
+
+
+def profile(services: list[Service], seconds: int, folder: Path) -> dict[str, list[tuple[str, float]]]:
+    """Hottest functions of each service by py-spy samples (self time), if py-spy is installed."""
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    if not Path(spy).exists():
+        return {}
+    runs = {
+        s.name: subprocess.Popen(
+            [spy, "record", "--pid", str(s.process.pid), "-d", str(seconds), "-f", "raw", "-o", str(folder / s.name)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for s in services
+    }
+    hottest: dict[str, list[tuple[str, float]]] = {}
+    for name, run in runs.items():
+        run.wait()
+        counts: Counter[str] = Counter()
+        path = folder / name
+        if not path.exists():
+            continue
+        for line in path.read_text().splitlines():
+            stack, _, n = line.rpartition(" ")
+            leaf = stack.split(";")[-1] if stack else "?"
+            counts[leaf] += int(n)
+        total = sum(counts.values()) or 1
+        hottest[name] = [(frame, 100 * c / total) for frame, c in counts.most_common(8)]
+    return hottest
+
+
+async def _run(quick: bool, report: Report) -> None:
+    steady_rate, steady_s = 1000, (10.0 if quick else 60.0)
+    ramp = [1000, 2000] if quick else [1000, 1500, 2000, 2500, 3000, 4000, 5000]
+    step_s = 5.0 if quick else 15.0
+    with EmbeddedBroker() as broker, tempfile.TemporaryDirectory(prefix="bench-e2e-") as tmp:
+        folder = Path(tmp)
+        settings = Settings(kafka_bootstrap=broker.bootstrap, pseudonym_secret="bench")  # type: ignore[arg-type]
+        catalogue = Catalogue.load(settings.schemas_dir)
+        profiles = Profiles.load(settings.contracts_dir / "partners", frozenset(catalogue.subjects))
+        await ensure_topics(broker.bootstrap, topics.all_topics(profiles.ids, catalogue.subjects), with_configs=False)
+        services = start_services(broker.bootstrap, folder)
+        producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap, enable_idempotence=False, linger_ms=1)
+        receiver = Receiver(broker.bootstrap)
+        try:
+            await wait_ready(services)
+            await producer.start()
+            await receiver.start()
+            rng = random.Random(5)
+            await play(producer, receiver, Step(200, 3.0), rng, 0)  # warm-up, not counted
+            steady = Step(steady_rate, steady_s)
+            await play(producer, receiver, steady, rng, 1_000_000)
+            _steady_figures(report, steady)
+            report.add(Figure("RSS total des services (régime établi)", sum(s.rss_mb() for s in services), "Mo"))
+            for s in services:
+                report.add(Figure(f"RSS {s.name} (régime établi)", s.rss_mb(), "Mo"))
+            held = 0
+            hottest: dict[str, list[tuple[str, float]]] = {}
+            for k, rate in enumerate(ramp):
+                step = Step(rate, step_s)
+                is_last = k == len(ramp) - 1
+                spy = asyncio.to_thread(profile, services, int(step_s), folder) if is_last and not quick else None
+                spying = asyncio.ensure_future(spy) if spy else None
+                await play(producer, receiver, step, rng, 2_000_000 + k * 1_000_000)
+                if spying:
+                    hottest = await spying
+                p99 = percentile(step.all_latencies(), 0.99)
+                ok = step.received() == step.sent and p99 < 1.0
+                report.details.setdefault("saturation", []).append(
+                    {"rate": rate, "sent": step.sent, "received": step.received(), "p99_s": p99, "held": ok}
+                )
+                if not ok:
+                    break
+                held = rate
+            report.add(Figure("débit soutenu maximal (tous services)", held, "msg/s", note=f"paliers {ramp}"))
+            report.details["profile"] = hottest
+        finally:
+            await receiver.stop()
+            await producer.stop()
+            stop_services(services)
+
+
+def _steady_figures(report: Report, step: Step) -> None:
+    everything = step.all_latencies()
+    report.add(Figure(f"envoyés à {step.rate} msg/s pendant {step.seconds:.0f} s", step.sent, "messages"))
+    report.add(Figure("reçus sur out.<partenaire>", step.received(), "messages"))
+    for label, q in (("p50", 0.5), ("p95", 0.95)):
+        report.add(Figure(f"latence {label}", 1000 * percentile(everything, q), "ms"))
+    p99 = 1000 * percentile(everything, 0.99)
+    report.add(Figure("latence p99", p99, "ms", target="< 50 ms", met=p99 < 50))
+    for flow, values in sorted(step.latencies.items()):
+        report.add(Figure(f"latence p99 vers {flow}", 1000 * percentile(values, 0.99), "ms"))
+    report.details["steady_mean_ms"] = 1000 * statistics.fmean(everything) if everything else None
+
+
+def run(quick: bool = False) -> Report:
+    report = Report(
+        "De bout en bout (services en processus séparés)", "python -m bench end_to_end" + (" --quick" if quick else "")
+    )
+    asyncio.run(_run(quick, report))
+    return report

@@ -1,0 +1,176 @@
+"""One hop at a time, on the embedded broker, with real translation work, against three passthroughs.
+
+Two chains are played: a Mission Locale Positionnement (in.imilo → canon →
+deliver.region-24 → out.region-24) and the Region's StatutCandidature that
+answers it (in.region-24 → canon → deliver.imilo → out.imilo). Each hop's
+input topic is the previous hop's output, so every hop reads exactly what it
+reads in production. On the same input topic, in the same run, the
+baselines copy the same bytes: (a) raw aiokafka with batches, (b) the naive
+FastStream handler that awaits each publish, (c) confluent-kafka.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from bench.harness import Figure, Message, Report, confluent_passthrough, naive_faststream, preload, raw_passthrough
+from bench.records import native_positionnement, native_statut
+from passerelle.broker import topics
+from passerelle.broker.admin import ensure_topics
+from passerelle.broker.embedded import EmbeddedBroker
+from passerelle.broker.topics import TopicSpec
+from passerelle.contracts.catalogue import Catalogue
+from passerelle.logging import configure
+from passerelle.partners import Profiles
+from passerelle.runtime.catalog import build_service
+from passerelle.runtime.hop import Processor, Tally
+from passerelle.runtime.messages import Incoming, Output
+from passerelle.settings import Settings
+
+
+@dataclass(frozen=True)
+class HopCase:
+    label: str
+    service: str
+    source: str
+
+
+CHAINS: dict[str, tuple[Callable[[random.Random, int], bytes], str, list[HopCase]]] = {
+    "positionnement": (
+        native_positionnement,
+        "in.imilo",
+        [
+            HopCase("milo_adapter in.imilo → canon", "milo-adapter", "in.imilo"),
+            HopCase("router canon → deliver.region-24", "router", "canon.formation.Positionnement"),
+            HopCase("region_adapter deliver → out.region-24", "region-adapter", "deliver.region-24"),
+        ],
+    ),
+    "statut": (
+        native_statut,
+        "in.region-24",
+        [
+            HopCase("region_adapter in.region-24 → canon", "region-adapter", "in.region-24"),
+            HopCase("router canon → deliver.imilo", "router", "canon.formation.StatutCandidature"),
+            HopCase("milo_adapter deliver → out.imilo", "milo-adapter", "deliver.imilo"),
+        ],
+    ),
+}
+
+
+@dataclass
+class Timed:
+    """Wraps a hop's processor: time of the first record processed, and of the ack of the last batch."""
+
+    inner: Processor
+    expected: int
+    processed: int = 0
+    first: float = 0.0
+    last: float = 0.0
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def process(self, message: Incoming, tally: Tally) -> list[Output]:
+        self.first = self.first or time.perf_counter()
+        self.processed += 1
+        return self.inner.process(message, tally)
+
+    def commit(self) -> None:  # called by the hop once the batch's outputs are acknowledged
+        _call(self.inner, "commit")
+        if self.processed >= self.expected and not self.done.is_set():
+            self.last = time.perf_counter()
+            self.done.set()
+
+    def rollback(self) -> None:
+        _call(self.inner, "rollback")
+
+
+def _call(processor: Any, hook: str) -> None:
+    method = getattr(processor, hook, None)
+    if method is not None:
+        method()
+
+
+async def passerelle_hop(settings: Settings, case: HopCase, expected: int) -> float:
+    """The real service, started whole; only the hop reading ``case.source`` is timed."""
+    runtime = build_service(case.service, settings)
+    hop = next(h for h in runtime.hops if case.source in h.spec.inputs)
+    timed = Timed(hop.processor, expected)
+    hop.processor = timed
+    await runtime.start()
+    try:
+        await asyncio.wait_for(timed.done.wait(), timeout=300)
+    finally:
+        await runtime.stop()
+    return expected / (timed.last - timed.first)
+
+
+async def _run(quick: bool, report: Report) -> None:
+    count = 5_000 if quick else 50_000
+    naive_count = 1_500 if quick else 10_000
+    chains = ["positionnement"] if quick else list(CHAINS)
+    with EmbeddedBroker() as broker:
+        settings = Settings(
+            kafka_bootstrap=broker.bootstrap,
+            producer_idempotence=False,
+            pseudonym_secret="bench",  # type: ignore[arg-type]
+            create_topics=False,
+            log_level="WARNING",
+        )
+        catalogue = Catalogue.load(settings.schemas_dir)
+        profiles = Profiles.load(settings.contracts_dir / "partners", frozenset(catalogue.subjects))
+        specs = topics.all_topics(profiles.ids, catalogue.subjects)
+        scratch = [TopicSpec(f"bench.{kind}.{n}", 6, -1) for kind in ("raw", "naive", "rdk") for n in range(3)]
+        await ensure_topics(broker.bootstrap, specs + scratch, with_configs=False)
+        rng = random.Random(11)
+        for chain in chains:
+            make, entry, cases = CHAINS[chain]
+            messages: list[Message] = [(None, make(rng, i), [("ce_id", f"{chain}-{i}".encode())]) for i in range(count)]
+            await preload(broker.bootstrap, entry, messages)
+            # Quick mode: the first hop only, against all three baselines (each consumer-group join costs seconds).
+            for n, case in enumerate(cases[:1] if quick else cases):
+                ours = await passerelle_hop(settings, case, count)
+                raw = await raw_passthrough(broker.bootstrap, case.source, f"bench.raw.{n}", count, f"raw.{chain}.{n}")
+                ratio = ours / raw
+                report.add(Figure(f"{case.label} : aiokafka brut (a)", raw, "msg/s"))
+                report.add(
+                    Figure(
+                        f"{case.label} : Passerelle", ours, "msg/s", "aiokafka brut (a)", ratio, "≥ 0.5×", ratio >= 0.5
+                    )
+                )
+                naive = await naive_faststream(
+                    broker.bootstrap, case.source, f"bench.naive.{n}", naive_count, f"naive.{chain}.{n}"
+                )
+                confluent = await asyncio.to_thread(
+                    confluent_passthrough,
+                    broker.bootstrap,
+                    case.source,
+                    f"bench.rdk.{n}",
+                    count,
+                    f"rdk.{chain}.{n}",
+                )
+                report.add(Figure(f"{case.label} : confluent-kafka (c)", confluent, "msg/s"))
+                speedup = ours / naive
+                report.add(Figure(f"{case.label} : FastStream naïf (b)", naive, "msg/s"))
+                report.add(
+                    Figure(
+                        f"{case.label} : Passerelle / naïf",
+                        speedup,
+                        "×",
+                        "FastStream naïf (b)",
+                        speedup,
+                        "≥ 10×",
+                        speedup >= 10,
+                    )
+                )
+    report.details.update({"messages": count, "naive_messages": naive_count, "chains": chains})
+
+
+def run(quick: bool = False) -> Report:
+    configure("console", "WARNING")
+    report = Report("Un saut (broker embarqué)", "python -m bench one_hop" + (" --quick" if quick else ""))
+    asyncio.run(_run(quick, report))
+    return report
