@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -13,6 +14,9 @@ from passerelle.contracts.compat import Level, check_catalogue
 from passerelle.contracts.errors import ValidationFailed
 from passerelle.contracts.lint import lint_catalogue
 from passerelle.contracts.typed import TypedContracts
+
+if TYPE_CHECKING:
+    from passerelle.settings import Settings
 
 app = typer.Typer(help="Avro contracts: compatibility gate and validation of messages.", no_args_is_help=True)
 
@@ -57,15 +61,31 @@ def check(
 
 @app.command("validate")
 def validate(
-    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="JSON instance to validate."),
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="Message to validate."),
     event: str = typer.Option(..., "--event", "-e", help="Event type, e.g. formation.Positionnement."),
     version: str = typer.Option("latest", "--version", help="Contract version (default: latest)."),
+    partner: str = typer.Option(
+        None,
+        "--partner",
+        "-p",
+        help="Validate FILE as this partner publishes it (I-MILO JSON, Region JSON/CSV, LHEO), through its "
+        "adapter, instead of as a canonical JSON instance.",
+    ),
 ) -> None:
-    """Validate a JSON instance against a contract; print field-level errors in French."""
+    """Validate a message against a contract; print field-level errors in French.
+
+    Without --partner, FILE is a canonical JSON instance (the contract's own field names). With --partner,
+    FILE is a native message, translated exactly as the adapter would, and the errors are the ones the
+    partner's feedback topic would carry, with native field paths and row numbers.
+    """
     from passerelle.settings import Settings
 
-    typed = TypedContracts(Catalogue.load(Settings().schemas_dir))
     console = Console()
+    settings = Settings()
+    if partner:
+        _validate_native(console, settings, file, event, partner)
+        return
+    typed = TypedContracts(Catalogue.load(settings.schemas_dir))
     try:
         typed.validate_json(event, file.read_bytes(), version)
     except ValidationFailed as exc:
@@ -77,6 +97,24 @@ def validate(
         console.print(table)
         raise typer.Exit(1) from None
     console.print(f"[green]{file.name} est conforme à {event} ({version}).[/green]")
+
+
+def _validate_native(console: Console, settings: Settings, file: Path, event: str, partner: str) -> None:
+    from passerelle.logging import configure
+    from passerelle.runtime.native_check import check_native
+
+    configure(settings.log_format, "WARNING")  # the adapter's rejection logs would repeat the report
+    report = check_native(settings, partner, event, file.read_bytes())
+    for problem in report.problems:
+        console.print(
+            f"[red]rejeté[/red] {problem.get('position') or ''} {problem['chemin']} : {problem['message']}"
+            + (f" (reçu : {problem['recu']})" if problem.get("recu") else "")
+        )
+    console.print(
+        f"{file.name} ({partner}) : {report.accepted} événement(s) {event} accepté(s), {report.rejected} rejeté(s)."
+    )
+    if report.rejected:
+        raise typer.Exit(1)
 
 
 @app.command("asyncapi")
