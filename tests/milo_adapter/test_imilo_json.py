@@ -7,6 +7,7 @@ import datetime as dt
 import orjson
 
 from passerelle.contracts.typed import TypedContracts
+from passerelle.settings import PROJECT_ROOT
 from passerelle.translation import Draft, Rejected
 from services.milo_adapter.dialects import imilo_json
 from tests.dialect_context import PSEUDO, context
@@ -83,3 +84,11 @@ def test_render_outbound_drops_nulls() -> None:
         "statut": "ADMIS",
         "dateStatut": "2026-03-01",
     }
+
+
+def test_the_dialects_guide_lists_every_imilo_field() -> None:
+    guide = (PROJECT_ROOT / "docs" / "dialects.md").read_text(encoding="utf-8")
+    for subject, fields in imilo_json.FIELDS.items():
+        assert f"#### {subject}" in guide
+        for native, canonical, kind in fields:
+            assert f"| `{native}` | `{canonical}` | {kind} |" in guide, (subject, native)
