@@ -7,7 +7,7 @@ Confluent deserializer can read.
 
 from __future__ import annotations
 
-import os
+import random
 import re
 import uuid
 from collections.abc import Iterable, Sequence
@@ -28,7 +28,12 @@ class EnvelopeError(ValueError):
 
 
 def new_trace_parent() -> str:
-    return f"00-{os.urandom(16).hex()}-{os.urandom(8).hex()}-01"
+    # Trace ids need to be unique, not secret (W3C Trace Context): no system call per message.
+    return f"00-{random.getrandbits(128) or 1:032x}-{_span_id()}-01"
+
+
+def _span_id() -> str:
+    return f"{random.getrandbits(64) or 1:016x}"
 
 
 def child_trace_parent(parent: str) -> str:
@@ -36,7 +41,7 @@ def child_trace_parent(parent: str) -> str:
     match = _TRACEPARENT.match(parent)
     if not match:
         return new_trace_parent()
-    return f"00-{match.group(1)}-{os.urandom(8).hex()}-{match.group(3)}"
+    return f"00-{match.group(1)}-{_span_id()}-{match.group(3)}"
 
 
 def trace_id(traceparent: str) -> str | None:
