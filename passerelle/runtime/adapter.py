@@ -131,7 +131,9 @@ class InboundTranslator:
         except ContractError as exc:
             rejected = Rejected.one(exc.code, str(exc), position=draft.position, subject=draft.subject)
             return self._reject(message, partner, draft.subject, rejected, tally)
-        item = draft.native_id or draft.position or str(index)
+        # The item's place in the message is part of its identity: one CSV file or JSON array may hold several
+        # changes for the same positionnement (RECUE, then ADMIS), which must stay distinct events.
+        item = f"{draft.native_id or draft.position}#{index}"
         envelope = Envelope.new(
             draft.subject,
             partner,

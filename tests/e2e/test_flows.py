@@ -173,3 +173,23 @@ async def test_csv_flows_out_to_a_csv_region(stack: Stack, producer: AIOKafkaPro
     assert cells["id_positionnement"] == f"P-{n}" and cells["jeune_prenom"] == "Léa"
     assert cells["date_positionnement"] == "01/03/2026" and cells["jeune_rqth"] == ""
     assert region_csv.CONTENT_TYPE in (header(delivered, "content-type") or "")
+
+
+async def test_two_changes_for_one_positionnement_in_one_message_are_two_events(
+    stack: Stack, producer: AIOKafkaProducer
+) -> None:
+    n = _tag()
+    base = {
+        "id_positionnement": f"P-{n}",
+        "pseudonyme": pseudonym_of(n),
+        "id_session": "84:991",
+        "code_structure": "37261S00",
+    }
+    changes = [
+        {**base, "statut": "RECUE", "date_statut": "2026-03-02"},
+        {**base, "statut": "ADMIS", "date_statut": "2026-03-09"},
+    ]
+    status = region_json.native_message("formation.StatutCandidature", changes)
+    await send(producer, "in.region-84", status, native_headers(ce_id=f"two-{n}"))
+    delivered = await wait_for(stack.bootstrap, "out.imilo", caused_by(f"two-{n}"), count=2, settle_s=1.0)
+    assert [orjson.loads(r.value)["statut"] for r in delivered] == ["RECUE", "ADMIS"]  # both, in order
