@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -67,3 +69,19 @@ def caused_by(*markers: str) -> Callable[[Any], bool]:
     """Matches records whose correlation id is one of ``markers`` (set on the native input's ce_id)."""
     wanted = set(markers)
     return lambda r: header(r, "correlation_id") in wanted
+
+
+async def cli(stack: Any, *args: str, timeout_s: float = 60.0) -> tuple[int, str]:
+    """Run ``passerelle ARGS`` in a subprocess against the stack's broker; (exit code, output)."""
+    env = {**os.environ, "PASSERELLE_KAFKA_BOOTSTRAP": stack.bootstrap, "COLUMNS": "200"}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "passerelle.cli",
+        *args,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await asyncio.wait_for(process.communicate(), timeout_s)
+    return process.returncode or 0, out.decode()

@@ -15,24 +15,9 @@ from aiokafka import AIOKafkaProducer
 from passerelle.runtime.stack import Stack
 from services.region_adapter.dialects import region_json
 from tests.e2e.traffic import positionnement, pseudonym_of
-from tests.flows import caused_by, header, native_headers, send, wait_for
+from tests.flows import caused_by, cli, header, native_headers, send, wait_for
 
 pytestmark = pytest.mark.broker
-
-
-async def cli(stack: Stack, *args: str, timeout_s: float = 60.0) -> tuple[int, str]:
-    env = {**os.environ, "PASSERELLE_KAFKA_BOOTSTRAP": stack.bootstrap, "COLUMNS": "200"}
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "passerelle.cli",
-        *args,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    out, _ = await asyncio.wait_for(process.communicate(), timeout_s)
-    return process.returncode or 0, out.decode()
 
 
 async def test_tail_decodes_avro_and_shows_native_text(stack: Stack, producer: AIOKafkaProducer) -> None:

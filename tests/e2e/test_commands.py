@@ -1,0 +1,163 @@
+"""The commands a person types, run as subprocesses: ingest, registry serve, dev up, demo."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+import os
+import re
+import signal
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import httpx
+import orjson
+import pytest
+from lxml import etree
+
+from passerelle.broker.embedded import LOOPBACK, free_port
+from passerelle.ingest import split_csv
+from passerelle.runtime.stack import Stack
+from passerelle.simulation.lheo_feed import write_feed
+from services.region_adapter.dialects.lheo import split_lheo
+from tests.conftest import SHARED
+from tests.e2e.traffic import pseudonym_of
+from tests.flows import caused_by, cli, wait_for
+
+pytestmark = pytest.mark.broker
+
+LHEO_FIXTURES = SHARED / "fixtures" / "lheo"
+
+
+def _markers(pieces: list[bytes]) -> list[str]:
+    """Pieces are published without ce_id: each is known by its SHA-256."""
+    return ["sha256:" + hashlib.sha256(p).hexdigest() for p in pieces]
+
+
+async def test_ingest_lheo_streams_a_feed_in_pieces_and_every_session_arrives(stack: Stack, tmp_path: Path) -> None:
+    feed = tmp_path / "offre.xml"
+    templates = sorted(LHEO_FIXTURES.glob("*.xml"))
+    with feed.open("wb") as out:
+        write_feed(out, 250_000, seed=uuid.uuid4().int % 10_000, templates=templates)
+    sessions = sum(1 for _, e in etree.iterparse(str(feed), tag="{*}session"))
+    with feed.open("rb") as source:
+        pieces = list(split_lheo(source, 60_000))
+    assert len(pieces) > 2
+
+    code, output = await cli(stack, "ingest", "lheo", str(feed), "--partner", "region-24", "--max-bytes", "60000")
+    assert code == 0, output
+    assert f"{len(pieces)} morceau(x) publié(s) sur in.region-24" in output
+
+    markers = _markers(pieces)
+    canon = await wait_for(stack.bootstrap, "canon.formation.OffreSession", caused_by(*markers), count=sessions)
+    assert len({r.key for r in canon}) == sessions  # one event per session, none twice
+    delivered = await wait_for(stack.bootstrap, "out.imilo", caused_by(*markers), count=sessions)
+    assert {orjson.loads(r.value)["typeEvenement"] for r in delivered} == {"formation.OffreSession"}
+
+
+async def test_ingest_csv_keeps_the_line_numbers_of_the_file_across_pieces(stack: Stack, tmp_path: Path) -> None:
+    n = uuid.uuid4().hex[:8]
+    header = "id_positionnement;pseudonyme;id_session;code_structure;statut;date_statut"
+    rows = []
+    for i in range(40):
+        date = "31/02/2026" if i in (7, 33) else "02/03/2026"  # two impossible dates, on lines 9 and 35
+        rows.append(f"P-{n}-{i};{pseudonym_of(f'{n}-{i}')};53:77;35238S00;ADMIS;{date}")
+    path = tmp_path / "statuts.csv"
+    path.write_bytes("\r\n".join([header, *rows, ""]).encode("latin-1"))
+    with path.open("rb") as source:
+        pieces = [piece for _, piece in split_csv(source, 1_500)]
+    assert len(pieces) > 3
+
+    code, output = await cli(
+        stack, "ingest", "csv", str(path), "--partner", "region-53", "--event", "formation.StatutCandidature",
+        "--max-bytes", "1500",
+    )  # fmt: skip
+    assert code == 0, output
+
+    markers = _markers(pieces)
+    errors = await wait_for(stack.bootstrap, "feedback.region-53", caused_by(*markers), count=2)
+    assert sorted(orjson.loads(r.value)["position"] for r in errors) == ["ligne 35", "ligne 9"]
+    await wait_for(stack.bootstrap, "out.imilo", caused_by(*markers), count=38)
+
+
+async def test_registry_serve_answers_like_a_schema_registry() -> None:
+    port = free_port()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "passerelle.cli", "registry", "serve", "--host", LOOPBACK, "--port", str(port),
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        async with httpx.AsyncClient(base_url=f"http://{LOOPBACK}:{port}") as client:
+            subjects = await _get_when_up(client, "/subjects")
+            assert "formation.Positionnement" in subjects
+    finally:
+        process.terminate()
+        assert await asyncio.wait_for(process.wait(), 20) in (0, -signal.SIGTERM)
+
+
+async def _get_when_up(client: httpx.AsyncClient, path: str) -> list[str]:
+    async with asyncio.timeout(30):
+        while True:
+            try:
+                response = await client.get(path)
+                if response.status_code == 200:
+                    body: list[str] = response.json()
+                    return body
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.2)
+
+
+def _without_broker() -> dict[str, str]:
+    """The commands that start their own embedded broker must not see the test session's."""
+    env = {k: v for k, v in os.environ.items() if k != "PASSERELLE_KAFKA_BOOTSTRAP"}
+    return {**env, "COLUMNS": "200"}
+
+
+async def test_dev_up_prints_its_addresses_serves_metrics_and_stops_on_ctrl_c() -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "passerelle.cli", "dev", "up",
+        env=_without_broker(), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    assert process.stdout is not None
+    seen = io.StringIO()
+    try:
+        async with asyncio.timeout(120):
+            while "Ctrl-C" not in seen.getvalue():
+                line = await process.stdout.readline()
+                assert line, f"dev up s'est arrêté :\n{seen.getvalue()}"
+                seen.write(line.decode())
+        text = seen.getvalue()
+        assert re.search(r"broker \(Kafka\)\W+127\.0\.0\.1:\d+", text)
+        urls = re.findall(r"http://127\.0\.0\.1:\d+/metrics", text)
+        assert len(urls) == 4
+        async with httpx.AsyncClient() as client:
+            for url in urls:
+                assert "passerelle_service_ready" in (await client.get(url)).text
+    finally:
+        process.send_signal(signal.SIGINT)
+        rest, _ = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, seen.getvalue() + rest.decode()
+
+
+def _tansu_processes() -> int:
+    listing = subprocess.run(["ps", "-eo", "comm"], capture_output=True, text=True, check=True).stdout
+    return sum(1 for line in listing.splitlines() if line.strip() == "tansu")
+
+
+def test_demo_plays_a_scenario_prints_the_summary_and_exits_0() -> None:
+    before = _tansu_processes()
+    done = subprocess.run(
+        [sys.executable, "-m", "passerelle.cli", "demo", "--events", "150", "--seed", "3"],
+        env=_without_broker(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "bilan par flux" in done.stdout
+    assert "Indicateurs de la convention" in done.stdout
+    assert _tansu_processes() == before  # it stopped the broker it started
