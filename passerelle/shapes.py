@@ -10,6 +10,7 @@ maps values both ways, reporting problems with the *native* path.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from passerelle.translation import Problem
 _CAMEL = re.compile(r"(?<=[a-z0-9])([A-Z])")
 
 
+@functools.cache  # called for every field of every message, on a handful of distinct names
 def snake(name: str) -> str:
     return _CAMEL.sub(r"_\1", name).lower()
 
