@@ -126,7 +126,9 @@ async def naive_faststream(bootstrap: str, source: str, target: str, expected: i
     async def handle(msg: KafkaMessage) -> None:
         # The raw bytes, as a passthrough must: a ``body: bytes`` argument would make FastStream parse JSON.
         state["first"] = state["first"] or time.perf_counter()
-        await broker.publish(msg.body, target, key=msg.raw_message.key, headers=dict(msg.headers))
+        raw = msg.raw_message
+        key = None if isinstance(raw, tuple) else raw.key
+        await broker.publish(msg.body, target, key=key, headers=dict(msg.headers))
         state["n"] += 1
         if state["n"] >= expected:
             state["last"] = time.perf_counter()

@@ -72,7 +72,7 @@ def translate_stage(source: BinaryIO) -> dict[str, Any]:
     from passerelle.settings import Settings
     from services.region_adapter.app import DIALECTS, SERVICE
 
-    settings = Settings(pseudonym_secret="bench", log_level="WARNING")  # type: ignore[arg-type]
+    settings = Settings(pseudonym_secret="bench", log_level="WARNING")
     translator = InboundTranslator(ServiceContext.build(SERVICE, settings), DIALECTS)
     sessions = rejected = n = 0
     ready = time.time()
@@ -105,7 +105,7 @@ def _child(*args: str, stdin: Any = None, stdout: Any = None) -> subprocess.Pope
 
 def _result(process: subprocess.Popen[bytes], report_to: Path) -> dict[str, Any]:
     if process.wait() != 0:
-        raise RuntimeError(f"{process.args} : code {process.returncode}")
+        raise RuntimeError(f"{process.args!r} : code {process.returncode}")
     result: dict[str, Any] = json.loads(report_to.read_text())
     return result
 

@@ -116,7 +116,7 @@ async def _run(quick: bool, report: Report) -> None:
         settings = Settings(
             kafka_bootstrap=broker.bootstrap,
             producer_idempotence=False,
-            pseudonym_secret="bench",  # type: ignore[arg-type]
+            pseudonym_secret="bench",
             create_topics=False,
             log_level="WARNING",
         )

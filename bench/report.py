@@ -1,0 +1,60 @@
+"""``python -m bench.report``: copy the figures of the last full run (bench/results/*.json) into docs/performance.md.
+
+Each suite's table sits between ``<!-- figures:NAME -->`` and ``<!-- /figures:NAME -->``; the prose around it
+is written by hand, the numbers never are.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from bench.harness import RESULTS
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "performance.md"
+
+
+def _number(value: float) -> str:
+    text = f"{value:,.2f}" if abs(value) < 10 else f"{value:,.0f}"
+    return text.replace(",", " ")
+
+
+def table(result: dict[str, Any]) -> str:
+    lines = [
+        f"Run of {result['date']} on {result['machine']['cpus']} cores, Python {result['machine']['python']}: "
+        f"`{result['command']}`",
+        "",
+        "| measure | value | unit | baseline (same run) | ratio | target | met |",
+        "|---|---:|---|---|---:|---|---|",
+    ]
+    for f in result["figures"]:
+        ratio = f"{f['ratio']:.2f}×" if f["ratio"] is not None else ""
+        met = "" if f["met"] is None else ("yes" if f["met"] else "**no**")
+        lines.append(
+            f"| {f['name']} | {_number(f['value'])} | {f['unit']} | {f['baseline'] or ''} | {ratio} "
+            f"| {f['target'] or ''} | {met} |"
+        )
+    return "\n".join(lines)
+
+
+def update(doc: str, results: Path = RESULTS) -> str:
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1)
+        path = results / f"{name}.json"
+        if not path.exists():
+            return match.group(0)
+        body = table(json.loads(path.read_text(encoding="utf-8")))
+        return f"<!-- figures:{name} -->\n{body}\n<!-- /figures:{name} -->"
+
+    return re.sub(r"<!-- figures:([\w-]+) -->.*?<!-- /figures:\1 -->", replace, doc, flags=re.S)
+
+
+def main() -> None:
+    DOC.write_text(update(DOC.read_text(encoding="utf-8")), encoding="utf-8")
+    print(f"{DOC} mis à jour depuis {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
