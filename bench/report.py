@@ -36,7 +36,40 @@ def table(result: dict[str, Any]) -> str:
             f"| {f['name']} | {_number(f['value'])} | {f['unit']} | {f['baseline'] or ''} | {ratio} "
             f"| {f['target'] or ''} | {met} |"
         )
+    lines += _saturation(result["details"].get("saturation") or [])
+    lines += _profile(result["details"].get("profile") or {})
     return "\n".join(lines)
+
+
+def _saturation(steps: list[dict[str, Any]]) -> list[str]:
+    if not steps:
+        return []
+    services = [name for name in steps[0]["cpu_percent"] if name != "tansu"]
+    lines = [
+        "",
+        "Saturation steps (CPU in % of one core over the step):",
+        "",
+        "| msg/s | sent | received | p99 (ms) | broker CPU | " + " | ".join(services) + " | held |",
+        "|---:|---:|---:|---:|---:|" + "---:|" * len(services) + "---|",
+    ]
+    for step in steps:
+        cpu = step["cpu_percent"]
+        lines.append(
+            f"| {step['rate']} | {step['sent']} | {step['received']} | {step['p99_ms']:.0f} | {cpu['tansu']} | "
+            + " | ".join(str(cpu[name]) for name in services)
+            + f" | {'yes' if step['held'] else 'no'} |"
+        )
+    return lines
+
+
+def _profile(hottest: dict[str, list[list[Any]]]) -> list[str]:
+    if not hottest:
+        return []
+    lines = ["", "py-spy, highest step: each service's hottest functions (share of its busy samples):", ""]
+    for service, frames in hottest.items():
+        top = ", ".join(f"{frame} {share:.0f} %" for frame, share in frames[:5])
+        lines.append(f"- **{service}**: {top}")
+    return lines
 
 
 def update(doc: str, results: Path = RESULTS) -> str:
