@@ -162,7 +162,7 @@ def run(quick: bool = False) -> Report:
             for name, rate, target in (
                 ("découpage seul (ingest)", split_rate, None),
                 ("traduction seule (region_adapter)", translate_rate, None),
-                ("ingest | region_adapter en parallèle", pipe_rate, 0.5),
+                ("ingest → region_adapter en parallèle", pipe_rate, 0.5),
             ):
                 ratio = rate / raw_rate
                 met = None if target is None else ratio >= target

@@ -32,8 +32,9 @@ def table(result: dict[str, Any]) -> str:
     for f in result["figures"]:
         ratio = f"{f['ratio']:.2f}×" if f["ratio"] is not None else ""
         met = "" if f["met"] is None else ("yes" if f["met"] else "**no**")
+        name = f["name"].replace("|", "\\|")
         lines.append(
-            f"| {f['name']} | {_number(f['value'])} | {f['unit']} | {f['baseline'] or ''} | {ratio} "
+            f"| {name} | {_number(f['value'])} | {f['unit']} | {f['baseline'] or ''} | {ratio} "
             f"| {f['target'] or ''} | {met} |"
         )
     lines += _saturation(result["details"].get("saturation") or [])

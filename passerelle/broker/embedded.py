@@ -20,8 +20,8 @@ from types import TracebackType
 LOOPBACK = "127.0.0.1"
 
 
-# Tansu does not answer a waiting fetch when data arrives, so the wait is each hop's added latency; below
-# about 25 ms its polling costs most of a core with nothing to do (measured in docs/performance.md).
+# Tansu does not answer a waiting fetch when data arrives, so the wait is each hop's added latency. At 10 ms
+# its polling costs half a core with no traffic, at 25 ms a third, for the same latency (docs/performance.md).
 EMBEDDED_FETCH_MAX_WAIT_MS = 25
 
 
