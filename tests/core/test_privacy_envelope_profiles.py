@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import orjson
 import pytest
 
 from passerelle.envelope import Envelope, EnvelopeError, child_trace_parent, trace_id
 from passerelle.partners import ProfileError, load_profile
-from passerelle.privacy import NirDetected, Pseudonymiser, contains_nir, reject_nir
+from passerelle.privacy import NirDetected, Pseudonymiser, contains_nir, may_hold_nir, reject_nir
 
 VALID_NIR = "2 84 05 37 261 084 46"
 
@@ -35,6 +36,16 @@ def test_reject_nir_names_the_path_never_the_value() -> None:
         reject_nir({"dossier": {"notes": [f"x {VALID_NIR}"]}})
     assert found.value.path == "dossier.notes[0]"
     assert "084" not in str(found.value)
+
+
+def test_the_raw_scan_only_clears_what_cannot_hold_a_nir() -> None:
+    assert not may_hold_nir(b'{"commentaire": "rappel le 02/03/2026", "telephone": "0612345678"}')
+    assert may_hold_nir(b'{"commentaire": "NIR 2 84 05 37 261 084 46"}')
+    # JSON escapes could spell the digits: the per-field walk must run.
+    escaped = b'{"commentaire": "\\u0032 84 05 37 261 084 46"}'
+    assert may_hold_nir(escaped)
+    with pytest.raises(NirDetected):
+        reject_nir(orjson.loads(escaped))
 
 
 def test_pseudonyms_depend_on_secret_and_namespace() -> None:
