@@ -30,7 +30,7 @@ def table(result: dict[str, Any]) -> str:
         "|---|---:|---|---|---:|---|---|",
     ]
     for f in result["figures"]:
-        ratio = f"{f['ratio']:.2f}×" if f["ratio"] is not None else ""
+        ratio = f"{f['ratio']:.3g}×" if f["ratio"] is not None else ""
         met = "" if f["met"] is None else ("yes" if f["met"] else "**no**")
         name = f["name"].replace("|", "\\|")
         lines.append(
