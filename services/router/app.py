@@ -50,7 +50,10 @@ class RouterProcessor:
         for recipient in route.partners:
             reception = self.ctx.profiles[recipient].recoit[subject]
             minimised, fields = self.views.apply(schema, route.record, reception)
-            value = self.ctx.codec.encode(subject, minimised, decoded.version)
+            if route.record is decoded.record and self.views.withholds_nothing(schema, reception):
+                value = message.value  # nothing to withhold or add: the canonical bytes are the delivery
+            else:
+                value = self.ctx.codec.encode(subject, minimised, decoded.version)
             delivery = envelope.derive(subject, sender, derived_id(envelope.id, recipient))
             headers = delivery.to_headers()
             headers += [(CAUSE, message.dedupe_key.encode()), (SENDER, sender.encode())]

@@ -94,6 +94,10 @@ def apply_plan(plan: Plan, record: Mapping[str, Any], prefix: str = "") -> tuple
     return out, delivered
 
 
+def _withholds(plan: Plan) -> bool:
+    return any(isinstance(rule, Withheld) or (isinstance(rule, Mapping) and _withholds(rule)) for rule in plan.values())
+
+
 class ViewPlans:
     """Compiled views, cached per contract version and recipient view."""
 
@@ -106,6 +110,10 @@ class ViewPlans:
         if key not in self._plans:
             self._plans[key] = compile_plan(schema.schema, key.categories, key.free_text)
         return self._plans[key]
+
+    def withholds_nothing(self, schema: SchemaVersion, reception: Reception) -> bool:
+        """True when this recipient sees every field: its delivery can be the canonical bytes as they are."""
+        return not _withholds(self.plan(schema, reception))
 
     def apply(
         self, schema: SchemaVersion, record: Mapping[str, Any], reception: Reception
