@@ -22,7 +22,7 @@ from bench.harness import Figure, Message, Report, confluent_passthrough, naive_
 from bench.records import native_positionnement, native_statut
 from passerelle.broker import topics
 from passerelle.broker.admin import ensure_topics
-from passerelle.broker.embedded import EmbeddedBroker
+from passerelle.broker.embedded import EmbeddedBroker, embedded_settings
 from passerelle.broker.topics import TopicSpec
 from passerelle.contracts.catalogue import Catalogue
 from passerelle.logging import configure
@@ -113,13 +113,8 @@ async def _run(quick: bool, report: Report) -> None:
     naive_count = 1_500 if quick else 10_000
     chains = ["positionnement"] if quick else list(CHAINS)
     with EmbeddedBroker() as broker:
-        settings = Settings(
-            kafka_bootstrap=broker.bootstrap,
-            producer_idempotence=False,
-            pseudonym_secret="bench",
-            create_topics=False,
-            log_level="WARNING",
-        )
+        base = Settings(pseudonym_secret="bench", create_topics=False, log_level="WARNING")
+        settings = embedded_settings(base, broker.bootstrap)
         catalogue = Catalogue.load(settings.schemas_dir)
         profiles = Profiles.load(settings.contracts_dir / "partners", frozenset(catalogue.subjects))
         specs = topics.all_topics(profiles.ids, catalogue.subjects)

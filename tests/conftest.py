@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from passerelle.broker.embedded import EMBEDDED_FETCH_MAX_WAIT_MS, EmbeddedBroker
+from passerelle.broker.embedded import EmbeddedBroker, embedded_settings
 from passerelle.contracts.catalogue import Catalogue
 from passerelle.contracts.codec import AvroCodec
 from passerelle.contracts.typed import TypedContracts
@@ -76,14 +76,8 @@ def kafka() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def kafka_settings(kafka: str) -> Settings:
     """Settings pointing at the test broker (idempotence off on the embedded one)."""
-    embedded = "PASSERELLE_KAFKA_BOOTSTRAP" not in os.environ
-    return Settings(
-        kafka_bootstrap=kafka,
-        producer_idempotence=not embedded,
-        pseudonym_secret=TEST_SECRET,  # type: ignore[arg-type]
-        batch_timeout_ms=10,
-        fetch_max_wait_ms=EMBEDDED_FETCH_MAX_WAIT_MS if embedded else 500,
-    )
+    settings = Settings(kafka_bootstrap=kafka, pseudonym_secret=TEST_SECRET, batch_timeout_ms=10)  # type: ignore[arg-type]
+    return settings if "PASSERELLE_KAFKA_BOOTSTRAP" in os.environ else embedded_settings(settings, kafka)
 
 
 @pytest.fixture(scope="session")

@@ -17,12 +17,23 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+from passerelle.settings import Settings
+
 LOOPBACK = "127.0.0.1"
 
 
 # Tansu does not answer a waiting fetch when data arrives, so the wait is each hop's added latency. At 10 ms
 # its polling costs half a core with no traffic, at 25 ms a third, for the same latency (docs/performance.md).
 EMBEDDED_FETCH_MAX_WAIT_MS = 25
+
+
+def embedded_settings(settings: Settings, bootstrap: str) -> Settings:
+    """``settings`` pointed at an embedded broker: idempotence off (Tansu's memory mode refuses it) and, unless
+    set explicitly, the short fetch wait above."""
+    update: dict[str, object] = {"kafka_bootstrap": bootstrap, "producer_idempotence": False}
+    if "fetch_max_wait_ms" not in settings.model_fields_set:
+        update["fetch_max_wait_ms"] = EMBEDDED_FETCH_MAX_WAIT_MS
+    return settings.model_copy(update=update)
 
 
 class BrokerStartError(RuntimeError):

@@ -17,7 +17,7 @@ import uvicorn
 
 from passerelle.broker import topics
 from passerelle.broker.admin import ensure_topics
-from passerelle.broker.embedded import EMBEDDED_FETCH_MAX_WAIT_MS, LOOPBACK, EmbeddedBroker
+from passerelle.broker.embedded import LOOPBACK, EmbeddedBroker, embedded_settings
 from passerelle.contracts.catalogue import Catalogue
 from passerelle.partners import Profiles
 from passerelle.runtime.catalog import SERVICES, build_service
@@ -71,11 +71,7 @@ class Stack:
     async def start(self, ready_limit_s: float = 60.0) -> Stack:
         if not self.settings.kafka_bootstrap:
             self.broker = EmbeddedBroker().start()
-            # Tansu's in-memory storage refuses idempotent producers.
-            update: dict[str, object] = {"kafka_bootstrap": self.broker.bootstrap, "producer_idempotence": False}
-            if "fetch_max_wait_ms" not in self.settings.model_fields_set:
-                update["fetch_max_wait_ms"] = EMBEDDED_FETCH_MAX_WAIT_MS
-            self.settings = self.settings.model_copy(update=update)
+            self.settings = embedded_settings(self.settings, self.broker.bootstrap)
         catalogue = Catalogue.load(self.settings.schemas_dir)
         profiles = Profiles.load(self.settings.contracts_dir / "partners", frozenset(catalogue.subjects))
         await ensure_topics(self.bootstrap, topics.all_topics(profiles.ids, catalogue.subjects))
