@@ -13,7 +13,7 @@ import datetime as dt
 import functools
 import io
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, BinaryIO
 
 from lxml import etree
@@ -97,20 +97,19 @@ def _translate_formation(formation: etree._Element, number: int, region: str) ->
         yield Rejected((bad.problem,), f"formation {number}", SUBJECT)
         return
     for a_index, action in enumerate(find.all(formation, "action"), start=1):
+        action_problem: Problem | None = None  # reported on each session: each session is its own event
         try:
-            shared: dict[str, Any] | _Bad = {
-                **common,
-                **_action_fields(action, find, f"formation[{number}]/action[{a_index}]"),
-            }
+            shared = {**common, **_action_fields(action, find, f"formation[{number}]/action[{a_index}]")}
         except _Bad as bad:
-            shared = bad  # reported once per session, each session being its own event
+            shared, action_problem = common, bad.problem
         for s_index, session in enumerate(find.all(action, "session"), start=1):
             numero = session.get("numero") or f"{action.get('numero') or a_index}-{s_index}"
             where = f"formation[{number}]/action[{a_index}]/session[{s_index}]"
             position = f"formation {number} / session {numero}"
+            if action_problem is not None:
+                yield Rejected((action_problem,), position, SUBJECT)
+                continue
             try:
-                if isinstance(shared, _Bad):
-                    raise shared
                 record = {**shared, **_session_fields(session, find, where)}
             except _Bad as bad:
                 yield Rejected((bad.problem,), position, SUBJECT)
@@ -125,6 +124,15 @@ def _steps(prefix: str, path: str) -> tuple[str, ...]:
     return tuple(prefix + part for part in path.split("/"))
 
 
+def _descend(element: etree._Element | None, tags: Sequence[str]) -> etree._Element | None:
+    """The first child with each tag in turn, or None."""
+    for tag in tags:
+        if element is None:
+            return None
+        element = next(element.iterchildren(tag), None)
+    return element
+
+
 class _Finder:
     """Namespace-agnostic child lookups (LHEO 2.2, 2.3 or no namespace).
 
@@ -135,15 +143,11 @@ class _Finder:
         self.prefix = f"{{{ns}}}" if ns else ""
 
     def one(self, element: etree._Element | None, path: str) -> etree._Element | None:
-        for tag in _steps(self.prefix, path):
-            if element is None:
-                return None
-            element = next(element.iterchildren(tag), None)
-        return element
+        return _descend(element, _steps(self.prefix, path))
 
     def all(self, element: etree._Element, path: str) -> list[etree._Element]:
         *parents, last = _steps(self.prefix, path)
-        parent = self.one(element, "/".join(p.removeprefix(self.prefix) for p in parents)) if parents else element
+        parent = _descend(element, parents)
         return list(parent.iterchildren(last)) if parent is not None else []
 
     def text(self, element: etree._Element | None, path: str) -> str | None:
