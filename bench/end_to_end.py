@@ -28,7 +28,7 @@ from pathlib import Path
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from bench.harness import Figure, Report
+from bench.harness import Figure, Report, proc_status_mb
 from bench.records import native_positionnement, native_statut
 from passerelle.broker import topics
 from passerelle.broker.admin import ensure_topics
@@ -48,10 +48,7 @@ class Service:
     port: int
 
     def rss_mb(self) -> float:
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-        return float("nan")
+        return proc_status_mb(self.process.pid, "VmRSS")
 
 
 @dataclass
@@ -228,7 +225,7 @@ def profile(services: list[Service], seconds: int, folder: Path) -> dict[str, li
     return hottest
 
 
-def _cpu_seconds(pid: int) -> float:
+def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
@@ -277,11 +274,11 @@ class Session:
     async def step(self, step: Step, base: int) -> dict[str, float]:
         """Play one step; the CPU share (% of one core) of the broker and of each service meanwhile."""
         pids = {"tansu": self.broker.pid or 0, **{s.name: s.process.pid for s in self.services}}
-        before = {name: _cpu_seconds(pid) for name, pid in pids.items()}
+        before = {name: cpu_seconds(pid) for name, pid in pids.items()}
         started = time.monotonic()
         await play(self.producer, self.receiver, step, self.rng, base)
         elapsed = time.monotonic() - started
-        return {name: round(100 * (_cpu_seconds(pid) - before[name]) / elapsed) for name, pid in pids.items()}
+        return {name: round(100 * (cpu_seconds(pid) - before[name]) / elapsed) for name, pid in pids.items()}
 
     async def __aexit__(self, *_exc: object) -> None:
         await self.receiver.stop()

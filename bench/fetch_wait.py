@@ -12,7 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.end_to_end import Session, Step, _cpu_seconds, percentile
+from bench.end_to_end import Session, Step, cpu_seconds, percentile
 from bench.harness import Figure, Report
 
 WAITS = (10, 25, 100, 500)
@@ -24,9 +24,9 @@ async def _one(wait_ms: int, folder: Path) -> tuple[float, float]:
         async with Session(folder) as session:
             pid = session.broker.pid or 0
             await asyncio.sleep(2)
-            before, started = _cpu_seconds(pid), time.monotonic()
+            before, started = cpu_seconds(pid), time.monotonic()
             await asyncio.sleep(5)
-            idle = 100 * (_cpu_seconds(pid) - before) / (time.monotonic() - started)
+            idle = 100 * (cpu_seconds(pid) - before) / (time.monotonic() - started)
             step = Step(20, 5.0)
             await session.step(step, 5_000_000)
             return idle, 1000 * percentile(step.all_latencies(), 0.5)

@@ -12,7 +12,7 @@ import json
 import os
 import platform
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -49,9 +49,6 @@ class Report:
     def add(self, figure: Figure) -> Figure:
         self.figures.append(figure)
         return figure
-
-    def value(self, name: str) -> float:
-        return next(f.value for f in self.figures if f.name == name)
 
     def save(self, slug: str) -> Path:
         RESULTS.mkdir(exist_ok=True)
@@ -176,5 +173,9 @@ def confluent_passthrough(bootstrap: str, source: str, target: str, expected: in
         consumer.close()
 
 
-async def timed(fn: Callable[[], Awaitable[float]]) -> float:
-    return await fn()
+def proc_status_mb(pid: int | str, key: str) -> float:
+    """A memory line of /proc/<pid>/status (``VmRSS``, ``VmHWM``…) in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1]) / 1024
+    return float("nan")

@@ -20,7 +20,7 @@ from typing import Any, BinaryIO
 
 from lxml import etree
 
-from bench.harness import Figure, Report
+from bench.harness import Figure, Report, proc_status_mb
 from passerelle.settings import PROJECT_ROOT
 
 FIXTURES = PROJECT_ROOT.parent / "shared" / "fixtures" / "lheo"
@@ -28,10 +28,7 @@ PARTNER = "region-24"
 
 
 def _peak_rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    return proc_status_mb("self", "VmHWM")
 
 
 def raw_count(path: Path) -> dict[str, Any]:

@@ -16,7 +16,6 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from bench.harness import Figure, Message, Report, confluent_passthrough, naive_faststream, preload, raw_passthrough
 from bench.records import native_positionnement, native_statut
@@ -28,7 +27,7 @@ from passerelle.contracts.catalogue import Catalogue
 from passerelle.logging import configure
 from passerelle.partners import Profiles
 from passerelle.runtime.catalog import build_service
-from passerelle.runtime.hop import Processor, Tally
+from passerelle.runtime.hop import Processor, Tally, call_hook
 from passerelle.runtime.messages import Incoming, Output
 from passerelle.settings import Settings
 
@@ -79,19 +78,13 @@ class Timed:
         return self.inner.process(message, tally)
 
     def commit(self) -> None:  # called by the hop once the batch's outputs are acknowledged
-        _call(self.inner, "commit")
+        call_hook(self.inner, "commit")
         if self.processed >= self.expected and not self.done.is_set():
             self.last = time.perf_counter()
             self.done.set()
 
     def rollback(self) -> None:
-        _call(self.inner, "rollback")
-
-
-def _call(processor: Any, hook: str) -> None:
-    method = getattr(processor, hook, None)
-    if method is not None:
-        method()
+        call_hook(self.inner, "rollback")
 
 
 async def passerelle_hop(settings: Settings, case: HopCase, expected: int) -> float:

@@ -170,9 +170,9 @@ class Hop:
             await self.publish(outputs)
         except BaseException:
             # The batch will be consumed again: forget any state its processing advanced.
-            _call(self.processor, "rollback")
+            call_hook(self.processor, "rollback")
             raise
-        _call(self.processor, "commit")
+        call_hook(self.processor, "commit")
         self.seen.add_all(done)
         self._processing.observe(time.perf_counter() - started)
         self._batch_size.observe(len(records))
@@ -193,8 +193,8 @@ class Hop:
                 continue
             in_batch.add(key)
             done.append(key)
-            headers = incoming.headers
             if debug:
+                headers = incoming.headers
                 log.debug(
                     "message.recu",
                     service=self.spec.service,
@@ -255,7 +255,8 @@ async def _records_of(message: KafkaMessage, _default: Any) -> Any:
     return raw if isinstance(raw, tuple) else (raw,)
 
 
-def _call(processor: Processor, hook: str) -> None:
+def call_hook(processor: Processor, hook: str) -> None:
+    """Call the processor's optional ``commit`` or ``rollback``."""
     method = getattr(processor, hook, None)
     if method is not None:
         method()

@@ -104,7 +104,7 @@ def parse(payload: bytes, context: InboundContext) -> Iterator[Outcome]:
         yield _one(item, context, position, prefix, suspect)
 
 
-def _one(item: Any, context: InboundContext, position: str | None, prefix: str, suspect: bool = True) -> Outcome:
+def _one(item: Any, context: InboundContext, position: str | None, prefix: str, suspect: bool) -> Outcome:
     if not isinstance(item, dict):
         return Rejected.one("type", "objet JSON attendu", prefix or "$", position=position)
     subject = item.get("typeEvenement") or context.event_type
