@@ -11,8 +11,8 @@ import fastavro
 
 from bench.harness import Figure, Report
 from bench.records import positionnement
-from passerelle.contracts.catalogue import Catalogue
-from passerelle.contracts.codec import HEADER_SIZE, AvroCodec
+from passerelle.core.contracts.catalogue import Catalogue
+from passerelle.core.contracts.codec import HEADER_SIZE, AvroCodec
 from passerelle.settings import Settings
 
 SUBJECT = "formation.Positionnement"

@@ -33,10 +33,10 @@ from bench.records import native_positionnement, native_statut
 from passerelle.broker import topics
 from passerelle.broker.admin import ensure_topics
 from passerelle.broker.embedded import EMBEDDED_FETCH_MAX_WAIT_MS, LOOPBACK, EmbeddedBroker, free_port
-from passerelle.contracts.catalogue import Catalogue
-from passerelle.partners import Profiles
-from passerelle.runtime.catalog import SERVICES
+from passerelle.core.contracts.catalogue import Catalogue
+from passerelle.core.partners import Profiles
 from passerelle.settings import PROJECT_ROOT, Settings
+from passerelle.stack.deployables import SERVICES
 
 FLOWS = {"in.imilo": "out.region-24", "in.region-24": "out.imilo"}
 

@@ -23,13 +23,13 @@ from passerelle.broker import topics
 from passerelle.broker.admin import ensure_topics
 from passerelle.broker.embedded import EmbeddedBroker, embedded_settings
 from passerelle.broker.topics import TopicSpec
-from passerelle.contracts.catalogue import Catalogue
+from passerelle.core.contracts.catalogue import Catalogue
+from passerelle.core.partners import Profiles
 from passerelle.logging import configure
-from passerelle.partners import Profiles
-from passerelle.runtime.catalog import build_service
 from passerelle.runtime.hop import Processor, Tally, call_hook
 from passerelle.runtime.messages import Incoming, Output
 from passerelle.settings import Settings
+from passerelle.stack.deployables import build_service
 
 
 @dataclass(frozen=True)

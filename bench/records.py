@@ -6,7 +6,7 @@ import datetime as dt
 import random
 from typing import Any
 
-from passerelle.privacy import Pseudonymiser
+from passerelle.core.privacy import Pseudonymiser
 
 _PSEUDO = Pseudonymiser(b"bench")
 

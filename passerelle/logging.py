@@ -15,7 +15,7 @@ from typing import Any
 
 import structlog
 
-from passerelle.privacy import contains_nir
+from passerelle.core.privacy import contains_nir
 
 MASK = "***"
 PERSONAL_KEYS = frozenset(

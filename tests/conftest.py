@@ -10,13 +10,13 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from passerelle.broker.embedded import EmbeddedBroker, embedded_settings
-from passerelle.contracts.catalogue import Catalogue
-from passerelle.contracts.codec import AvroCodec
-from passerelle.contracts.typed import TypedContracts
-from passerelle.partners import Profiles
-from passerelle.privacy import Pseudonymiser
-from passerelle.runtime.stack import Stack
+from passerelle.core.contracts.catalogue import Catalogue
+from passerelle.core.contracts.codec import AvroCodec
+from passerelle.core.contracts.typed import TypedContracts
+from passerelle.core.partners import Profiles
+from passerelle.core.privacy import Pseudonymiser
 from passerelle.settings import PROJECT_ROOT, Settings
+from passerelle.stack.local import Stack
 
 SHARED = PROJECT_ROOT.parent / "shared"
 LHEO_FIXTURES = SHARED / "fixtures" / "lheo"

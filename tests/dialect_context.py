@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from passerelle.contracts.catalogue import Catalogue
-from passerelle.privacy import Pseudonymiser
+from passerelle.core.contracts.catalogue import Catalogue
+from passerelle.core.dialect import InboundContext
+from passerelle.core.privacy import Pseudonymiser
+from passerelle.core.shapes import shape_of
 from passerelle.settings import PROJECT_ROOT
-from passerelle.shapes import shape_of
-from passerelle.translation import InboundContext
 
 CATALOGUE = Catalogue.load(PROJECT_ROOT / "schemas" / "avro")
 SHAPES = {s: shape_of(s, CATALOGUE.latest(s).schema) for s in CATALOGUE.subjects}

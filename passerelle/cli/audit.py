@@ -17,7 +17,7 @@ app = typer.Typer(help="Journal d'audit des livraisons.", no_args_is_help=True)
 @app.command("verify")
 def verify_cmd(ctx: typer.Context) -> None:
     """Relit audit.deliveries depuis le début, recalcule chaque chaîne et nomme le premier enregistrement rompu."""
-    from services.router.audit import verify
+    from passerelle.core.audit import verify
 
     state: CliState = ctx.obj
     bootstrap = state.settings.kafka_bootstrap

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from passerelle.contracts.catalogue import Catalogue
-from passerelle.partners import Profiles
+from passerelle.core.contracts.catalogue import Catalogue
+from passerelle.core.partners import Profiles
 from passerelle.settings import Settings
 
 

@@ -9,11 +9,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from passerelle.contracts.catalogue import Catalogue
-from passerelle.contracts.compat import Level, check_catalogue
-from passerelle.contracts.errors import ValidationFailed
-from passerelle.contracts.lint import lint_catalogue
-from passerelle.contracts.typed import TypedContracts
+from passerelle.core.contracts.catalogue import Catalogue
+from passerelle.core.contracts.compat import Level, check_catalogue
+from passerelle.core.contracts.errors import ValidationFailed
+from passerelle.core.contracts.lint import lint_catalogue
+from passerelle.core.contracts.typed import TypedContracts
 
 if TYPE_CHECKING:
     from passerelle.settings import Settings
@@ -101,7 +101,7 @@ def validate(
 
 def _validate_native(console: Console, settings: Settings, file: Path, event: str, partner: str) -> None:
     from passerelle.logging import configure
-    from passerelle.runtime.native_check import check_native
+    from passerelle.stack.native_check import check_native
 
     configure(settings.log_format, "WARNING")  # the adapter's rejection logs would repeat the report
     report = check_native(settings, partner, event, file.read_bytes())
@@ -123,8 +123,8 @@ def asyncapi(
     check: bool = typer.Option(False, "--check", help="Only check that the file is up to date; exit 1 if stale."),
 ) -> None:
     """Generate the AsyncAPI 3.0 document of the whole broker from the services' code."""
-    from passerelle.asyncapi import document
     from passerelle.settings import Settings
+    from passerelle.stack.asyncapi import document
 
     settings = Settings()
     target = output or settings.contracts_dir / "asyncapi.yaml"

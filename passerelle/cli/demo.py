@@ -9,8 +9,8 @@ from pathlib import Path
 import typer
 
 from passerelle.cli.context import CliState
-from passerelle.demo import DEFAULT_LHEO, Demo
 from passerelle.logging import configure
+from passerelle.stack.demo import DEFAULT_LHEO, Demo
 
 
 def demo(

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from passerelle.cli.context import CliState
 from passerelle.logging import configure
-from passerelle.runtime.stack import Stack
+from passerelle.stack.local import Stack
 
 app = typer.Typer(help="Environnement local : broker embarqué, registre et services.", no_args_is_help=True)
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import orjson
 
-from passerelle.contracts.codec import AvroCodec
-from passerelle.contracts.errors import ContractError
+from passerelle.core.contracts.codec import AvroCodec
+from passerelle.core.contracts.errors import ContractError
 
 
 def _default(value: Any) -> Any:

@@ -9,8 +9,8 @@ from rich.console import Console
 
 from passerelle.cli.context import CliState
 from passerelle.logging import configure
-from passerelle.runtime.catalog import SERVICES, build_service
 from passerelle.runtime.service import http_server
+from passerelle.stack.deployables import SERVICES, build_service
 
 app = typer.Typer(help="Lancer un service de Passerelle (adaptateurs, routeur, indicateurs).", no_args_is_help=True)
 

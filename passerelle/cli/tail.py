@@ -9,7 +9,7 @@ import typer
 from passerelle.broker.reader import read_topic
 from passerelle.cli.context import CliState
 from passerelle.cli.render import as_json_line, record_as_dict
-from passerelle.contracts.codec import AvroCodec
+from passerelle.core.contracts.codec import AvroCodec
 
 
 def tail(

@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from passerelle.contracts.catalogue import Catalogue
-from passerelle.contracts.codec import AvroCodec
-from passerelle.contracts.typed import TypedContracts
+from passerelle.core.contracts.catalogue import Catalogue
+from passerelle.core.contracts.codec import AvroCodec
+from passerelle.core.contracts.typed import TypedContracts
+from passerelle.core.partners import Profiles
+from passerelle.core.privacy import Pseudonymiser
+from passerelle.core.shapes import Shape, shape_of
 from passerelle.metrics import ServiceMetrics
-from passerelle.partners import Profiles
-from passerelle.privacy import Pseudonymiser
 from passerelle.settings import Settings
-from passerelle.shapes import Shape, shape_of
 
 
 @dataclass(frozen=True)

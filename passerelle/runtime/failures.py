@@ -15,9 +15,9 @@ import orjson
 import structlog
 
 from passerelle.broker import topics
-from passerelle.envelope import format_time
+from passerelle.core.dialect import Problem
+from passerelle.core.envelope import format_time
 from passerelle.runtime.messages import CAUSE, REPLAY, SENDER, Incoming, Output, derived_id
-from passerelle.translation import Problem
 
 log = structlog.get_logger("passerelle.rejets")
 

@@ -28,12 +28,12 @@ from faststream.kafka.annotations import KafkaMessage
 
 from passerelle.broker import topics
 from passerelle.broker.topics import POLICIES, family_of
+from passerelle.core.dialect import Problem
 from passerelle.metrics import ServiceMetrics
 from passerelle.runtime.dedupe import SeenInputs, causes_in
 from passerelle.runtime.failures import Failure, failure_outputs
 from passerelle.runtime.messages import Incoming, Output
 from passerelle.settings import Settings
-from passerelle.translation import Problem
 
 log = structlog.get_logger("passerelle.hop")
 

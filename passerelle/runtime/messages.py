@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from passerelle.envelope import Headers
+from passerelle.core.envelope import Headers
 
 # Headers Passerelle adds beside the CloudEvents ones.
 CAUSE = "passerelle_cause"  # id of the input this output was made from (idempotence on restart)

@@ -2,7 +2,7 @@
 
 Pure: it turns a seed and the reference data into native messages (in each
 partner's own dialect) and into the answers a Region or a Mission Locale
-would give to what it receives. The orchestration lives in ``passerelle.demo``.
+would give to what it receives. The orchestration lives in ``passerelle.stack.demo``.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from typing import Any
 
 import orjson
 
-from passerelle.reference import ReferenceData
-from passerelle.shapes import Shape, snake
+from passerelle.core.reference import ReferenceData
+from passerelle.core.shapes import Shape, snake
 from passerelle.simulation.people import ROME_CODES, YoungPerson, young_person
 from services.milo_adapter.dialects import imilo_json
 from services.region_adapter.dialects import region_csv, region_json

@@ -8,8 +8,8 @@ from typing import Any
 
 from passerelle.broker import topics
 from passerelle.broker.reader import collect
-from passerelle.contracts.errors import ContractError
-from passerelle.envelope import Envelope
+from passerelle.core.contracts.errors import ContractError
+from passerelle.core.envelope import Envelope
 from passerelle.runtime.context import ServiceContext
 from passerelle.runtime.hop import Hop, HopSpec, Tally
 from passerelle.runtime.messages import CAUSE, Incoming, Output, derived_id

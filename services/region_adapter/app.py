@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from passerelle.partners import Dialect, PartnerProfile
-from passerelle.runtime.adapter import Dialects
-from passerelle.runtime.adapters import adapter_runtime
+from passerelle.core.dialect import Rendered
+from passerelle.core.partners import Dialect, PartnerProfile
+from passerelle.core.shapes import Shape
 from passerelle.runtime.context import ServiceContext
 from passerelle.runtime.service import ServiceRuntime
 from passerelle.settings import Settings
-from passerelle.shapes import Shape
-from passerelle.translation import Rendered
+from services.adapter.service import adapter_runtime
+from services.adapter.translators import Dialects
 from services.region_adapter.dialects import common, lheo, region_csv, region_json
 
 SERVICE = "region_adapter"

@@ -7,10 +7,10 @@ from typing import Any
 from fastapi import Body, FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from passerelle.contracts.catalogue import Catalogue
-from passerelle.contracts.compat import Level
-from passerelle.contracts.errors import ContractError, ValidationFailed
-from passerelle.contracts.typed import TypedContracts
+from passerelle.core.contracts.catalogue import Catalogue
+from passerelle.core.contracts.compat import Level
+from passerelle.core.contracts.errors import ContractError, ValidationFailed
+from passerelle.core.contracts.typed import TypedContracts
 from services.registry.store import RegistryError, RegistryStore, subject_name
 
 MEDIA = "application/vnd.schemaregistry.v1+json"

@@ -15,8 +15,8 @@ from typing import Any
 import avro.errors
 import avro.schema
 
-from passerelle.contracts.catalogue import Catalogue, SchemaVersion
-from passerelle.contracts.compat import Break, Level, check_new_version
+from passerelle.core.contracts.catalogue import Catalogue, SchemaVersion
+from passerelle.core.contracts.compat import Break, Level, check_new_version
 
 CANON_PREFIX = "canon."
 VALUE_SUFFIX = "-value"

@@ -6,19 +6,19 @@ import uuid
 from typing import Any
 
 from passerelle.broker import topics
-from passerelle.contracts.errors import ContractError
-from passerelle.envelope import Envelope, EnvelopeError
-from passerelle.reference import ReferenceData, load_reference
+from passerelle.core.audit import AuditChain
+from passerelle.core.contracts.errors import ContractError
+from passerelle.core.dialect import Problem
+from passerelle.core.envelope import Envelope, EnvelopeError
+from passerelle.core.reference import ReferenceData, load_reference
+from passerelle.core.views import ViewPlans
 from passerelle.runtime.context import ServiceContext
 from passerelle.runtime.failures import Failure, failure_outputs
 from passerelle.runtime.hop import Hop, HopSpec, Tally
 from passerelle.runtime.messages import CAUSE, SENDER, Incoming, Output, derived_id
 from passerelle.runtime.service import ServiceRuntime
 from passerelle.settings import Settings
-from passerelle.translation import Problem
-from services.router.audit import AuditChain
 from services.router.recipients import RoutingError, recipients
-from services.router.views import ViewPlans
 
 SERVICE = "router"
 

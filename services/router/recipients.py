@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from passerelle.partners import Profiles
-from passerelle.reference import ReferenceData
+from passerelle.core.partners import Profiles
+from passerelle.core.reference import ReferenceData
 
 ML = "imilo"
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from passerelle.contracts.formats import FORMATS, NIVEAUX_2019
+from passerelle.core.contracts.formats import FORMATS, NIVEAUX_2019
 
 INT32 = (-(2**31), 2**31 - 1)
 INT64 = (-(2**63), 2**63 - 1)

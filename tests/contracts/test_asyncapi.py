@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import yaml
 
-from passerelle.asyncapi import document
 from passerelle.settings import PROJECT_ROOT
+from passerelle.stack.asyncapi import document
 
 COMMITTED = PROJECT_ROOT / "contracts" / "asyncapi.yaml"
 

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from passerelle.contracts.catalogue import Catalogue
-from passerelle.contracts.codec import HEADER_SIZE, AvroCodec
-from passerelle.contracts.errors import (
+from passerelle.core.contracts.catalogue import Catalogue
+from passerelle.core.contracts.codec import HEADER_SIZE, AvroCodec
+from passerelle.core.contracts.errors import (
     DecodeError,
     EncodeError,
     UnknownSchemaId,
@@ -21,7 +21,7 @@ from passerelle.contracts.errors import (
     UnknownVersion,
     WireFormatError,
 )
-from passerelle.contracts.typed import TypedContracts
+from passerelle.core.contracts.typed import TypedContracts
 from passerelle.settings import PROJECT_ROOT
 from tests.contracts.strategies import records
 

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from passerelle.contracts.catalogue import Catalogue
-from passerelle.contracts.compat import Level, check_catalogue
-from passerelle.contracts.lint import lint_catalogue
+from passerelle.core.contracts.catalogue import Catalogue
+from passerelle.core.contracts.compat import Level, check_catalogue
+from passerelle.core.contracts.lint import lint_catalogue
 from passerelle.settings import PROJECT_ROOT
 
 SCHEMAS = PROJECT_ROOT / "schemas" / "avro"

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from passerelle.contracts.catalogue import Catalogue
-from passerelle.contracts.codec import AvroCodec
-from passerelle.contracts.errors import ValidationFailed
-from passerelle.contracts.typed import MASKED, TypedContracts
+from passerelle.core.contracts.catalogue import Catalogue
+from passerelle.core.contracts.codec import AvroCodec
+from passerelle.core.contracts.errors import ValidationFailed
+from passerelle.core.contracts.typed import MASKED, TypedContracts
 from passerelle.settings import PROJECT_ROOT
 from services.registry.app import create_app
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import orjson
 import pytest
 
-from passerelle.envelope import Envelope, EnvelopeError, child_trace_parent, trace_id
-from passerelle.partners import ProfileError, load_profile
-from passerelle.privacy import NirDetected, Pseudonymiser, contains_nir, may_hold_nir, reject_nir
+from passerelle.core.envelope import Envelope, EnvelopeError, child_trace_parent, trace_id
+from passerelle.core.partners import ProfileError, load_profile
+from passerelle.core.privacy import NirDetected, Pseudonymiser, contains_nir, may_hold_nir, reject_nir
 
 VALID_NIR = "2 84 05 37 261 084 46"
 

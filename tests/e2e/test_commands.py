@@ -19,9 +19,9 @@ import pytest
 from lxml import etree
 
 from passerelle.broker.embedded import LOOPBACK, free_port
-from passerelle.ingest import split_csv
-from passerelle.runtime.stack import Stack
+from passerelle.core.pieces import split_csv
 from passerelle.simulation.lheo_feed import write_feed
+from passerelle.stack.local import Stack
 from services.region_adapter.dialects.lheo import split_lheo
 from tests.conftest import SHARED
 from tests.e2e.traffic import pseudonym_of

@@ -8,7 +8,7 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from passerelle.runtime.stack import Stack
+from passerelle.stack.local import Stack
 from services.region_adapter.dialects import region_csv, region_json
 from tests.e2e.traffic import positionnement, pseudonym_of
 from tests.flows import caused_by, header, native_headers, send, wait_for

@@ -9,12 +9,12 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from passerelle.broker import topics
-from passerelle.contracts.catalogue import Catalogue
-from passerelle.contracts.codec import AvroCodec
-from passerelle.envelope import Envelope
-from passerelle.partners import Profiles
-from passerelle.runtime.stack import Stack
+from passerelle.core.contracts.catalogue import Catalogue
+from passerelle.core.contracts.codec import AvroCodec
+from passerelle.core.envelope import Envelope
+from passerelle.core.partners import Profiles
 from passerelle.settings import PROJECT_ROOT
+from passerelle.stack.local import Stack
 from tests.e2e.full_records import full_record
 from tests.flows import caused_by, send, wait_for
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from passerelle.privacy import Pseudonymiser
+from passerelle.core.privacy import Pseudonymiser
 from services.milo_adapter.dialects import imilo_json
 
 PSEUDO = Pseudonymiser(b"secret-de-test")

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry, generate_latest
 
-from passerelle.contracts.typed import TypedContracts
+from passerelle.core.contracts.typed import TypedContracts
 from services.indicators.domain import IndicatorState
 from services.indicators.metrics import IndicatorCollector
 

@@ -6,9 +6,9 @@ import datetime as dt
 
 import orjson
 
-from passerelle.contracts.typed import TypedContracts
+from passerelle.core.contracts.typed import TypedContracts
+from passerelle.core.dialect import Draft, Rejected
 from passerelle.settings import PROJECT_ROOT
-from passerelle.translation import Draft, Rejected
 from services.milo_adapter.dialects import imilo_json
 from tests.dialect_context import PSEUDO, context
 

@@ -10,9 +10,9 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from passerelle.envelope import trace_id
+from passerelle.core.envelope import trace_id
 from passerelle.logging import configure
-from passerelle.runtime.stack import Stack
+from passerelle.stack.local import Stack
 from services.region_adapter.dialects import region_json
 from tests.e2e.traffic import positionnement, pseudonym_of
 from tests.flows import caused_by, header, native_headers, send, wait_for

@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from passerelle.contracts.typed import TypedContracts
-from passerelle.translation import Draft, Rejected
+from passerelle.core.contracts.typed import TypedContracts
+from passerelle.core.dialect import Draft, Rejected
 from services.region_adapter.dialects.lheo import parse_lheo, split_lheo
 from tests.dialect_context import context
 

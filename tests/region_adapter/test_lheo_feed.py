@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
+from passerelle.core.dialect import Draft
 from passerelle.simulation.lheo_feed import NS_22, NS_23, write_feed
-from passerelle.translation import Draft
 from services.region_adapter.dialects.lheo import parse_lheo
 from tests.conftest import LHEO_XSD
 from tests.dialect_context import context

@@ -7,8 +7,8 @@ import datetime as dt
 import orjson
 import pytest
 
-from passerelle.contracts.typed import TypedContracts
-from passerelle.translation import Draft, Rejected
+from passerelle.core.contracts.typed import TypedContracts
+from passerelle.core.dialect import Draft, Rejected
 from services.region_adapter.dialects import region_csv, region_json
 from tests.dialect_context import PSEUDO, SHAPES, context
 

@@ -16,8 +16,8 @@ from confluent_kafka.schema_registry.error import SchemaRegistryError
 from confluent_kafka.serialization import MessageField, SerializationContext
 
 from passerelle.broker.embedded import LOOPBACK, free_port
-from passerelle.contracts.catalogue import Catalogue
-from passerelle.contracts.codec import AvroCodec
+from passerelle.core.contracts.catalogue import Catalogue
+from passerelle.core.contracts.codec import AvroCodec
 from services.registry.app import create_app
 
 

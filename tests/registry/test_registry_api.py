@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from passerelle.contracts.catalogue import Catalogue
+from passerelle.core.contracts.catalogue import Catalogue
 from services.registry.app import create_app
 
 SUBJECT = "formation.Positionnement"

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 
-from passerelle.contracts.catalogue import Catalogue
-from passerelle.contracts.codec import AvroCodec
-from passerelle.contracts.typed import TypedContracts
-from passerelle.partners import Profiles
+from passerelle.core.contracts.catalogue import Catalogue
+from passerelle.core.contracts.codec import AvroCodec
+from passerelle.core.contracts.typed import TypedContracts
+from passerelle.core.partners import Profiles
+from passerelle.core.views import ViewPlans
 from passerelle.settings import PROJECT_ROOT, Settings
-from services.router.views import ViewPlans
 
 EXAMPLES = PROJECT_ROOT / "contracts" / "examples"
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from hypothesis import given
 from hypothesis import strategies as st
 
-from passerelle.envelope import format_time
+from passerelle.core.envelope import format_time
 from passerelle.runtime.messages import _IDS, derived_id
 
 

@@ -1,1 +1,1 @@
-"""I-MILO dialects; pure functions over passerelle.translation types."""
+"""I-MILO dialects; pure functions over passerelle.core.dialect types."""

@@ -16,9 +16,9 @@ from typing import Any
 
 import orjson
 
-from passerelle.privacy import NirDetected, may_hold_nir, reject_nir
-from passerelle.shapes import Reading, read_date
-from passerelle.translation import Draft, InboundContext, Outcome, Problem, Rejected, Rendered
+from passerelle.core.dialect import Draft, InboundContext, Outcome, Problem, Rejected, Rendered
+from passerelle.core.privacy import NirDetected, may_hold_nir, reject_nir
+from passerelle.core.shapes import Reading, read_date
 
 CONTENT_TYPE = "application/json"
 INBOUND = ("formation.Positionnement", "reperage.SuiteSignalement", "aide.DemandeAide")

@@ -1,1 +1,1 @@
-"""Region dialects, one module each; pure functions over passerelle.translation types."""
+"""Region dialects, one module each; pure functions over passerelle.core.dialect types."""

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from passerelle.privacy import NirDetected, reject_nir
-from passerelle.shapes import Reading, Shape, read_nested, snake
-from passerelle.translation import Draft, InboundContext, Outcome, Problem, Rejected
+from passerelle.core.dialect import Draft, InboundContext, Outcome, Problem, Rejected
+from passerelle.core.privacy import NirDetected, reject_nir
+from passerelle.core.shapes import Reading, Shape, read_nested, snake
 
 REGION_IN = (
     "formation.StatutCandidature",

@@ -12,8 +12,8 @@ import io
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from passerelle.shapes import Shape, columns, snake, write_scalar
-from passerelle.translation import InboundContext, Outcome, Rejected, Rendered
+from passerelle.core.dialect import InboundContext, Outcome, Rejected, Rendered
+from passerelle.core.shapes import Shape, columns, snake, write_scalar
 from services.region_adapter.dialects.common import REGION_IN, REGION_PERSON_ID, translate
 
 CONTENT_TYPE = "text/csv"

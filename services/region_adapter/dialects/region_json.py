@@ -7,9 +7,9 @@ from typing import Any
 
 import orjson
 
-from passerelle.privacy import may_hold_nir
-from passerelle.shapes import Shape, write_nested
-from passerelle.translation import InboundContext, Outcome, Rejected, Rendered
+from passerelle.core.dialect import InboundContext, Outcome, Rejected, Rendered
+from passerelle.core.privacy import may_hold_nir
+from passerelle.core.shapes import Shape, write_nested
 from services.region_adapter.dialects.common import event_of, translate
 
 CONTENT_TYPE = "application/json"

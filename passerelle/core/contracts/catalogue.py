@@ -19,7 +19,7 @@ from typing import Any
 import avro.schema
 import fastavro
 
-from passerelle.contracts.errors import UnknownSchemaId, UnknownSubject, UnknownVersion
+from passerelle.core.contracts.errors import UnknownSchemaId, UnknownSubject, UnknownVersion
 
 AvroJson = dict[str, Any]
 

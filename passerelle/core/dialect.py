@@ -11,8 +11,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from passerelle.contracts.errors import FieldError
-from passerelle.privacy import Pseudonymiser
+from passerelle.core.contracts.errors import FieldError
+from passerelle.core.privacy import Pseudonymiser
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +106,7 @@ class InboundContext:
     event_type: str | None = None
     encoding: str = "utf-8"
     extras: dict[str, str] = field(default_factory=dict)
-    # Native shapes of the contracts (``passerelle.shapes.Shape`` by subject), built once by the runtime.
+    # Native shapes of the contracts (``passerelle.core.shapes.Shape`` by subject), built once by the runtime.
     shapes: Mapping[str, Any] = field(default_factory=dict)
 
 

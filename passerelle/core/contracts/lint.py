@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from passerelle.contracts.catalogue import Catalogue, SchemaVersion
-from passerelle.contracts.formats import FORMATS
+from passerelle.core.contracts.catalogue import Catalogue, SchemaVersion
+from passerelle.core.contracts.formats import FORMATS
 
 NAMESPACE_ROOT = "fr.passerelle"
 PII_CATEGORIES = ("identite", "contact", "sensible")

@@ -26,9 +26,9 @@ from pydantic import (
 from pydantic import ValidationError as PydanticValidationError
 from pydantic_core import PydanticCustomError
 
-from passerelle.contracts.catalogue import Catalogue, SchemaVersion
-from passerelle.contracts.errors import FieldError, ValidationFailed
-from passerelle.contracts.formats import FORMATS, NIVEAUX_2019, Format
+from passerelle.core.contracts.catalogue import Catalogue, SchemaVersion
+from passerelle.core.contracts.errors import FieldError, ValidationFailed
+from passerelle.core.contracts.formats import FORMATS, NIVEAUX_2019, Format
 
 INT32 = (-(2**31), 2**31 - 1)
 INT64 = (-(2**63), 2**63 - 1)

@@ -23,7 +23,7 @@ from pydantic import (
     model_validator,
 )
 
-from passerelle.contracts.formats import REGIONS
+from passerelle.core.contracts.formats import REGIONS
 
 PiiCategory = Literal["identite", "contact", "sensible"]
 PARTNER_ID = re.compile(r"imilo|region-[0-9]{2}")

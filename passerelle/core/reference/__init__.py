@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from passerelle.contracts.formats import FORMATS, REGIONS
+from passerelle.core.contracts.formats import FORMATS, REGIONS
 
 STRUCTURES_FILE = "structures_ml.csv"
 

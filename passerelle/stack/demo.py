@@ -29,13 +29,13 @@ from rich.table import Table
 
 from passerelle.broker import topics
 from passerelle.broker.reader import collect
-from passerelle.envelope import parse_time
-from passerelle.reference import load_reference
-from passerelle.runtime.stack import Stack
+from passerelle.core.dialect import Draft, InboundContext
+from passerelle.core.envelope import parse_time
+from passerelle.core.reference import load_reference
 from passerelle.settings import PROJECT_ROOT, Settings
 from passerelle.simulation.lheo_feed import write_feed
 from passerelle.simulation.scenario import Native, Scenario
-from passerelle.translation import Draft, InboundContext
+from passerelle.stack.local import Stack
 from services.region_adapter.dialects.lheo import parse_lheo
 
 DEFAULT_LHEO = PROJECT_ROOT.parent / "shared" / "fixtures" / "lheo"

@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Union
 
-from passerelle.contracts.catalogue import Catalogue, SchemaVersion
-from passerelle.partners import Reception
+from passerelle.core.contracts.catalogue import Catalogue, SchemaVersion
+from passerelle.core.partners import Reception
 
 
 @dataclass(frozen=True)

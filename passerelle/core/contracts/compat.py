@@ -15,7 +15,7 @@ from typing import Any
 import avro.schema
 from avro.compatibility import ReaderWriterCompatibilityChecker, SchemaCompatibilityType
 
-from passerelle.contracts.catalogue import Catalogue, SchemaVersion
+from passerelle.core.contracts.catalogue import Catalogue, SchemaVersion
 
 
 class Level(str, Enum):

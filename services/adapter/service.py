@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from passerelle.broker import topics
-from passerelle.runtime.adapter import Dialects, InboundTranslator, OutboundTranslator
 from passerelle.runtime.context import ServiceContext
 from passerelle.runtime.hop import Hop, HopSpec, Tally
 from passerelle.runtime.messages import Incoming, Output
 from passerelle.runtime.service import ServiceRuntime
+from services.adapter.translators import Dialects, InboundTranslator, OutboundTranslator
 
 
 class AdapterProcessor:

@@ -18,11 +18,11 @@ import uvicorn
 from passerelle.broker import topics
 from passerelle.broker.admin import ensure_topics
 from passerelle.broker.embedded import LOOPBACK, EmbeddedBroker, embedded_settings
-from passerelle.contracts.catalogue import Catalogue
-from passerelle.partners import Profiles
-from passerelle.runtime.catalog import SERVICES, build_service
+from passerelle.core.contracts.catalogue import Catalogue
+from passerelle.core.partners import Profiles
 from passerelle.runtime.service import ServiceRuntime, http_server
 from passerelle.settings import Settings
+from passerelle.stack.deployables import SERVICES, build_service
 
 log = structlog.get_logger("passerelle.stack")
 

@@ -15,8 +15,8 @@ import fastavro
 from fastavro.validation import ValidationError as FastavroValidationError
 from fastavro.validation import validate as fastavro_validate
 
-from passerelle.contracts.catalogue import Catalogue, SchemaVersion
-from passerelle.contracts.errors import DecodeError, EncodeError, UnknownSchemaId, WireFormatError
+from passerelle.core.contracts.catalogue import Catalogue, SchemaVersion
+from passerelle.core.contracts.errors import DecodeError, EncodeError, UnknownSchemaId, WireFormatError
 
 MAGIC_BYTE = 0
 HEADER = struct.Struct(">bI")

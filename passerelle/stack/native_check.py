@@ -13,12 +13,12 @@ import orjson
 from pydantic import SecretStr
 
 from passerelle.broker import topics
-from passerelle.partners import Profiles
-from passerelle.runtime.adapter import InboundTranslator
+from passerelle.core.partners import Profiles
 from passerelle.runtime.context import ServiceContext
 from passerelle.runtime.hop import Tally
 from passerelle.runtime.messages import Incoming
 from passerelle.settings import Settings
+from services.adapter.translators import InboundTranslator
 
 _CHECK_SECRET = "verification-hors-ligne"  # pseudonyms computed here are never published
 

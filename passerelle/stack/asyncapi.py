@@ -10,8 +10,8 @@ import yaml
 from faststream.specification.asyncapi import AsyncAPI
 
 from passerelle import __version__
-from passerelle.runtime.catalog import SERVICES, build_service
 from passerelle.settings import Settings
+from passerelle.stack.deployables import SERVICES, build_service
 
 DESCRIPTION = (
     "Passerelle relie les systèmes d'information des Missions Locales (I-MILO) et des Régions. "

@@ -15,16 +15,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from passerelle.broker import topics
-from passerelle.contracts.errors import ContractError, ValidationFailed
-from passerelle.envelope import Envelope, EnvelopeError, new_trace_parent, parse_time
-from passerelle.ingest import FIRST_LINE
-from passerelle.partners import Dialect, PartnerProfile
+from passerelle.core.contracts.errors import ContractError, ValidationFailed
+from passerelle.core.dialect import Draft, InboundContext, Outcome, Problem, Rejected, Rendered
+from passerelle.core.envelope import Envelope, EnvelopeError, new_trace_parent, parse_time
+from passerelle.core.partners import Dialect, PartnerProfile
+from passerelle.core.pieces import FIRST_LINE
+from passerelle.core.shapes import Shape
 from passerelle.runtime.context import ServiceContext
 from passerelle.runtime.failures import Failure, failure_outputs
 from passerelle.runtime.hop import Tally
 from passerelle.runtime.messages import CAUSE, SENDER, Incoming, Output, derived_id
-from passerelle.shapes import Shape
-from passerelle.translation import Draft, InboundContext, Outcome, Problem, Rejected, Rendered
 
 Parse = Callable[[bytes, InboundContext], Iterable[Outcome]]
 Render = Callable[[str, dict[str, Any], PartnerProfile, Shape], Rendered]

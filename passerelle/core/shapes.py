@@ -16,8 +16,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from passerelle.contracts.typed import MASKED
-from passerelle.translation import Problem
+from passerelle.core.contracts.typed import MASKED
+from passerelle.core.dialect import Problem
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])([A-Z])")
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from passerelle.envelope import format_time
+from passerelle.core.envelope import format_time
 
 GENESIS = "0" * 64
 

@@ -1,0 +1,1 @@
+"""What both adapter services share: native → canonical (inbound), canonical → native (outbound)."""
