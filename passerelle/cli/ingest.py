@@ -41,7 +41,7 @@ def _check(state: CliState, partner: str, event: str) -> tuple[str, str]:
     profile = state.profiles.get(partner)
     if profile is None:
         raise typer.BadParameter(f"partenaire inconnu : {partner} (voir « passerelle partners list »)")
-    if event not in profile.publie:
+    if event not in profile.publishes:
         raise typer.BadParameter(f"{partner} ne publie pas {event} selon son profil")
     return bootstrap, topics.inbound(partner)
 

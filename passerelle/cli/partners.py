@@ -19,11 +19,10 @@ def list_partners(ctx: typer.Context) -> None:
     for column in ("partenaire", "nom", "publie", "reçoit (dialecte, vue)"):
         table.add_column(column)
     for profile in state.profiles:
-        published = "\n".join(f"{e} ({f.dialecte.value})" for e, f in profile.publie.items())
+        published = "\n".join(f"{e} ({f.dialect.value})" for e, f in profile.publishes.items())
         received = "\n".join(
-            f"{e} ({r.dialecte.value}; {', '.join(r.vue) or 'pseudonyme seul'}"
-            f"{'; texte libre' if r.texte_libre else ''})"
-            for e, r in profile.recoit.items()
+            f"{e} ({r.dialect.value}; {', '.join(r.view) or 'pseudonyme seul'}{'; texte libre' if r.free_text else ''})"
+            for e, r in profile.receives.items()
         )
-        table.add_row(profile.id, profile.nom, published, received)
+        table.add_row(profile.id, profile.name, published, received)
     Console().print(table)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from enum import Enum
 from pathlib import Path
 from typing import Literal
 
@@ -23,38 +22,17 @@ from pydantic import (
     model_validator,
 )
 
+from passerelle.core import events
 from passerelle.core.contracts.formats import REGIONS
+from passerelle.core.events import Dialect, Family
 
 PiiCategory = Literal["identite", "contact", "sensible"]
 PARTNER_ID = re.compile(r"imilo|region-[0-9]{2}")
 
 
-class Dialect(str, Enum):
-    IMILO_JSON = "imilo-json"
-    LHEO_XML = "lheo-xml"
-    REGION_JSON = "region-json"
-    REGION_CSV = "region-csv"
-
-
-ML_PUBLISHES = ("formation.Positionnement", "reperage.SuiteSignalement", "aide.DemandeAide")
-REGION_PUBLISHES = (
-    "formation.OffreSession",
-    "formation.StatutCandidature",
-    "formation.EntreeFormation",
-    "formation.SortieFormation",
-    "reperage.SignalementDecrochage",
-    "aide.DecisionAide",
-    "orientation.EvenementOrientation",
-)
-INDICATORS = "pilotage.Indicateurs"
-
-# Which dialect can carry which event, in which direction (what the adapters implement).
-SUPPORTED: dict[Dialect, dict[str, tuple[str, ...]]] = {
-    Dialect.IMILO_JSON: {"publie": ML_PUBLISHES, "recoit": (*REGION_PUBLISHES, INDICATORS)},
-    Dialect.LHEO_XML: {"publie": ("formation.OffreSession",), "recoit": ()},
-    Dialect.REGION_JSON: {"publie": REGION_PUBLISHES[1:], "recoit": (*ML_PUBLISHES, INDICATORS)},
-    Dialect.REGION_CSV: {"publie": REGION_PUBLISHES[1:], "recoit": (*ML_PUBLISHES, INDICATORS)},
-}
+def supported(dialect: Dialect, direction: str) -> tuple[str, ...]:
+    """Events a dialect can carry: ``publishes`` (partner → Passerelle) or ``receives``."""
+    return events.sent_in(dialect) if direction == "publishes" else events.received_in(dialect)
 
 
 class ProfileError(ValueError):
@@ -62,36 +40,43 @@ class ProfileError(ValueError):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # English in code, French in the YAML files the partners' people read: every field has its French alias.
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_by_alias=True, validate_by_name=True)
 
 
 class Publication(_Strict):
-    dialecte: Dialect
+    dialect: Dialect = Field(alias="dialecte")
 
 
 class Reception(_Strict):
-    dialecte: Dialect
-    vue: tuple[PiiCategory, ...] = Field(
-        default=(), description="Catégories de données personnelles livrées (le pseudonyme l'est toujours)."
+    dialect: Dialect = Field(alias="dialecte")
+    view: tuple[PiiCategory, ...] = Field(
+        default=(),
+        alias="vue",
+        description="Catégories de données personnelles livrées (le pseudonyme l'est toujours).",
     )
-    texte_libre: bool = Field(default=False, description="Livrer les champs de texte libre (commentaires).")
+    free_text: bool = Field(
+        default=False, alias="texte_libre", description="Livrer les champs de texte libre (commentaires)."
+    )
 
 
 class CsvOptions(_Strict):
-    encodage: Literal["utf-8", "latin-1"] = "utf-8"
-    separateur: str = ";"
+    encoding: Literal["utf-8", "latin-1"] = Field(default="utf-8", alias="encodage")
+    separator: str = Field(default=";", alias="separateur")
 
 
 class PartnerProfile(_Strict):
     id: str
-    nom: str
-    famille: Literal["mission_locale", "region"]
+    name: str = Field(alias="nom")
+    family: Family = Field(alias="famille")
     region: str | None = None
-    publie: dict[str, Publication] = Field(default_factory=dict)
-    recoit: dict[str, Reception] = Field(default_factory=dict)
+    publishes: dict[str, Publication] = Field(default_factory=dict, alias="publie")
+    receives: dict[str, Reception] = Field(default_factory=dict, alias="recoit")
     csv: CsvOptions = CsvOptions()
-    silence_max_heures: int | None = Field(
-        default=None, description="Alerte si le partenaire n'a rien publié depuis ce nombre d'heures."
+    silence_max_hours: int | None = Field(
+        default=None,
+        alias="silence_max_heures",
+        description="Alerte si le partenaire n'a rien publié depuis ce nombre d'heures.",
     )
 
     @field_validator("id")
@@ -108,7 +93,7 @@ class PartnerProfile(_Strict):
             raise ValueError(f"code de région inconnu : {value} (attendu : {', '.join(REGIONS)})")
         return value
 
-    @field_validator("publie", "recoit")
+    @field_validator("publishes", "receives")
     @classmethod
     def _events(cls, value: Mapping[str, Publication | Reception], info: ValidationInfo) -> Mapping[str, object]:
         known = (info.context or {}).get("events")
@@ -116,22 +101,19 @@ class PartnerProfile(_Strict):
         for event, flow in value.items():
             if known is not None and event not in known:
                 raise ValueError(f"événement inconnu : {event} (connus : {', '.join(sorted(known))})")
-            if event not in SUPPORTED[flow.dialecte][direction]:
-                raise ValueError(f"le dialecte {flow.dialecte.value} ne sait pas porter {event} ({direction})")
+            if event not in supported(flow.dialect, direction):
+                french = "publie" if direction == "publishes" else "recoit"
+                raise ValueError(f"le dialecte {flow.dialect.value} ne sait pas porter {event} ({french})")
         return value
 
     @model_validator(mode="after")
     def _coherent(self) -> PartnerProfile:
-        if self.famille == "region":
+        if self.family == events.REGION:
             if self.region is None or self.id != f"region-{self.region}":
                 raise ValueError("une Région a un code « region » et l'identifiant region-<code>")
-        elif self.id != "imilo":
+        elif self.id != events.ML_PARTNER:
             raise ValueError("le système des Missions Locales a l'identifiant « imilo »")
         return self
-
-    def dialect_in(self, event: str) -> Dialect | None:
-        flow = self.publie.get(event)
-        return flow.dialecte if flow else None
 
 
 class Profiles:
@@ -165,12 +147,6 @@ class Profiles:
     @property
     def ids(self) -> list[str]:
         return list(self._by_id)
-
-    def region(self, code: str) -> PartnerProfile | None:
-        return self._by_id.get(f"region-{code}")
-
-    def receivers_of(self, event: str) -> list[PartnerProfile]:
-        return [p for p in self._by_id.values() if event in p.recoit]
 
 
 def load_profile(path: Path, events: frozenset[str] | None = None) -> PartnerProfile:

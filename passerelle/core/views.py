@@ -106,7 +106,7 @@ class ViewPlans:
         self._plans: dict[_Key, Plan] = {}
 
     def plan(self, schema: SchemaVersion, reception: Reception) -> Plan:
-        key = _Key(schema.subject, schema.version, frozenset(reception.vue), reception.texte_libre)
+        key = _Key(schema.subject, schema.version, frozenset(reception.view), reception.free_text)
         if key not in self._plans:
             self._plans[key] = compile_plan(schema.schema, key.categories, key.free_text)
         return self._plans[key]

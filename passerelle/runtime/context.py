@@ -33,8 +33,8 @@ class ServiceContext:
         profiles = Profiles.load(settings.contracts_dir / "partners", frozenset(catalogue.subjects))
         metrics = metrics or ServiceMetrics(service)
         for profile in profiles:
-            if profile.silence_max_heures:
-                metrics.silence_allowed.labels(profile.id).set(profile.silence_max_heures * 3600)
+            if profile.silence_max_hours:
+                metrics.silence_allowed.labels(profile.id).set(profile.silence_max_hours * 3600)
         return cls(
             service=service,
             settings=settings,

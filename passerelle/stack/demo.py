@@ -84,8 +84,8 @@ class Demo:
     async def _play(self, stack: Stack) -> None:
         runtime = next(iter(stack.running.values())).runtime
         ctx = runtime.ctx
-        dialects = {p.id: {e: f.dialecte.value for e, f in p.publie.items()} for p in ctx.profiles}
-        encodings = {p.id: p.csv.encodage for p in ctx.profiles}
+        dialects = {p.id: {e: f.dialect.value for e, f in p.publishes.items()} for p in ctx.profiles}
+        encodings = {p.id: p.csv.encoding for p in ctx.profiles}
         scenario = Scenario(self.seed, load_reference(self.settings.reference_dir), ctx.shapes, dialects, encodings)
         producer = AIOKafkaProducer(
             bootstrap_servers=stack.bootstrap, enable_idempotence=False, linger_ms=5, max_request_size=8 * 1024 * 1024

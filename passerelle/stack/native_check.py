@@ -42,7 +42,7 @@ def check_native(settings: Settings, partner: str, event: str, payload: bytes) -
     profile = profiles.get(partner)
     if profile is None:
         raise ValueError(f"partenaire inconnu : {partner} (connus : {', '.join(profiles.ids)})")
-    milo = profile.famille == "mission_locale"
+    milo = profile.family == "mission_locale"
     ctx = ServiceContext.build(MILO_SERVICE if milo else REGION_SERVICE, offline)
     translator = InboundTranslator(ctx, MILO if milo else REGION)
     incoming = Incoming(

@@ -18,7 +18,8 @@ from passerelle.broker import topics
 from passerelle.core.contracts.errors import ContractError, ValidationFailed
 from passerelle.core.dialect import Draft, InboundContext, Outcome, Problem, Rejected, Rendered
 from passerelle.core.envelope import Envelope, EnvelopeError, new_trace_parent, parse_time
-from passerelle.core.partners import Dialect, PartnerProfile
+from passerelle.core.events import Dialect
+from passerelle.core.partners import PartnerProfile
 from passerelle.core.pieces import FIRST_LINE
 from passerelle.core.shapes import Shape
 from passerelle.runtime.context import ServiceContext
@@ -72,8 +73,8 @@ class InboundTranslator:
             partner=partner,
             pseudonymiser=self.ctx.pseudonymiser,
             event_type=event_type,
-            encoding=profile.csv.encodage,
-            extras={"separateur": profile.csv.separateur},
+            encoding=profile.csv.encoding,
+            extras={"separateur": profile.csv.separator},
             shapes=self.ctx.shapes,
         )
         outputs: list[Output] = []
@@ -88,18 +89,18 @@ class InboundTranslator:
 
     def _dialect(self, profile: PartnerProfile, event_type: str | None, message: Incoming) -> Dialect | Rejected:
         if event_type:
-            flow = profile.publie.get(event_type)
+            flow = profile.publishes.get(event_type)
             if flow is None:
-                known = ", ".join(sorted(profile.publie)) or "aucun"
+                known = ", ".join(sorted(profile.publishes)) or "aucun"
                 return Rejected.one(
                     "evenement_non_publie",
                     f"{profile.id} ne publie pas {event_type} selon son profil (publie : {known})",
                     "ce_type",
                     received=event_type,
                 )
-            return flow.dialecte
+            return flow.dialect
         by_type = _CONTENT_TYPES.get(message.headers.get("content-type", "").split(";")[0].strip())
-        used = {f.dialecte for f in profile.publie.values()}
+        used = {f.dialect for f in profile.publishes.values()}
         if by_type in used:
             return by_type
         first = message.value.lstrip()[:1]
@@ -180,15 +181,15 @@ class OutboundTranslator:
         except (EnvelopeError, ContractError) as exc:
             return self._reject(message, partner, None, Problem(getattr(exc, "code", "decodage"), str(exc)), tally)
         profile = self.ctx.profiles.get(partner)
-        reception = profile.recoit.get(decoded.subject) if profile else None
-        if profile is None or reception is None or reception.dialecte not in self.dialects.renderers:
+        reception = profile.receives.get(decoded.subject) if profile else None
+        if profile is None or reception is None or reception.dialect not in self.dialects.renderers:
             problem = Problem("non_abonne", f"{partner} ne reçoit pas {decoded.subject} selon son profil")
             return self._reject(message, partner, decoded.subject, problem, tally)
         try:
             shape = self.ctx.shapes[decoded.subject]
-            rendered = self.dialects.renderers[reception.dialecte](decoded.subject, decoded.record, profile, shape)
+            rendered = self.dialects.renderers[reception.dialect](decoded.subject, decoded.record, profile, shape)
         except (ValueError, KeyError, TypeError) as exc:
-            problem = Problem("rendu", f"rendu {reception.dialecte.value} impossible : {type(exc).__name__}")
+            problem = Problem("rendu", f"rendu {reception.dialect.value} impossible : {type(exc).__name__}")
             return self._reject(message, partner, decoded.subject, problem, tally)
         out_envelope = envelope.derive(
             decoded.subject, "passerelle", derived_id(envelope.id, "out"), content_type=rendered.content_type

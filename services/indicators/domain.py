@@ -20,15 +20,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from passerelle.core import events
+
 # A first answer from the Mission Locale counts as contact unless it says the person could not be reached.
 NOT_CONTACTED = frozenset({"INJOIGNABLE", "COORDONNEES_INCORRECTES", "INCONNU"})
-FOLLOWED = (
-    "formation.Positionnement",
-    "formation.StatutCandidature",
-    "formation.EntreeFormation",
-    "reperage.SignalementDecrochage",
-    "reperage.SuiteSignalement",
-)
+FOLLOWED = events.followed_by_indicators()
 
 
 @dataclass
@@ -53,14 +49,6 @@ def _earliest(current: dt.date | None, new: dt.date | None) -> dt.date | None:
     return new if current is None or new < current else current
 
 
-def _region_of_session(record: Mapping[str, Any]) -> str | None:
-    explicit = record.get("regionDestinataire")
-    if explicit:
-        return str(explicit)
-    prefix, sep, _ = str(record.get("idSession") or "").partition(":")
-    return prefix if sep else None
-
-
 @dataclass
 class IndicatorState:
     applications: dict[str, _Application] = field(default_factory=dict)
@@ -71,7 +59,7 @@ class IndicatorState:
             key = str(record.get("idPositionnement"))
             app = self.applications.setdefault(key, _Application())
             if subject == "formation.Positionnement":
-                app.region = _region_of_session(record)
+                app.region = events.funding_region(record)
                 app.positioned = _earliest(app.positioned, record.get("datePositionnement"))
             elif subject == "formation.StatutCandidature":
                 app.first_status = _earliest(app.first_status, record.get("dateStatut"))

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from passerelle.core.dialect import Rendered
-from passerelle.core.partners import Dialect, PartnerProfile
+from passerelle.core.events import Dialect
+from passerelle.core.partners import PartnerProfile
 from passerelle.core.shapes import Shape
 from passerelle.runtime.context import ServiceContext
 from passerelle.runtime.service import ServiceRuntime

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from passerelle.core.dialect import Rendered
-from passerelle.core.partners import Dialect, PartnerProfile
+from passerelle.core.events import Dialect
+from passerelle.core.partners import PartnerProfile
 from passerelle.core.shapes import Shape
 from passerelle.runtime.context import ServiceContext
 from passerelle.runtime.service import ServiceRuntime
@@ -23,7 +24,7 @@ def _render_json(subject: str, record: dict[str, Any], _profile: PartnerProfile,
 
 def _render_csv(subject: str, record: dict[str, Any], profile: PartnerProfile, shape: Shape) -> Rendered:
     csv = profile.csv
-    return region_csv.render(subject, record, shape, encoding=csv.encodage, separator=csv.separateur)
+    return region_csv.render(subject, record, shape, encoding=csv.encoding, separator=csv.separator)
 
 
 DIALECTS = Dialects(
@@ -39,5 +40,5 @@ DIALECTS = Dialects(
 
 def build(settings: Settings, ctx: ServiceContext | None = None) -> ServiceRuntime:
     ctx = ctx or ServiceContext.build(SERVICE, settings)
-    regions = [p.id for p in ctx.profiles if p.famille == "region"]
+    regions = [p.id for p in ctx.profiles if p.family == "region"]
     return adapter_runtime(ctx, DIALECTS, regions, "LHEO, JSON et CSV des Régions ⇄ événements canoniques")

@@ -48,7 +48,7 @@ class RouterProcessor:
         schema = self.ctx.catalogue.get(subject, decoded.version)
         outputs: list[Output] = []
         for recipient in route.partners:
-            reception = self.ctx.profiles[recipient].recoit[subject]
+            reception = self.ctx.profiles[recipient].receives[subject]
             minimised, fields = self.views.apply(schema, route.record, reception)
             if route.record is decoded.record and self.views.withholds_nothing(schema, reception):
                 value = message.value  # nothing to withhold or add: the canonical bytes are the delivery

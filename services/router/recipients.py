@@ -1,4 +1,4 @@
-"""Who receives a canonical event, from the design brief's table and the reference data.
+"""Who receives a canonical event, from the routing rule of the events table and the reference data.
 
 Pure: an event in, the partners to deliver to (and the record, enriched when
 routing needs to fill something in) out, or a :class:`RoutingError` that the
@@ -11,10 +11,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from passerelle.core import events
+from passerelle.core.events import ML_PARTNER as ML
+from passerelle.core.events import Route as Rule
 from passerelle.core.partners import Profiles
 from passerelle.core.reference import ReferenceData
-
-ML = "imilo"
 
 
 class RoutingError(Exception):
@@ -34,52 +35,43 @@ class Route:
 def recipients(
     subject: str, record: dict[str, Any], sender: str, profiles: Profiles, reference: ReferenceData
 ) -> Route:
+    declared = events.event(subject)
+    if declared is None:
+        raise RoutingError("evenement_inconnu", f"aucune règle de routage pour {subject}")
     enriched = record
-    if subject in (
-        "formation.OffreSession",
-        "formation.StatutCandidature",
-        "formation.EntreeFormation",
-        "formation.SortieFormation",
-        "aide.DecisionAide",
-        "orientation.EvenementOrientation",
-    ):
+    rule = declared.route
+    if rule is Rule.TO_MISSION_LOCALE:
         targets: tuple[str, ...] = (ML,)
-    elif subject == "formation.Positionnement":
-        targets = (_region_partner(_funding_region(record), "regionDestinataire"),)
-    elif subject == "reperage.SignalementDecrochage":
+    elif rule is Rule.TO_ML_OF_COMMUNE:
         enriched = _with_structure(record, reference)
         targets = (ML,)
-    elif subject in ("reperage.SuiteSignalement", "aide.DemandeAide"):
+    elif rule is Rule.TO_FUNDING_REGION:
+        targets = (_region_partner(_funding_region(record), "regionDestinataire"),)
+    elif rule is Rule.TO_NAMED_REGION:
         targets = (_region_partner(record.get("region"), "region"),)
-    elif subject == "pilotage.Indicateurs":
-        targets = (ML, _region_partner(record.get("region"), "region"))
     else:
-        raise RoutingError("evenement_inconnu", f"aucune règle de routage pour {subject}")
+        targets = (ML, _region_partner(record.get("region"), "region"))
     subscribed = tuple(t for t in targets if _receives(profiles, t, subject))
     if not subscribed:
         raise RoutingError(
             "non_abonne",
             f"aucun destinataire abonné à {subject} parmi : {', '.join(targets)} (voir les profils des partenaires)",
         )
-    if subject != "pilotage.Indicateurs" and sender in subscribed and sender != ML:
+    # A Region is not sent back what it published; aggregates go to every party they concern.
+    if rule is not Rule.TO_BOTH and sender in subscribed and sender != ML:
         subscribed = tuple(t for t in subscribed if t != sender)
     return Route(subscribed, enriched)
 
 
-def _funding_region(record: Mapping[str, Any]) -> str | None:
-    """The Region funding the session: explicit, else the ``<region>:`` prefix of the session id."""
-    explicit = record.get("regionDestinataire")
-    if explicit:
-        return str(explicit)
-    session = str(record.get("idSession") or "")
-    prefix, sep, _ = session.partition(":")
-    if not sep:
+def _funding_region(record: Mapping[str, Any]) -> str:
+    region = events.funding_region(record)
+    if region is None:
         raise RoutingError(
             "region_inconnue",
             "région financeuse introuvable : renseignez regionDestinataire ou un idSession « <région>:<numéro> »",
             "idSession",
         )
-    return prefix
+    return region
 
 
 def _region_partner(region: Any, path: str) -> str:
@@ -90,7 +82,7 @@ def _region_partner(region: Any, path: str) -> str:
 
 def _receives(profiles: Profiles, partner: str, subject: str) -> bool:
     profile = profiles.get(partner)
-    return profile is not None and subject in profile.recoit
+    return profile is not None and subject in profile.receives
 
 
 def _with_structure(record: dict[str, Any], reference: ReferenceData) -> dict[str, Any]:

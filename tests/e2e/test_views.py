@@ -21,7 +21,7 @@ from tests.flows import caused_by, send, wait_for
 pytestmark = pytest.mark.broker
 
 PROFILES = Profiles.load(PROJECT_ROOT / "contracts" / "partners")
-PAIRS = [(event, p.id) for p in PROFILES for event in sorted(p.recoit)]
+PAIRS = [(event, p.id) for p in PROFILES for event in sorted(p.receives)]
 
 
 def _aimed_at(subject: str, record: dict[str, Any], recipient: str) -> dict[str, Any]:
@@ -66,8 +66,8 @@ async def test_delivery_holds_exactly_the_view(
     envelope = Envelope.new(event, sender, correlation_id=marker)
     await send(producer, topics.canonical(event), codec.encode(event, record), envelope.to_headers(), b"k")
     [delivered] = await wait_for(stack.bootstrap, topics.deliver(recipient), caused_by(marker))
-    reception = PROFILES[recipient].recoit[event]
-    expected = _aimed_at(event, _allowed(schema, set(reception.vue), reception.texte_libre), recipient)
+    reception = PROFILES[recipient].receives[event]
+    expected = _aimed_at(event, _allowed(schema, set(reception.view), reception.free_text), recipient)
     if event == "reperage.SignalementDecrochage":
         expected["codeStructure"] = record["codeStructure"]
     assert codec.decode(delivered.value).record == expected

@@ -21,7 +21,7 @@ def test_a_full_view_delivers_exactly_the_canonical_record() -> None:
     codec, typed, views = AvroCodec(catalogue), TypedContracts(catalogue), ViewPlans(catalogue)
     full = partial = 0
     for profile in profiles:
-        for subject, reception in profile.recoit.items():
+        for subject, reception in profile.receives.items():
             schema = catalogue.latest(subject)
             for path in sorted((EXAMPLES / subject / "valid").glob("*.json")):
                 record = typed.validate(subject, json.loads(path.read_text(encoding="utf-8")))

@@ -16,12 +16,14 @@ from typing import Any
 
 import orjson
 
+from passerelle.core import events
 from passerelle.core.dialect import Draft, InboundContext, Outcome, Problem, Rejected, Rendered
+from passerelle.core.events import Dialect
 from passerelle.core.privacy import NirDetected, may_hold_nir, reject_nir
 from passerelle.core.shapes import Reading, read_date
 
 CONTENT_TYPE = "application/json"
-INBOUND = ("formation.Positionnement", "reperage.SuiteSignalement", "aide.DemandeAide")
+INBOUND = events.sent_in(Dialect.IMILO_JSON)
 
 # (native path, canonical path, kind). Kinds: text, date, int, bool, code (enum, upper-cased), euros.
 Mapping_ = tuple[tuple[str, str, str], ...]
@@ -73,11 +75,6 @@ FIELDS: dict[str, Mapping_] = {
         ("dateDemande", "dateDemande", "date"),
         ("commentaire", "commentaire", "text"),
     ),
-}
-ID_FIELDS = {
-    "formation.Positionnement": "idPositionnement",
-    "reperage.SuiteSignalement": "idSignalement",
-    "aide.DemandeAide": "idDemande",
 }
 _PERSONAL_NATIVE = {n for n, c, _ in _DOSSIER}
 
@@ -139,7 +136,7 @@ def _one(item: Any, context: InboundContext, position: str | None, prefix: str, 
     if reading.problems:
         return Rejected(tuple(reading.problems), position, subject)
     key = record.get("pseudonyme") or record.get("jeune", {}).get("pseudonyme") or ""
-    native_id = f"{subject}:{record.get(ID_FIELDS[subject], position or '')}"
+    native_id = f"{subject}:{record.get(events.id_field(subject) or '', position or '')}"
     return Draft(subject, record, str(key), position, native_id)
 
 

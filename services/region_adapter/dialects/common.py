@@ -9,32 +9,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from passerelle.core import events
 from passerelle.core.dialect import Draft, InboundContext, Outcome, Problem, Rejected
+from passerelle.core.events import Dialect
 from passerelle.core.privacy import NirDetected, reject_nir
 from passerelle.core.shapes import Reading, Shape, read_nested, snake
 
-REGION_IN = (
-    "formation.StatutCandidature",
-    "formation.EntreeFormation",
-    "formation.SortieFormation",
-    "reperage.SignalementDecrochage",
-    "aide.DecisionAide",
-    "orientation.EvenementOrientation",
-)
-REGION_OUT = ("formation.Positionnement", "reperage.SuiteSignalement", "aide.DemandeAide", "pilotage.Indicateurs")
-
-# The id field of each event: the sender's id for the item, from which the event id is derived.
-ID_FIELDS = {
-    "formation.StatutCandidature": "idPositionnement",
-    "formation.EntreeFormation": "idPositionnement",
-    "formation.SortieFormation": "idPositionnement",
-    "formation.Positionnement": "idPositionnement",
-    "reperage.SignalementDecrochage": "idSignalement",
-    "reperage.SuiteSignalement": "idSignalement",
-    "aide.DemandeAide": "idDemande",
-    "aide.DecisionAide": "idDemande",
-    "orientation.EvenementOrientation": "idEvenement",
-}
+REGION_IN = events.sent_in(Dialect.REGION_JSON)
 # A Region's own id for a young person it signals, never sent on the bus.
 REGION_PERSON_ID = "id_jeune"
 
@@ -87,7 +68,7 @@ def translate(
     if pseudonym is not None:
         record.setdefault("jeune", {})["pseudonyme"] = pseudonym
     key = _key(subject, record)
-    native_id = f"{subject}:{record.get(ID_FIELDS[subject], position)}"
+    native_id = f"{subject}:{record.get(events.id_field(subject) or '', position)}"
     return Draft(subject, record, key, position, native_id)
 
 
@@ -117,7 +98,7 @@ def _key(subject: str, record: Mapping[str, Any]) -> str:
     person = record.get("jeune")
     if isinstance(person, Mapping) and person.get("pseudonyme"):
         return str(person["pseudonyme"])
-    return str(record.get(ID_FIELDS.get(subject, ""), subject))
+    return str(record.get(events.id_field(subject) or "", subject))
 
 
 def _nir_problem(nir: NirDetected) -> Problem:
