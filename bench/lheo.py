@@ -63,10 +63,10 @@ def split_stage(path: Path, out: BinaryIO) -> dict[str, Any]:
 def translate_stage(source: BinaryIO) -> dict[str, Any]:
     """What the region adapter does with each piece: parse, validate, encode, wrap in the envelope."""
     from passerelle.runtime.context import ServiceContext
-    from passerelle.runtime.hop import Tally
     from passerelle.runtime.messages import Incoming
+    from passerelle.runtime.tally import Tally
     from passerelle.settings import Settings
-    from services.adapter.translators import InboundTranslator
+    from services.adapter.inbound import InboundTranslator
     from services.region_adapter.app import DIALECTS, SERVICE
 
     settings = Settings(pseudonym_secret="bench", log_level="WARNING")

@@ -26,8 +26,9 @@ from passerelle.broker.topics import TopicSpec
 from passerelle.core.contracts.catalogue import Catalogue
 from passerelle.core.partners import Profiles
 from passerelle.logging import configure
-from passerelle.runtime.hop import Processor, Tally, call_hook
+from passerelle.runtime.hop import Processor, call_hook
 from passerelle.runtime.messages import Incoming, Output
+from passerelle.runtime.tally import Tally
 from passerelle.settings import Settings
 from passerelle.stack.deployables import build_service
 

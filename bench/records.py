@@ -7,6 +7,7 @@ import random
 from typing import Any
 
 from passerelle.core.privacy import Pseudonymiser
+from passerelle.simulation import native as simulated
 
 _PSEUDO = Pseudonymiser(b"bench")
 
@@ -45,20 +46,18 @@ def positionnement(rng: random.Random, i: int) -> dict[str, Any]:
 
 def native_positionnement(rng: random.Random, i: int) -> bytes:
     """An I-MILO JSON Positionnement, as the Mission Locale side publishes it on ``in.imilo``."""
-    from services.milo_adapter.dialects import imilo_json
 
     record = positionnement(rng, i)
     fields = {k: v for k, v in record.items() if k not in ("regionDestinataire", "nomStructure")}
     fields["jeune"] = {k: v for k, v in record["jeune"].items() if k != "pseudonyme"}
     fields["idDossier"] = f"D-{i:08d}"
-    return imilo_json.native_message("formation.Positionnement", fields)
+    return simulated.imilo_message("formation.Positionnement", fields)
 
 
 def native_statut(rng: random.Random, i: int) -> bytes:
     """A Region JSON StatutCandidature answering the positionnement ``i``, as region-24 publishes it."""
-    from services.region_adapter.dialects import region_json
 
-    return region_json.native_message(
+    return simulated.region_json_message(
         "formation.StatutCandidature",
         {
             "id_positionnement": f"P-{i:08d}",

@@ -75,6 +75,20 @@ def family_of(topic: str) -> Family:
         raise ValueError(f"topic hors des familles Passerelle : {topic!r}") from None
 
 
+_PER_PARTNER = frozenset({Family.IN.value, Family.DELIVER.value, Family.OUT.value, Family.FEEDBACK.value})
+
+
+def partner_of(topic: str) -> str | None:
+    """The partner a per-partner topic belongs to (``in.region-24`` → ``region-24``); None for the others."""
+    head, _, rest = topic.partition(".")
+    return rest if head in _PER_PARTNER and rest else None
+
+
+def sender_of(topic: str) -> str | None:
+    """The partner that wrote a record of ``topic``: only ``in.<partner>`` is written by a partner."""
+    return partner_of(topic) if topic.startswith("in.") else None
+
+
 @dataclass(frozen=True)
 class TopicSpec:
     name: str

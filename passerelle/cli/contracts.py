@@ -101,10 +101,10 @@ def validate(
 
 def _validate_native(console: Console, settings: Settings, file: Path, event: str, partner: str) -> None:
     from passerelle.logging import configure
-    from passerelle.stack.native_check import check_native
+    from passerelle.stack.native_check import check_native_message
 
     configure(settings.log_format, "WARNING")  # the adapter's rejection logs would repeat the report
-    report = check_native(settings, partner, event, file.read_bytes())
+    report = check_native_message(settings, partner, event, file.read_bytes())
     for problem in report.problems:
         console.print(
             f"[red]rejeté[/red] {problem.get('position') or ''} {problem['chemin']} : {problem['message']}"

@@ -13,7 +13,8 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from passerelle.broker import topics
 from passerelle.broker.producer import start_producer
 from passerelle.cli.context import CliState
-from passerelle.core.pieces import FIRST_LINE, split_csv
+from passerelle.core.headers import FIRST_LINE
+from passerelle.core.pieces import split_csv
 from passerelle.settings import Settings
 
 app = typer.Typer(help="Publier un gros fichier (flux LHEO, export CSV) sur in.<partenaire>.", no_args_is_help=True)

@@ -7,50 +7,13 @@ and a feedback event, and validates every :class:`Draft` against its contract.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from passerelle.core.contracts.errors import FieldError
 from passerelle.core.privacy import Pseudonymiser
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    """Why a native message (or one row, one session of it) could not be translated.
-
-    ``code`` is stable and machine-readable (used as a metric label, so a
-    bounded set); ``message`` is plain French for the sender's integrator;
-    ``path`` names the native field; personal values never appear in it.
-    """
-
-    code: str
-    message: str
-    path: str = "$"
-    rule: str = ""
-    expected: str | None = None
-    received: str | None = None
-
-    @classmethod
-    def from_field_error(cls, error: FieldError, code: str = "validation") -> Problem:
-        return cls(
-            code=code,
-            message=error.message,
-            path=error.path,
-            rule=error.rule,
-            expected=error.expected,
-            received=error.received,
-        )
-
-    def as_dict(self) -> dict[str, str | None]:
-        return {
-            "code": self.code,
-            "chemin": self.path,
-            "regle": self.rule,
-            "message": self.message,
-            "attendu": self.expected,
-            "recu": self.received,
-        }
+from passerelle.core.problems import Problem
+from passerelle.core.shapes import Shape
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,8 +69,8 @@ class InboundContext:
     event_type: str | None = None
     encoding: str = "utf-8"
     extras: dict[str, str] = field(default_factory=dict)
-    # Native shapes of the contracts (``passerelle.core.shapes.Shape`` by subject), built once by the runtime.
-    shapes: Mapping[str, Any] = field(default_factory=dict)
+    # Native shapes of the contracts by subject, built once by the runtime.
+    shapes: Mapping[str, Shape] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,18 +81,29 @@ class Rendered:
     content_type: str
 
 
+@dataclass(frozen=True, slots=True)
+class OutboundContext:
+    """What a dialect may know about the recipient it renders for: the contract's native shape and the
+    recipient's file conventions."""
+
+    shape: Shape
+    encoding: str = "utf-8"
+    separator: str = ";"
+
+
 class InboundDialect(Protocol):
     """Native bytes to canonical drafts; never raises on bad input, yields :class:`Rejected`."""
 
-    def __call__(self, payload: bytes, context: InboundContext) -> Iterable[Outcome]: ...
+    def __call__(self, payload: bytes, context: InboundContext, /) -> Iterable[Outcome]: ...
 
 
 class OutboundDialect(Protocol):
-    """A canonical record (as decoded from Avro) to the partner's native bytes."""
+    """A canonical record (as decoded from Avro) to the recipient's native bytes."""
 
-    def __call__(self, subject: str, record: dict[str, Any]) -> Rendered: ...
+    def __call__(self, subject: str, record: dict[str, Any], context: OutboundContext, /) -> Rendered: ...
 
 
-def drafts(outcomes: Iterable[Outcome]) -> Iterator[Draft]:
-    """Only the drafts, for tests and tools that expect clean input."""
-    return (o for o in outcomes if isinstance(o, Draft))
+class NativePath(Protocol):
+    """The native name of a canonical field path, so a contract error names what the integrator wrote."""
+
+    def __call__(self, subject: str, canonical: str, /) -> str: ...

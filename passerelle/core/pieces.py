@@ -11,8 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
-FIRST_LINE = "passerelle_premiere_ligne"  # header: line of the original file where a CSV piece starts
-
 
 def split_csv(
     source: BinaryIO, max_bytes: int = 512_000, progress: Callable[[int], None] | None = None

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from passerelle.core.contracts.typed import MASKED
-from passerelle.core.dialect import Problem
+from passerelle.core.problems import Problem
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])([A-Z])")
 

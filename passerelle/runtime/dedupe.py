@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from passerelle.runtime.messages import CAUSE
+from passerelle.core.headers import CAUSE
 
 
 class SeenInputs:

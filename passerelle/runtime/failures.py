@@ -7,7 +7,6 @@ in plain French on its ``feedback.<partner>`` topic.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -15,13 +14,14 @@ import orjson
 import structlog
 
 from passerelle.broker import topics
-from passerelle.core.dialect import Problem
 from passerelle.core.envelope import format_time
-from passerelle.runtime.messages import CAUSE, REPLAY, SENDER, Incoming, Output, derived_id
+from passerelle.core.headers import CAUSE, ERROR_PREFIX, REPLAY, SENDER
+from passerelle.core.problems import Problem
+from passerelle.runtime.messages import Incoming, Output, derived_id
+from passerelle.runtime.tally import Tally
 
 log = structlog.get_logger("passerelle.rejets")
 
-ERROR_PREFIX = "passerelle_error_"
 FEEDBACK_TYPE = "fr.passerelle.retour.Erreur"
 JSON = "application/json"
 
@@ -39,6 +39,15 @@ class Failure:
     @property
     def first(self) -> Problem:
         return self.problems[0]
+
+
+def reject(
+    message: Incoming, failure: Failure, tally: Tally, *, direction: str, partner: str | None, event: str | None
+) -> list[Output]:
+    """The one way a hop refuses an input (or an item of it): counted, then its DLQ and feedback records."""
+    tally.count(direction, partner or "?", event or "inconnu", "dlq")
+    tally.rejected(partner or "?", failure.first.code)
+    return failure_outputs(message, failure)
 
 
 def failure_outputs(message: Incoming, failure: Failure, now: datetime | None = None) -> list[Output]:
@@ -119,7 +128,3 @@ def _feedback(message: Incoming, failure: Failure, moment: str) -> Output:
     if "traceparent" in message.headers:
         headers.append(("traceparent", message.headers["traceparent"].encode()))
     return Output(topics.feedback(failure.sender), orjson.dumps(body), message.key, headers)
-
-
-def problems_of(values: Sequence[Problem]) -> tuple[Problem, ...]:
-    return tuple(values) or (Problem("inconnu", "erreur sans détail"),)

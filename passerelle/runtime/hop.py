@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -28,28 +27,15 @@ from faststream.kafka.annotations import KafkaMessage
 
 from passerelle.broker import topics
 from passerelle.broker.topics import POLICIES, family_of
-from passerelle.core.dialect import Problem
+from passerelle.core.problems import Problem
 from passerelle.metrics import ServiceMetrics
 from passerelle.runtime.dedupe import SeenInputs, causes_in
 from passerelle.runtime.failures import Failure, failure_outputs
 from passerelle.runtime.messages import Incoming, Output
+from passerelle.runtime.tally import Tally
 from passerelle.settings import Settings
 
 log = structlog.get_logger("passerelle.hop")
-
-
-@dataclass
-class Tally:
-    """Per-batch counts, flushed to Prometheus once per batch (label lookups are not free)."""
-
-    counts: Counter[tuple[str, str, str, str]] = field(default_factory=Counter)
-    dlq: Counter[tuple[str, str]] = field(default_factory=Counter)
-
-    def count(self, direction: str, partner: str, event: str, outcome: str, n: int = 1) -> None:
-        self.counts[(direction, partner, event, outcome)] += n
-
-    def rejected(self, partner: str, reason: str) -> None:
-        self.dlq[(partner, reason)] += 1
 
 
 class Processor(Protocol):
@@ -211,7 +197,7 @@ class Hop:
             except Exception as exc:  # a bug must not block the partition: the input goes to the DLQ
                 log.exception("hop.erreur_interne", service=self.spec.service, where=incoming.where)
                 problem = Problem("erreur_interne", f"erreur interne du service : {type(exc).__name__}")
-                sender = _partner_of(incoming.topic)
+                sender = topics.sender_of(incoming.topic)
                 # Feedback only to a partner this hop knows: a topic that does not exist would stall the batch.
                 known = sender if sender and topics.feedback(sender) in self.spec.outputs else None
                 outputs.extend(failure_outputs(incoming, Failure(self.spec.service, known, (problem,))))
@@ -260,11 +246,6 @@ def call_hook(processor: Processor, hook: str) -> None:
     method = getattr(processor, hook, None)
     if method is not None:
         method()
-
-
-def _partner_of(topic: str) -> str | None:
-    family, _, rest = topic.partition(".")
-    return rest if family == "in" else None
 
 
 def _acks(value: str) -> int | str:

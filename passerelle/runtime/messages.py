@@ -8,11 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from passerelle.core.envelope import Headers
-
-# Headers Passerelle adds beside the CloudEvents ones.
-CAUSE = "passerelle_cause"  # id of the input this output was made from (idempotence on restart)
-REPLAY = "passerelle_replay"  # set by `dlq replay`: a deliberate second attempt, not a duplicate
-SENDER = "passerelle_sender"  # partner that sent the original input
+from passerelle.core.headers import REPLAY
 
 _IDS = uuid.UUID("6f1c1c1e-4b7a-4c59-9d0e-2f5a2b7d9e10")
 _IDS_BYTES = _IDS.bytes

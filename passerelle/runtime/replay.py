@@ -12,8 +12,8 @@ from typing import Any
 
 import orjson
 
-from passerelle.runtime.failures import ERROR_PREFIX
-from passerelle.runtime.messages import CAUSE, REPLAY, Output
+from passerelle.core.headers import CAUSE, ERROR_PREFIX, REPLAY
+from passerelle.runtime.messages import Output
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,8 @@ import orjson
 
 from passerelle.core.reference import ReferenceData
 from passerelle.core.shapes import Shape, snake
+from passerelle.simulation import native as simulated
 from passerelle.simulation.people import ROME_CODES, YoungPerson, young_person
-from services.milo_adapter.dialects import imilo_json
-from services.region_adapter.dialects import region_csv, region_json
 
 START = dt.date(2026, 1, 5)
 NIR_SAMPLE = "2 84 05 37 261 084 46"  # a well-formed NIR: must be refused by Passerelle
@@ -90,7 +89,7 @@ class Scenario:
             fields["commentaire"] = f"Sécurité sociale : {NIR_SAMPLE}"
         elif bad == "rome":
             fields["codeRomeVise"] = "ZZ999"
-        payload = imilo_json.native_message("formation.Positionnement", fields)
+        payload = simulated.imilo_message("formation.Positionnement", fields)
         if bad == "json":
             payload = payload[: len(payload) // 2]
         return Native("imilo", "formation.Positionnement", payload, _key(person), "application/json", bad is not None)
@@ -107,7 +106,7 @@ class Scenario:
             "montantDemandeCentimes": self.rng.randrange(50, 1500) * 100,
             "dateDemande": START + dt.timedelta(days=self.rng.randrange(0, 240)),
         }
-        payload = imilo_json.native_message("aide.DemandeAide", fields)
+        payload = simulated.imilo_message("aide.DemandeAide", fields)
         return Native("imilo", "aide.DemandeAide", payload, _key(person), "application/json")
 
     def suite_signalement(self, delivered: Mapping[str, Any]) -> Native:
@@ -267,14 +266,14 @@ class Scenario:
             dialect = self.dialects[partner][event]
             if dialect == "region-csv":
                 encoding = self.csv_encodings.get(partner, "utf-8")
-                payload = region_csv.native_file(event, rows, self.shapes[event], encoding)
+                payload = simulated.region_csv_file(event, rows, self.shapes[event], encoding)
                 if bad_rows:
                     payload = _spoil_rows(payload, bad_rows, encoding, self.rng)
                 yield Native(partner, event, payload, None, "text/csv", bad_rows > 0)
             else:
                 for row in rows:
                     key = _row_key(row)
-                    payload = region_json.native_message(event, _to_snake(row))
+                    payload = simulated.region_json_message(event, _to_snake(row))
                     yield Native(partner, event, payload, key, "application/json")
 
 

@@ -1,4 +1,4 @@
-"""Builds an adapter service from the dialects it owns and the partners it serves."""
+"""An adapter service: one hop over its partners' ``in.*`` (inbound) and ``deliver.*`` (outbound) topics."""
 
 from __future__ import annotations
 
@@ -6,10 +6,13 @@ from collections.abc import Sequence
 
 from passerelle.broker import topics
 from passerelle.runtime.context import ServiceContext
-from passerelle.runtime.hop import Hop, HopSpec, Tally
+from passerelle.runtime.hop import Hop, HopSpec
 from passerelle.runtime.messages import Incoming, Output
 from passerelle.runtime.service import ServiceRuntime
-from services.adapter.translators import Dialects, InboundTranslator, OutboundTranslator
+from passerelle.runtime.tally import Tally
+from services.adapter.dialects import Dialects
+from services.adapter.inbound import InboundTranslator
+from services.adapter.outbound import OutboundTranslator
 
 
 class AdapterProcessor:

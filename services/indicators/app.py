@@ -10,10 +10,12 @@ from passerelle.broker import topics
 from passerelle.broker.reader import collect
 from passerelle.core.contracts.errors import ContractError
 from passerelle.core.envelope import Envelope
+from passerelle.core.headers import CAUSE
 from passerelle.runtime.context import ServiceContext
-from passerelle.runtime.hop import Hop, HopSpec, Tally
-from passerelle.runtime.messages import CAUSE, Incoming, Output, derived_id
+from passerelle.runtime.hop import Hop, HopSpec
+from passerelle.runtime.messages import Incoming, Output, derived_id
 from passerelle.runtime.service import ServiceRuntime
+from passerelle.runtime.tally import Tally
 from passerelle.settings import Settings
 from services.indicators.domain import FOLLOWED, IndicatorState
 from services.indicators.metrics import IndicatorCollector

@@ -2,34 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from passerelle.core.dialect import Rendered
-from passerelle.core.events import Dialect
-from passerelle.core.partners import PartnerProfile
-from passerelle.core.shapes import Shape
+from passerelle.core.events import ML_PARTNER, Dialect
 from passerelle.runtime.context import ServiceContext
 from passerelle.runtime.service import ServiceRuntime
 from passerelle.settings import Settings
+from services.adapter.dialects import Dialects
 from services.adapter.service import adapter_runtime
-from services.adapter.translators import Dialects
 from services.milo_adapter.dialects import imilo_json
 
 SERVICE = "milo_adapter"
-PARTNER = "imilo"
-
-
-def _render(subject: str, record: dict[str, Any], _profile: PartnerProfile, _shape: Shape) -> Rendered:
-    return imilo_json.render(subject, record)
-
 
 DIALECTS = Dialects(
     parsers={Dialect.IMILO_JSON: imilo_json.parse},
-    renderers={Dialect.IMILO_JSON: _render},
+    renderers={Dialect.IMILO_JSON: imilo_json.render},
     native_paths={Dialect.IMILO_JSON: imilo_json.native_path},
 )
 
 
 def build(settings: Settings, ctx: ServiceContext | None = None) -> ServiceRuntime:
     ctx = ctx or ServiceContext.build(SERVICE, settings)
-    return adapter_runtime(ctx, DIALECTS, [PARTNER], "I-MILO JSON ⇄ événements canoniques")
+    return adapter_runtime(ctx, DIALECTS, [ML_PARTNER], "I-MILO JSON ⇄ événements canoniques")

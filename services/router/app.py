@@ -7,16 +7,17 @@ from typing import Any
 
 from passerelle.broker import topics
 from passerelle.core.audit import AuditChain
-from passerelle.core.contracts.errors import ContractError
-from passerelle.core.dialect import Problem
-from passerelle.core.envelope import Envelope, EnvelopeError
+from passerelle.core.headers import CAUSE, SENDER
+from passerelle.core.problems import Problem
 from passerelle.core.reference import ReferenceData, load_reference
 from passerelle.core.views import ViewPlans
+from passerelle.runtime.canonical import read_canonical
 from passerelle.runtime.context import ServiceContext
-from passerelle.runtime.failures import Failure, failure_outputs
-from passerelle.runtime.hop import Hop, HopSpec, Tally
-from passerelle.runtime.messages import CAUSE, SENDER, Incoming, Output, derived_id
+from passerelle.runtime.failures import Failure, reject
+from passerelle.runtime.hop import Hop, HopSpec
+from passerelle.runtime.messages import Incoming, Output, derived_id
 from passerelle.runtime.service import ServiceRuntime
+from passerelle.runtime.tally import Tally
 from passerelle.settings import Settings
 from services.router.recipients import RoutingError, recipients
 
@@ -33,11 +34,10 @@ class RouterProcessor:
         self.views = ViewPlans(ctx.catalogue)
 
     def process(self, message: Incoming, tally: Tally) -> list[Output]:
-        try:
-            envelope = Envelope.from_headers(message.raw_headers)
-            decoded = self.ctx.codec.decode(message.value)
-        except (EnvelopeError, ContractError) as exc:
-            return self._reject(message, None, None, Problem(getattr(exc, "code", "decodage"), str(exc)), tally)
+        canonical = read_canonical(message, self.ctx.codec)
+        if isinstance(canonical, Problem):
+            return self._reject(message, None, None, canonical, tally)
+        envelope, decoded = canonical.envelope, canonical.decoded
         sender = envelope.source
         subject = decoded.subject
         try:
@@ -83,9 +83,7 @@ class RouterProcessor:
     ) -> list[Output]:
         known = sender if sender in self.ctx.profiles else None
         failure = Failure(SERVICE, known, (problem,), subject)
-        tally.count("in", sender or "?", subject or "inconnu", "dlq")
-        tally.rejected(sender or "?", problem.code)
-        return failure_outputs(message, failure)
+        return reject(message, failure, tally, direction="in", partner=sender, event=subject)
 
 
 def build(settings: Settings, ctx: ServiceContext | None = None, **_: Any) -> ServiceRuntime:

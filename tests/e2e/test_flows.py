@@ -8,8 +8,9 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from passerelle.simulation import native as simulated
 from passerelle.stack.local import Stack
-from services.region_adapter.dialects import region_csv, region_json
+from services.region_adapter.dialects import region_csv
 from tests.e2e.traffic import positionnement, pseudonym_of
 from tests.flows import caused_by, header, native_headers, send, wait_for
 
@@ -34,7 +35,7 @@ async def test_positionnement_reaches_the_funding_region_and_its_status_comes_ba
     assert "commentaire" not in body  # nor free text
     assert header(delivered, "ce_type") == "formation.Positionnement"
 
-    status = region_json.native_message(
+    status = simulated.region_json_message(
         "formation.StatutCandidature",
         {
             "id_positionnement": f"P-{n}",
@@ -121,7 +122,7 @@ async def test_events_of_one_young_person_stay_in_order(stack: Stack, producer: 
     pseudo = pseudonym_of(n)
     statuses = ["RECUE", "INFORMATION_COLLECTIVE", "LISTE_ATTENTE", "ADMIS", "ANNULEE"] * 4
     for i, statut in enumerate(statuses):
-        status = region_json.native_message(
+        status = simulated.region_json_message(
             "formation.StatutCandidature",
             {
                 "id_positionnement": f"P-{n}",
@@ -189,7 +190,7 @@ async def test_two_changes_for_one_positionnement_in_one_message_are_two_events(
         {**base, "statut": "RECUE", "date_statut": "2026-03-02"},
         {**base, "statut": "ADMIS", "date_statut": "2026-03-09"},
     ]
-    status = region_json.native_message("formation.StatutCandidature", changes)
+    status = simulated.region_json_message("formation.StatutCandidature", changes)
     await send(producer, "in.region-84", status, native_headers(ce_id=f"two-{n}"))
     delivered = await wait_for(stack.bootstrap, "out.imilo", caused_by(f"two-{n}"), count=2, settle_s=1.0)
     assert [orjson.loads(r.value)["statut"] for r in delivered] == ["RECUE", "ADMIS"]  # both, in order

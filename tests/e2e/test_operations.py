@@ -12,8 +12,8 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from passerelle.simulation import native as simulated
 from passerelle.stack.local import Stack
-from services.region_adapter.dialects import region_json
 from tests.e2e.traffic import positionnement, pseudonym_of
 from tests.flows import caused_by, cli, header, native_headers, send, wait_for
 
@@ -105,7 +105,7 @@ async def test_a_killed_adapter_loses_nothing_and_doubles_nothing(stack: Stack, 
     process = await start()
     try:
         for i in range(total):
-            body = region_json.native_message(
+            body = simulated.region_json_message(
                 "formation.EntreeFormation",
                 {
                     "id_positionnement": f"P-{n}-{i}",

@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 from passerelle.core.privacy import Pseudonymiser
-from services.milo_adapter.dialects import imilo_json
+from passerelle.simulation import native as simulated
 
 PSEUDO = Pseudonymiser(b"secret-de-test")
 
@@ -34,7 +34,7 @@ def positionnement(n: str, session: str = "24:114782", commentaire: str | None =
         "commentaire": commentaire,
         **extra,
     }
-    return imilo_json.native_message("formation.Positionnement", fields)
+    return simulated.imilo_message("formation.Positionnement", fields)
 
 
 def pseudonym_of(n: str) -> str:

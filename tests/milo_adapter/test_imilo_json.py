@@ -9,6 +9,7 @@ import orjson
 from passerelle.core.contracts.typed import TypedContracts
 from passerelle.core.dialect import Draft, Rejected
 from passerelle.settings import PROJECT_ROOT
+from passerelle.simulation import native as simulated
 from services.milo_adapter.dialects import imilo_json
 from tests.dialect_context import PSEUDO, context
 
@@ -24,7 +25,7 @@ FIELDS = {
 
 
 def test_positionnement_is_pseudonymised_and_valid(typed: TypedContracts) -> None:
-    [draft] = imilo_json.parse(imilo_json.native_message("formation.Positionnement", FIELDS), context("imilo"))
+    [draft] = imilo_json.parse(simulated.imilo_message("formation.Positionnement", FIELDS), context("imilo"))
     assert isinstance(draft, Draft)
     record = typed.validate("formation.Positionnement", draft.record)
     assert record["jeune"]["pseudonyme"] == PSEUDO("imilo", "D-42") == draft.key
@@ -32,14 +33,14 @@ def test_positionnement_is_pseudonymised_and_valid(typed: TypedContracts) -> Non
 
 
 def test_extra_dossier_fields_are_dropped_not_forwarded() -> None:
-    native = orjson.loads(imilo_json.native_message("formation.Positionnement", FIELDS))
+    native = orjson.loads(simulated.imilo_message("formation.Positionnement", FIELDS))
     native["dossier"]["situationFamiliale"] = "célibataire"
     [draft] = imilo_json.parse(orjson.dumps(native), context("imilo"))
     assert isinstance(draft, Draft) and "célibataire" not in orjson.dumps(draft.record).decode()
 
 
 def test_errors_name_the_imilo_field() -> None:
-    native = orjson.loads(imilo_json.native_message("formation.Positionnement", FIELDS))
+    native = orjson.loads(simulated.imilo_message("formation.Positionnement", FIELDS))
     native["dossier"]["dateNaissance"] = "01/06/2004"
     del native["dossier"]["idDossier"]
     [rejected] = imilo_json.parse(orjson.dumps(native), context("imilo"))
@@ -52,7 +53,7 @@ def test_errors_name_the_imilo_field() -> None:
 def test_unknown_event_and_nir() -> None:
     [unknown] = imilo_json.parse(b'{"typeEvenement": "formation.OffreSession"}', context("imilo"))
     assert isinstance(unknown, Rejected) and unknown.problems[0].path == "typeEvenement"
-    native = orjson.loads(imilo_json.native_message("formation.Positionnement", FIELDS))
+    native = orjson.loads(simulated.imilo_message("formation.Positionnement", FIELDS))
     native["commentaire"] = "NIR 284053726108446"
     [nir] = imilo_json.parse(orjson.dumps(native), context("imilo"))
     assert isinstance(nir, Rejected) and nir.problems[0].code == "nir" and "2840537" not in repr(nir)
@@ -67,7 +68,7 @@ def test_demande_aide_amount_in_euros_becomes_cents(typed: TypedContracts) -> No
         "montantDemandeCentimes": 15050,
         "dateDemande": dt.date(2026, 2, 3),
     }
-    payload = imilo_json.native_message("aide.DemandeAide", fields)
+    payload = simulated.imilo_message("aide.DemandeAide", fields)
     assert orjson.loads(payload)["montantDemande"] == 150.5
     [draft] = imilo_json.parse(payload, context("imilo"))
     assert (

@@ -12,8 +12,8 @@ from aiokafka import AIOKafkaProducer
 
 from passerelle.core.envelope import trace_id
 from passerelle.logging import configure
+from passerelle.simulation import native as simulated
 from passerelle.stack.local import Stack
-from services.region_adapter.dialects import region_json
 from tests.e2e.traffic import positionnement, pseudonym_of
 from tests.flows import caused_by, header, native_headers, send, wait_for
 from tests.observability.prometheus import prometheus, query_until
@@ -96,7 +96,7 @@ async def test_logs_never_hold_personal_data(stack: Stack, producer: AIOKafkaPro
             positionnement(f"{n}-nir", commentaire=f"NIR {nir}"),
             native_headers(ce_id=f"log-{n}-nir"),
         )
-        status = region_json.native_message(
+        status = simulated.region_json_message(
             "formation.StatutCandidature",
             {
                 "id_positionnement": f"P-{n}",

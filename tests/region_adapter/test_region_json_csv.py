@@ -8,7 +8,8 @@ import orjson
 import pytest
 
 from passerelle.core.contracts.typed import TypedContracts
-from passerelle.core.dialect import Draft, Rejected
+from passerelle.core.dialect import Draft, OutboundContext, Rejected
+from passerelle.simulation import native as simulated
 from services.region_adapter.dialects import region_csv, region_json
 from tests.dialect_context import PSEUDO, SHAPES, context
 
@@ -31,7 +32,7 @@ def _status(**overrides: object) -> dict[str, object]:
 
 
 def test_json_status_translates_to_the_contract(typed: TypedContracts) -> None:
-    [draft] = region_json.parse(region_json.native_message(STATUS, _status()), context("region-24"))
+    [draft] = region_json.parse(simulated.region_json_message(STATUS, _status()), context("region-24"))
     assert isinstance(draft, Draft) and draft.key == PSEUDONYM
     record = typed.validate(STATUS, draft.record)
     assert record["statut"] == "REFUSE" and record["dateStatut"] == dt.date(2026, 3, 5)
@@ -66,9 +67,11 @@ def test_dropout_pseudonym_from_ine_or_the_regions_own_id(typed: TypedContracts)
     with_ine = {**base, "jeune": {"ine": "123456789AB", "nom_naissance": "Le Goff", "code_insee_commune": "35238"}}
     own_id = {**base, "jeune": {"id_jeune": "R53-77", "code_insee_commune": "35238"}}
     [a] = region_json.parse(
-        region_json.native_message("reperage.SignalementDecrochage", with_ine), context("region-53")
+        simulated.region_json_message("reperage.SignalementDecrochage", with_ine), context("region-53")
     )
-    [b] = region_json.parse(region_json.native_message("reperage.SignalementDecrochage", own_id), context("region-53"))
+    [b] = region_json.parse(
+        simulated.region_json_message("reperage.SignalementDecrochage", own_id), context("region-53")
+    )
     assert isinstance(a, Draft) and isinstance(b, Draft)
     assert a.record["jeune"]["pseudonyme"] == PSEUDO("ine", "123456789AB")
     assert b.record["jeune"]["pseudonyme"] == PSEUDO("region-53", "R53-77")
@@ -90,7 +93,7 @@ def test_csv_good_rows_go_through_and_bad_rows_name_their_line(encoding: str, ty
         }
         for i in range(10)
     ]
-    text = region_csv.native_file(STATUS, rows, SHAPES[STATUS], encoding).decode(encoding).splitlines()
+    text = simulated.region_csv_file(STATUS, rows, SHAPES[STATUS], encoding).decode(encoding).splitlines()
     text[3] = text[3].replace("ADMIS", "PEUT-ETRE")  # line 4
     text[6] = text[6].replace("06/03/2026", "2026-03-06")  # line 7: ISO date in a CSV
     text[9] = text[9] + ";en trop"  # line 10
@@ -114,7 +117,7 @@ def test_csv_unknown_columns_and_missing_event() -> None:
 @pytest.mark.parametrize("where", ["commentaire", "id_positionnement"])
 def test_a_nir_anywhere_is_refused_without_echo(where: str) -> None:
     native = _status(**{where: f"voir {NIR}"})
-    [json_out] = region_json.parse(region_json.native_message(STATUS, native), context("region-24"))
+    [json_out] = region_json.parse(simulated.region_json_message(STATUS, native), context("region-24"))
     assert isinstance(json_out, Rejected) and json_out.problems[0].code == "nir"
     assert json_out.problems[0].path == where
     assert "084" not in repr(json_out)
@@ -131,8 +134,12 @@ def test_render_never_writes_null() -> None:
         "commentaire": None,
     }
     as_json = orjson.loads(
-        region_json.render("formation.Positionnement", record, SHAPES["formation.Positionnement"]).payload
+        region_json.render(
+            "formation.Positionnement", record, OutboundContext(SHAPES["formation.Positionnement"])
+        ).payload
     )
     assert "prenom" not in as_json["jeune"] and "commentaire" not in as_json
-    as_csv = region_csv.render("formation.Positionnement", record, SHAPES["formation.Positionnement"]).payload.decode()
+    as_csv = region_csv.render(
+        "formation.Positionnement", record, OutboundContext(SHAPES["formation.Positionnement"])
+    ).payload.decode()
     assert "None" not in as_csv and "01/03/2026" in as_csv

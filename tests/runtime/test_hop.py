@@ -11,9 +11,11 @@ from aiokafka import AIOKafkaProducer
 from passerelle.broker.admin import ensure_topics
 from passerelle.broker.reader import collect
 from passerelle.broker.topics import TopicSpec
+from passerelle.core.headers import CAUSE, REPLAY
 from passerelle.metrics import ServiceMetrics
-from passerelle.runtime.hop import Hop, HopSpec, Tally
-from passerelle.runtime.messages import CAUSE, REPLAY, Incoming, Output
+from passerelle.runtime.hop import Hop, HopSpec
+from passerelle.runtime.messages import Incoming, Output
+from passerelle.runtime.tally import Tally
 from passerelle.settings import Settings
 
 pytestmark = pytest.mark.broker

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from passerelle.core.problems import Problem
+
 
 class ContractError(Exception):
     """Base of every contract error; ``code`` is stable and goes into DLQ headers."""
@@ -60,33 +62,13 @@ class EncodeError(ContractError):
         self.version = version
 
 
-@dataclass(frozen=True)
-class FieldError:
-    """One field-level violation, in plain French, with the path an integrator can search for."""
-
-    path: str
-    rule: str
-    message: str
-    expected: str | None = None
-    received: str | None = None
-
-    def as_dict(self) -> dict[str, str | None]:
-        return {
-            "chemin": self.path,
-            "regle": self.rule,
-            "message": self.message,
-            "attendu": self.expected,
-            "recu": self.received,
-        }
-
-
 @dataclass
 class ValidationFailed(ContractError):
     """A record broke its contract: carries every field error and the contract version."""
 
     subject: str
     version: int
-    errors: list[FieldError] = field(default_factory=list)
+    errors: list[Problem] = field(default_factory=list)
     code = "validation"
 
     def __post_init__(self) -> None:

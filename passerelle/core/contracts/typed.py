@@ -2,7 +2,7 @@
 
 The ``.avsc`` file stays the single source of truth: field types, enums,
 defaults and the ``format`` attribute of code fields become pydantic
-validators, and every violation comes back as a :class:`FieldError` in plain
+validators, and every violation comes back as a :class:`~passerelle.core.problems.Problem` in plain
 French. Values of personal fields (``pii``) are never echoed in an error.
 """
 
@@ -27,8 +27,9 @@ from pydantic import ValidationError as PydanticValidationError
 from pydantic_core import PydanticCustomError
 
 from passerelle.core.contracts.catalogue import Catalogue, SchemaVersion
-from passerelle.core.contracts.errors import FieldError, ValidationFailed
+from passerelle.core.contracts.errors import ValidationFailed
 from passerelle.core.contracts.formats import FORMATS, NIVEAUX_2019, Format
+from passerelle.core.problems import Problem
 
 INT32 = (-(2**31), 2**31 - 1)
 INT64 = (-(2**63), 2**63 - 1)
@@ -155,7 +156,7 @@ class TypedContract:
         errors = [self._field_error(e) for e in exc.errors(include_url=False)]
         return ValidationFailed(self.schema.subject, self.schema.version, errors)
 
-    def _field_error(self, err: Any) -> FieldError:
+    def _field_error(self, err: Any) -> Problem:
         loc = [part for part in err["loc"] if not _is_union_tag(part)]
         path = _render_path(loc)
         personal = _strip_indices(loc) in self.pii_paths
@@ -163,7 +164,7 @@ class TypedContract:
         if err["type"] == "json_invalid":
             path = "$"
         received = None if err["type"] == "missing" else (MASKED if personal else _show(err.get("input")))
-        return FieldError(path=path or "$", rule=rule, message=message, expected=expected, received=received)
+        return Problem("validation", message, path or "$", rule, expected, received)
 
 
 class TypedContracts:

@@ -17,9 +17,10 @@ from typing import Any
 import orjson
 
 from passerelle.core import events
-from passerelle.core.dialect import Draft, InboundContext, Outcome, Problem, Rejected, Rendered
+from passerelle.core.dialect import Draft, InboundContext, OutboundContext, Outcome, Rejected, Rendered
 from passerelle.core.events import Dialect
 from passerelle.core.privacy import NirDetected, may_hold_nir, reject_nir
+from passerelle.core.problems import Problem
 from passerelle.core.shapes import Reading, read_date
 
 CONTENT_TYPE = "application/json"
@@ -121,18 +122,18 @@ def _one(item: Any, context: InboundContext, position: str | None, prefix: str, 
     reading = Reading()
     record: dict[str, Any] = {}
     for native, canonical, kind in FIELDS[subject]:
-        value = _get(item, native)
+        value = get_path(item, native)
         if value is None:
             continue
         converted = _convert(value, kind, reading, _at(prefix, native), native in _PERSONAL_NATIVE)
         if converted is not None:
-            _put(record, canonical, converted)
+            put_path(record, canonical, converted)
     if subject != "reperage.SuiteSignalement":
-        dossier_id = _get(item, "dossier.idDossier")
+        dossier_id = get_path(item, "dossier.idDossier")
         if not isinstance(dossier_id, str | int) or not str(dossier_id).strip():
             reading.bad("obligatoire", _at(prefix, "dossier.idDossier"), "identifiant du dossier I-MILO absent")
         else:
-            _put(record, "jeune.pseudonyme", context.pseudonymiser("imilo", str(dossier_id)))
+            put_path(record, "jeune.pseudonyme", context.pseudonymiser("imilo", str(dossier_id)))
     if reading.problems:
         return Rejected(tuple(reading.problems), position, subject)
     key = record.get("pseudonyme") or record.get("jeune", {}).get("pseudonyme") or ""
@@ -158,7 +159,7 @@ def _parts(dotted: str) -> tuple[str, ...]:
     return tuple(dotted.split("."))
 
 
-def _get(item: Mapping[str, Any], dotted: str) -> Any:
+def get_path(item: Mapping[str, Any], dotted: str) -> Any:
     value: Any = item
     for part in _parts(dotted):
         if not isinstance(value, dict):  # what orjson builds; an ABC check costs several times more
@@ -167,7 +168,7 @@ def _get(item: Mapping[str, Any], dotted: str) -> Any:
     return value
 
 
-def _put(record: dict[str, Any], dotted: str, value: Any) -> None:
+def put_path(record: dict[str, Any], dotted: str, value: Any) -> None:
     *parents, last = _parts(dotted)
     target = record
     for part in parents:
@@ -179,7 +180,7 @@ def _at(prefix: str, path: str) -> str:
     return f"{prefix}.{path}" if prefix else path
 
 
-def render(subject: str, record: dict[str, Any]) -> Rendered:
+def render(subject: str, record: dict[str, Any], _context: OutboundContext | None = None) -> Rendered:
     return Rendered(orjson.dumps({"typeEvenement": subject, **_plain(record)}), CONTENT_TYPE)
 
 
@@ -191,20 +192,3 @@ def _plain(value: Any) -> Any:
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
     return value
-
-
-def native_message(subject: str, fields: Mapping[str, Any]) -> bytes:
-    """What I-MILO sends, from canonical-named values plus ``idDossier`` (used by the demo and tests)."""
-    item: dict[str, Any] = {"typeEvenement": subject}
-    for native, canonical, kind in FIELDS[subject]:
-        value = _get(fields, canonical)
-        if value is None:
-            continue
-        if kind == "euros":
-            value = value / 100
-        elif isinstance(value, dt.date):
-            value = value.isoformat()
-        _put(item, native, value)
-    if "idDossier" in fields:
-        _put(item, "dossier.idDossier", fields["idDossier"])
-    return orjson.dumps(item)

@@ -10,9 +10,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from passerelle.core import events
-from passerelle.core.dialect import Draft, InboundContext, Outcome, Problem, Rejected
+from passerelle.core.dialect import Draft, InboundContext, Outcome, Rejected
 from passerelle.core.events import Dialect
 from passerelle.core.privacy import NirDetected, reject_nir
+from passerelle.core.problems import Problem
 from passerelle.core.shapes import Reading, Shape, read_nested, snake
 
 REGION_IN = events.sent_in(Dialect.REGION_JSON)

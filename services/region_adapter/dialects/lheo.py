@@ -19,7 +19,8 @@ from typing import Any, BinaryIO
 from lxml import etree
 
 from passerelle.core.contracts.formats import FORMATS
-from passerelle.core.dialect import Draft, InboundContext, Outcome, Problem, Rejected
+from passerelle.core.dialect import Draft, InboundContext, Outcome, Rejected
+from passerelle.core.problems import Problem
 
 SUBJECT = "formation.OffreSession"
 # 2.3 moved to lheo.gouv.fr; the lheo.org form is accepted too, as some producers still write it.

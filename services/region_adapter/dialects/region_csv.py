@@ -12,7 +12,7 @@ import io
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from passerelle.core.dialect import InboundContext, Outcome, Rejected, Rendered
+from passerelle.core.dialect import InboundContext, OutboundContext, Outcome, Rejected, Rendered
 from passerelle.core.shapes import Shape, columns, snake, write_scalar
 from services.region_adapter.dialects.common import REGION_IN, REGION_PERSON_ID, translate
 
@@ -82,18 +82,17 @@ def _nest(header: Sequence[str], row: Sequence[str], known: dict[str, tuple[str,
     return out
 
 
-def render(
-    subject: str, record: dict[str, Any], shape: Shape, encoding: str = "utf-8", separator: str = ";"
-) -> Rendered:
-    cols = list(columns(shape.root))
+def render(subject: str, record: dict[str, Any], context: OutboundContext) -> Rendered:
+    cols = list(columns(context.shape.root))
+    encoding = context.encoding
     out = io.StringIO(newline="")
-    writer = csv.writer(out, delimiter=separator, lineterminator="\r\n")
+    writer = csv.writer(out, delimiter=context.separator, lineterminator="\r\n")
     writer.writerow(["evenement", *(name for name, _, _ in cols)])
-    writer.writerow([subject, *(_cell(record, path) for _, path, _ in cols)])
+    writer.writerow([subject, *(cell(record, path) for _, path, _ in cols)])
     return Rendered(out.getvalue().encode(encoding, "replace"), f"{CONTENT_TYPE}; charset={encoding}")
 
 
-def _cell(record: dict[str, Any], path: tuple[str, ...]) -> str:
+def cell(record: dict[str, Any], path: tuple[str, ...]) -> str:
     value: Any = record
     for part in path:
         value = value.get(part) if isinstance(value, dict) else None
@@ -104,19 +103,3 @@ def _cell(record: dict[str, Any], path: tuple[str, ...]) -> str:
     if isinstance(value, bool):
         return "oui" if value else "non"
     return str(write_scalar(value, french_dates=True))
-
-
-def native_file(
-    subject: str, rows: Sequence[dict[str, Any]], shape: Shape, encoding: str = "utf-8", separator: str = ";"
-) -> bytes:
-    """What a Region exports: a header line and one row per record (canonical-named values)."""
-    cols = list(columns(shape.root))
-    if subject == "reperage.SignalementDecrochage":
-        cols.append((f"jeune_{REGION_PERSON_ID}", ("jeune", REGION_PERSON_ID), shape.root))
-    used = [c for c in cols if any(_cell(r, c[1]) for r in rows)]
-    out = io.StringIO(newline="")
-    writer = csv.writer(out, delimiter=separator, lineterminator="\r\n")
-    writer.writerow([name for name, _, _ in used])
-    for row in rows:
-        writer.writerow([_cell(row, path) for _, path, _ in used])
-    return out.getvalue().encode(encoding)

@@ -7,9 +7,9 @@ from typing import Any
 
 import orjson
 
-from passerelle.core.dialect import InboundContext, Outcome, Rejected, Rendered
+from passerelle.core.dialect import InboundContext, OutboundContext, Outcome, Rejected, Rendered
 from passerelle.core.privacy import may_hold_nir
-from passerelle.core.shapes import Shape, write_nested
+from passerelle.core.shapes import write_nested
 from services.region_adapter.dialects.common import event_of, translate
 
 CONTENT_TYPE = "application/json"
@@ -36,13 +36,6 @@ def parse(payload: bytes, context: InboundContext) -> Iterator[Outcome]:
         yield translate(item, event, context, position or "message", textual=False, path=path, suspect=suspect)
 
 
-def render(subject: str, record: dict[str, Any], shape: Shape) -> Rendered:
-    body = write_nested(record, shape.root)
+def render(subject: str, record: dict[str, Any], context: OutboundContext) -> Rendered:
+    body = write_nested(record, context.shape.root)
     return Rendered(orjson.dumps({"evenement": subject, **body}), CONTENT_TYPE)
-
-
-def native_message(subject: str, native: dict[str, Any] | list[dict[str, Any]]) -> bytes:
-    """What a Region sends: its own snake_case object(s), tagged with the event."""
-    items = native if isinstance(native, list) else [native]
-    tagged = [{"evenement": subject, **item} for item in items]
-    return orjson.dumps(tagged if isinstance(native, list) else tagged[0])

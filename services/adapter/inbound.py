@@ -1,34 +1,29 @@
-"""The two halves every adapter shares: native → canonical (inbound) and canonical → native (outbound).
+"""``in.<partner>`` (native, as sent) → ``canon.<subject>`` (Avro), or DLQ + feedback.
 
-Adapters differ only in the dialects they own; the flow around a dialect
-(choosing it from the partner's profile, validating against the contract,
-the envelope, errors to the DLQ and feedback) is the same and lives here.
+The flow around a dialect is the same for every adapter: choose the dialect
+from the partner's profile, parse, validate each draft against its contract,
+encode, wrap in the envelope; every refusal goes through one ``reject``.
 """
 
 from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
 
 from passerelle.broker import topics
 from passerelle.core.contracts.errors import ContractError, ValidationFailed
-from passerelle.core.dialect import Draft, InboundContext, Outcome, Problem, Rejected, Rendered
-from passerelle.core.envelope import Envelope, EnvelopeError, new_trace_parent, parse_time
+from passerelle.core.dialect import Draft, InboundContext, Outcome, Rejected
+from passerelle.core.envelope import Envelope, new_trace_parent, parse_time
 from passerelle.core.events import Dialect
+from passerelle.core.headers import CAUSE, FIRST_LINE
 from passerelle.core.partners import PartnerProfile
-from passerelle.core.pieces import FIRST_LINE
-from passerelle.core.shapes import Shape
 from passerelle.runtime.context import ServiceContext
-from passerelle.runtime.failures import Failure, failure_outputs
-from passerelle.runtime.hop import Tally
-from passerelle.runtime.messages import CAUSE, SENDER, Incoming, Output, derived_id
-
-Parse = Callable[[bytes, InboundContext], Iterable[Outcome]]
-Render = Callable[[str, dict[str, Any], PartnerProfile, Shape], Rendered]
+from passerelle.runtime.failures import Failure, reject
+from passerelle.runtime.messages import Incoming, Output, derived_id
+from passerelle.runtime.tally import Tally
+from services.adapter.dialects import Dialects
 
 _CONTENT_TYPES = {
     "application/xml": Dialect.LHEO_XML,
@@ -37,29 +32,13 @@ _CONTENT_TYPES = {
 }
 
 
-@dataclass(frozen=True)
-class Dialects:
-    """The dialects one adapter owns, in both directions."""
-
-    parsers: Mapping[Dialect, Parse]
-    renderers: Mapping[Dialect, Render]
-    # Canonical field path → the native one, so a contract error names what the integrator wrote.
-    native_paths: Mapping[Dialect, Callable[[str, str], str]] = field(default_factory=dict)
-
-
-def partner_of(topic: str) -> str:
-    return topic.split(".", 1)[1]
-
-
 class InboundTranslator:
-    """``in.<partner>`` (native, as sent) → ``canon.<subject>`` (Avro), or DLQ + feedback."""
-
     def __init__(self, ctx: ServiceContext, dialects: Dialects) -> None:
         self.ctx = ctx
         self.dialects = dialects
 
     def process(self, message: Incoming, tally: Tally) -> list[Output]:
-        partner = partner_of(message.topic)
+        partner = topics.partner_of(message.topic) or "?"
         self.ctx.metrics.last_message.labels(partner).set(time.time())
         profile = self.ctx.profiles.get(partner)
         event_type = message.headers.get("ce_type") or None
@@ -124,8 +103,7 @@ class InboundTranslator:
         except ValidationFailed as failed:
             to_native = self.dialects.native_paths.get(dialect)
             problems = tuple(
-                replace(p, path=to_native(draft.subject, p.path)) if to_native else p
-                for p in (Problem.from_field_error(e) for e in failed.errors)
+                replace(p, path=to_native(draft.subject, p.path)) if to_native else p for p in failed.errors
             )
             rejected = Rejected(problems, draft.position, draft.subject)
             return self._reject(message, partner, draft.subject, rejected, tally, f"{failed.subject} v{failed.version}")
@@ -161,56 +139,7 @@ class InboundTranslator:
             contract = f"{event} v{self.ctx.catalogue.latest(event).version}"
         sender = partner if partner in self.ctx.profiles else None
         failure = Failure(self.ctx.service, sender, rejected.problems, contract, rejected.position)
-        tally.count("in", partner, event or "inconnu", "dlq")
-        tally.rejected(partner, rejected.problems[0].code)
-        return failure_outputs(message, failure)
-
-
-class OutboundTranslator:
-    """``deliver.<partner>`` (canonical, minimised) → ``out.<partner>`` in the partner's dialect."""
-
-    def __init__(self, ctx: ServiceContext, dialects: Dialects) -> None:
-        self.ctx = ctx
-        self.dialects = dialects
-
-    def process(self, message: Incoming, tally: Tally) -> list[Output]:
-        partner = partner_of(message.topic)
-        try:
-            envelope = Envelope.from_headers(message.raw_headers)
-            decoded = self.ctx.codec.decode(message.value)
-        except (EnvelopeError, ContractError) as exc:
-            return self._reject(message, partner, None, Problem(getattr(exc, "code", "decodage"), str(exc)), tally)
-        profile = self.ctx.profiles.get(partner)
-        reception = profile.receives.get(decoded.subject) if profile else None
-        if profile is None or reception is None or reception.dialect not in self.dialects.renderers:
-            problem = Problem("non_abonne", f"{partner} ne reçoit pas {decoded.subject} selon son profil")
-            return self._reject(message, partner, decoded.subject, problem, tally)
-        try:
-            shape = self.ctx.shapes[decoded.subject]
-            rendered = self.dialects.renderers[reception.dialect](decoded.subject, decoded.record, profile, shape)
-        except (ValueError, KeyError, TypeError) as exc:
-            problem = Problem("rendu", f"rendu {reception.dialect.value} impossible : {type(exc).__name__}")
-            return self._reject(message, partner, decoded.subject, problem, tally)
-        out_envelope = envelope.derive(
-            decoded.subject, "passerelle", derived_id(envelope.id, "out"), content_type=rendered.content_type
-        )
-        headers = out_envelope.to_headers()
-        headers += [(CAUSE, message.dedupe_key.encode()), (SENDER, envelope.source.encode())]
-        now = datetime.now(UTC)
-        self.ctx.metrics.end_to_end.labels(partner, decoded.subject).observe(
-            max(0.0, (now - envelope.time).total_seconds())
-        )
-        tally.count("out", partner, decoded.subject, "ok")
-        return [Output(topics.outbound(partner), rendered.payload, message.key, headers)]
-
-    def _reject(
-        self, message: Incoming, partner: str, event: str | None, problem: Problem, tally: Tally
-    ) -> list[Output]:
-        # Delivery failures are Passerelle's own: DLQ for the operator, no feedback to the recipient.
-        failure = Failure(self.ctx.service, None, (problem,), event)
-        tally.count("out", partner, event or "inconnu", "dlq")
-        tally.rejected(partner, problem.code)
-        return failure_outputs(message, failure)
+        return reject(message, failure, tally, direction="in", partner=partner, event=event)
 
 
 _LINE = re.compile(r"^ligne (\d+)")

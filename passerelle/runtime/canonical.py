@@ -1,0 +1,24 @@
+"""Reading a canonical record off the bus: its CloudEvents envelope and its Avro body, or why not."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from passerelle.core.contracts.codec import AvroCodec, Decoded
+from passerelle.core.contracts.errors import ContractError
+from passerelle.core.envelope import Envelope, EnvelopeError
+from passerelle.core.problems import Problem
+from passerelle.runtime.messages import Incoming
+
+
+@dataclass(frozen=True, slots=True)
+class CanonicalInput:
+    envelope: Envelope
+    decoded: Decoded
+
+
+def read_canonical(message: Incoming, codec: AvroCodec) -> CanonicalInput | Problem:
+    try:
+        return CanonicalInput(Envelope.from_headers(message.raw_headers), codec.decode(message.value))
+    except (EnvelopeError, ContractError) as exc:
+        return Problem(exc.code, str(exc))

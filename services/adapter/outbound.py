@@ -1,0 +1,58 @@
+"""``deliver.<partner>`` (canonical, minimised) → ``out.<partner>`` in the partner's dialect."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from passerelle.broker import topics
+from passerelle.core.dialect import OutboundContext
+from passerelle.core.headers import CAUSE, SENDER
+from passerelle.core.problems import Problem
+from passerelle.runtime.canonical import read_canonical
+from passerelle.runtime.context import ServiceContext
+from passerelle.runtime.failures import Failure, reject
+from passerelle.runtime.messages import Incoming, Output, derived_id
+from passerelle.runtime.tally import Tally
+from services.adapter.dialects import Dialects
+
+
+class OutboundTranslator:
+    def __init__(self, ctx: ServiceContext, dialects: Dialects) -> None:
+        self.ctx = ctx
+        self.dialects = dialects
+
+    def process(self, message: Incoming, tally: Tally) -> list[Output]:
+        partner = topics.partner_of(message.topic) or "?"
+        canonical = read_canonical(message, self.ctx.codec)
+        if isinstance(canonical, Problem):
+            return self._reject(message, partner, None, canonical, tally)
+        envelope, decoded = canonical.envelope, canonical.decoded
+        profile = self.ctx.profiles.get(partner)
+        reception = profile.receives.get(decoded.subject) if profile else None
+        if profile is None or reception is None or reception.dialect not in self.dialects.renderers:
+            problem = Problem("non_abonne", f"{partner} ne reçoit pas {decoded.subject} selon son profil")
+            return self._reject(message, partner, decoded.subject, problem, tally)
+        try:
+            context = OutboundContext(self.ctx.shapes[decoded.subject], profile.csv.encoding, profile.csv.separator)
+            rendered = self.dialects.renderers[reception.dialect](decoded.subject, decoded.record, context)
+        except (ValueError, KeyError, TypeError) as exc:
+            problem = Problem("rendu", f"rendu {reception.dialect.value} impossible : {type(exc).__name__}")
+            return self._reject(message, partner, decoded.subject, problem, tally)
+        out_envelope = envelope.derive(
+            decoded.subject, "passerelle", derived_id(envelope.id, "out"), content_type=rendered.content_type
+        )
+        headers = out_envelope.to_headers()
+        headers += [(CAUSE, message.dedupe_key.encode()), (SENDER, envelope.source.encode())]
+        now = datetime.now(UTC)
+        self.ctx.metrics.end_to_end.labels(partner, decoded.subject).observe(
+            max(0.0, (now - envelope.time).total_seconds())
+        )
+        tally.count("out", partner, decoded.subject, "ok")
+        return [Output(topics.outbound(partner), rendered.payload, message.key, headers)]
+
+    def _reject(
+        self, message: Incoming, partner: str, event: str | None, problem: Problem, tally: Tally
+    ) -> list[Output]:
+        # Delivery failures are Passerelle's own: DLQ for the operator, no feedback to the recipient.
+        failure = Failure(self.ctx.service, None, (problem,), event)
+        return reject(message, failure, tally, direction="out", partner=partner, event=event)
