@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaProducer
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from passerelle.broker.embedded import EmbeddedBroker, embedded_settings
 from passerelle.core.contracts.catalogue import Catalogue
@@ -18,10 +19,45 @@ from passerelle.core.privacy import Pseudonymiser
 from passerelle.settings import PROJECT_ROOT, Settings
 from passerelle.stack.local import Stack
 
-SHARED = PROJECT_ROOT.parent / "shared"
-LHEO_FIXTURES = SHARED / "fixtures" / "lheo"
-LHEO_XSD = SHARED / "reference" / "lheo-2.3.xsd"
 TEST_SECRET = "secret-de-test"
+OWN_LHEO = Path(__file__).parent / "fixtures" / "lheo"
+
+
+class TestSettings(BaseSettings):
+    """Where the tests find what the repository does not carry (``PASSERELLE_SHARED_DIR``)."""
+
+    model_config = SettingsConfigDict(env_prefix="PASSERELLE_")
+
+    # The project's shared folder: real Carif-Oref LHEO feeds (fixtures/lheo) and the official XSD (reference/).
+    shared_dir: Path | None = None
+
+    @property
+    def lheo_feeds(self) -> list[Path]:
+        return sorted((self.shared_dir / "fixtures" / "lheo").glob("*.xml")) if self.shared_dir else []
+
+    @property
+    def lheo_xsd(self) -> Path | None:
+        xsd = self.shared_dir / "reference" / "lheo-2.3.xsd" if self.shared_dir else None
+        return xsd if xsd and xsd.is_file() else None
+
+
+TEST_SETTINGS = TestSettings()
+NO_SHARED = "no shared folder: set PASSERELLE_SHARED_DIR to the folder holding fixtures/lheo and reference/"
+
+
+def real_lheo_feeds() -> list[Path]:
+    """The real feeds, or a skip that says why (the repository does not carry them)."""
+    feeds = TEST_SETTINGS.lheo_feeds
+    if not feeds:
+        pytest.skip(f"real LHEO feeds absent ({NO_SHARED})")
+    return feeds
+
+
+def lheo_xsd() -> Path:
+    xsd = TEST_SETTINGS.lheo_xsd
+    if xsd is None:
+        pytest.skip(f"official LHEO 2.3 XSD absent ({NO_SHARED})")
+    return xsd
 
 
 @pytest.fixture(scope="session")
@@ -54,12 +90,12 @@ def pseudonymiser() -> Pseudonymiser:
     return Pseudonymiser(TEST_SECRET.encode())
 
 
-@pytest.fixture(scope="session")
-def lheo_fixtures() -> list[Path]:
-    files = sorted(LHEO_FIXTURES.glob("*.xml"))
-    if not files:
-        pytest.fail(f"real LHEO feeds expected in {LHEO_FIXTURES} (the project's shared folder)")
-    return files
+@pytest.fixture(scope="session", params=["depot", "flux-reels"])
+def lheo_fixtures(request: pytest.FixtureRequest) -> list[Path]:
+    """LHEO feeds: the repository's own small ones always, then the real Carif-Oref feeds when present."""
+    if request.param == "depot":
+        return sorted(OWN_LHEO.glob("*.xml"))
+    return real_lheo_feeds()
 
 
 @pytest.fixture(scope="session")
@@ -76,7 +112,7 @@ def kafka() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def kafka_settings(kafka: str) -> Settings:
     """Settings pointing at the test broker (idempotence off on the embedded one)."""
-    settings = Settings(kafka_bootstrap=kafka, pseudonym_secret=TEST_SECRET, batch_timeout_ms=10)  # type: ignore[arg-type]
+    settings = Settings(kafka_bootstrap=kafka, pseudonym_secret=TEST_SECRET, batch_timeout_ms=10)
     return settings if "PASSERELLE_KAFKA_BOOTSTRAP" in os.environ else embedded_settings(settings, kafka)
 
 

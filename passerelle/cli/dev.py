@@ -8,24 +8,12 @@ import signal
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from passerelle.cli.context import CliState
 from passerelle.logging import configure
-from passerelle.stack.local import Stack
+from passerelle.stack.local import Stack, print_addresses
 
 app = typer.Typer(help="Environnement local : broker embarqué, registre et services.", no_args_is_help=True)
-
-
-def print_addresses(stack: Stack, console: Console) -> None:
-    table = Table(title="Passerelle en local", show_header=False)
-    table.add_row("broker (Kafka)", stack.bootstrap)
-    if stack.registry_url:
-        table.add_row("registre des contrats", stack.registry_url)
-    for name, service in stack.running.items():
-        table.add_row(f"{name} /metrics", service.metrics_url)
-    console.print(table)
-    console.print(f"Exemple : PASSERELLE_KAFKA_BOOTSTRAP={stack.bootstrap} passerelle tail out.imilo --from-beginning")
 
 
 async def run_until_stopped(stack: Stack, console: Console) -> None:

@@ -70,7 +70,7 @@ class AuditChain:
 
 
 @dataclass(frozen=True)
-class Break:
+class ChainBreak:
     position: str
     chain: str | None
     sequence: int | None
@@ -81,14 +81,14 @@ class Break:
 class VerifyReport:
     records: int = 0
     chains: dict[str, int] = field(default_factory=dict)
-    breaks: list[Break] = field(default_factory=list)
+    breaks: list[ChainBreak] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return not self.breaks
 
     @property
-    def first_break(self) -> Break | None:
+    def first_break(self) -> ChainBreak | None:
         return self.breaks[0] if self.breaks else None
 
 
@@ -103,7 +103,7 @@ def verify(records: Iterable[tuple[str, bytes]]) -> VerifyReport:
             record = orjson.loads(raw)
             chain, sequence = str(record["chaine"]), int(record["sequence"])
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-            report.breaks.append(Break(position, None, None, "enregistrement illisible"))
+            report.breaks.append(ChainBreak(position, None, None, "enregistrement illisible"))
             continue
         report.chains[chain] = report.chains.get(chain, 0) + 1
         if chain in broken:
@@ -117,7 +117,7 @@ def verify(records: Iterable[tuple[str, bytes]]) -> VerifyReport:
         elif record.get("hashPrecedent") != expected_hash:
             reason = "hash précédent différent : chaîne rompue"
         if reason:
-            report.breaks.append(Break(position, chain, sequence, reason))
+            report.breaks.append(ChainBreak(position, chain, sequence, reason))
             broken.add(chain)
             continue
         last[chain] = (record["hash"], sequence)

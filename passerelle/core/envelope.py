@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 import re
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
@@ -139,12 +139,6 @@ class Envelope:
 def header_dict(headers: Iterable[tuple[str, bytes | None]]) -> dict[str, str]:
     """Headers as text; the last value wins, as in most Kafka tooling."""
     return {k: (v or b"").decode("utf-8", "replace") for k, v in headers}
-
-
-def with_headers(headers: Sequence[tuple[str, bytes]], **extra: str) -> Headers:
-    replaced = set(extra)
-    kept = [(k, v) for k, v in headers if k not in replaced]
-    return kept + [(k, v.encode()) for k, v in extra.items()]
 
 
 def format_time(moment: datetime) -> str:

@@ -35,7 +35,7 @@ from passerelle.core.reference import load_reference
 from passerelle.settings import PROJECT_ROOT, Settings
 from passerelle.simulation.lheo_feed import write_feed
 from passerelle.simulation.scenario import Native, Scenario
-from passerelle.stack.local import Stack
+from passerelle.stack.local import Stack, print_addresses
 from services.region_adapter.dialects.lheo import parse_lheo
 
 DEFAULT_LHEO = PROJECT_ROOT.parent / "shared" / "fixtures" / "lheo"
@@ -43,7 +43,7 @@ REGIONS = ("24", "53", "84")
 
 
 @dataclass
-class Tally:
+class FlowCounts:
     sent: Counter[str] = field(default_factory=Counter)
     bad_sent: Counter[str] = field(default_factory=Counter)
     received: Counter[str] = field(default_factory=Counter)
@@ -57,7 +57,7 @@ class Demo:
     seed: int = 7
     lheo_dir: Path = DEFAULT_LHEO
     console: Console = field(default_factory=lambda: _console())
-    tally: Tally = field(default_factory=Tally)
+    tally: FlowCounts = field(default_factory=FlowCounts)
 
     async def run(self, keep_running: bool = False) -> int:
         settings = self.settings.model_copy(update={"indicators_interval_s": 3600.0})
@@ -69,8 +69,6 @@ class Demo:
             await self._play(stack)
             await self._summary(stack)
             if keep_running:
-                from passerelle.cli.dev import print_addresses
-
                 print_addresses(stack, self.console)
                 self.console.print("Tout reste en marche : Ctrl-C pour arrêter.")
                 with contextlib.suppress(asyncio.CancelledError):

@@ -5,16 +5,13 @@ from __future__ import annotations
 import importlib
 from typing import Protocol
 
+from passerelle.broker import topics
 from passerelle.runtime.context import ServiceContext
 from passerelle.runtime.service import ServiceRuntime
 from passerelle.settings import Settings
 
-SERVICES: dict[str, str] = {
-    "milo-adapter": "services.milo_adapter.app",
-    "region-adapter": "services.region_adapter.app",
-    "router": "services.router.app",
-    "indicators": "services.indicators.app",
-}
+# Command-line name → the module whose ``build`` makes the service; the ids are the topics module's.
+SERVICES: dict[str, str] = {service.replace("_", "-"): f"services.{service}.app" for service in topics.SERVICES}
 
 
 class _Builder(Protocol):

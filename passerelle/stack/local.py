@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 import structlog
 import uvicorn
+from rich.console import Console
+from rich.table import Table
 
 from passerelle.broker import topics
 from passerelle.broker.admin import ensure_topics
@@ -142,3 +144,14 @@ class Stack:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
+
+
+def print_addresses(stack: Stack, console: Console) -> None:
+    table = Table(title="Passerelle en local", show_header=False)
+    table.add_row("broker (Kafka)", stack.bootstrap)
+    if stack.registry_url:
+        table.add_row("registre des contrats", stack.registry_url)
+    for name, service in stack.running.items():
+        table.add_row(f"{name} /metrics", service.metrics_url)
+    console.print(table)
+    console.print(f"Exemple : PASSERELLE_KAFKA_BOOTSTRAP={stack.bootstrap} passerelle tail out.imilo --from-beginning")

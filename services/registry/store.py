@@ -16,7 +16,7 @@ import avro.errors
 import avro.schema
 
 from passerelle.core.contracts.catalogue import Catalogue, SchemaVersion
-from passerelle.core.contracts.compat import Break, Level, check_new_version
+from passerelle.core.contracts.compat import CompatibilityBreak, Level, check_new_version
 
 CANON_PREFIX = "canon."
 VALUE_SUFFIX = "-value"
@@ -107,7 +107,7 @@ class RegistryStore:
         self.by_id.setdefault(version.schema_id, version)
         return version
 
-    def check(self, requested: str, text: str, against: list[SchemaVersion] | None = None) -> list[Break]:
+    def check(self, requested: str, text: str, against: list[SchemaVersion] | None = None) -> list[CompatibilityBreak]:
         candidate = parse_schema(text)
         subject = subject_name(requested)
         existing = self.subjects.get(subject, []) if against is None else against

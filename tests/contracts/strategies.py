@@ -16,7 +16,7 @@ INT64 = (-(2**63), 2**63 - 1)
 
 
 def records(schema: Mapping[str, Any]) -> st.SearchStrategy[dict[str, Any]]:
-    return _strategy(schema, None, {})  # type: ignore[no-any-return]
+    return _strategy(schema, None, {})
 
 
 def _strategy(avro: Any, field: Mapping[str, Any] | None, named: dict[str, Any]) -> st.SearchStrategy[Any]:

@@ -27,7 +27,7 @@ SAMPLES = {
 
 def full_record(schema: Mapping[str, Any]) -> dict[str, Any]:
     named: dict[str, Any] = {}
-    return _value(schema, None, named)  # type: ignore[no-any-return]
+    return _value(schema, None, named)
 
 
 def _value(avro: Any, field: Mapping[str, Any] | None, named: dict[str, Any]) -> Any:

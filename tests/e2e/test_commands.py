@@ -23,13 +23,11 @@ from passerelle.core.pieces import split_csv
 from passerelle.simulation.lheo_feed import write_feed
 from passerelle.stack.local import Stack
 from services.region_adapter.dialects.lheo import split_lheo
-from tests.conftest import SHARED
+from tests.conftest import OWN_LHEO, TEST_SETTINGS
 from tests.e2e.traffic import pseudonym_of
 from tests.flows import caused_by, cli, wait_for
 
 pytestmark = pytest.mark.broker
-
-LHEO_FIXTURES = SHARED / "fixtures" / "lheo"
 
 
 def _markers(pieces: list[bytes]) -> list[str]:
@@ -39,7 +37,7 @@ def _markers(pieces: list[bytes]) -> list[str]:
 
 async def test_ingest_lheo_streams_a_feed_in_pieces_and_every_session_arrives(stack: Stack, tmp_path: Path) -> None:
     feed = tmp_path / "offre.xml"
-    templates = sorted(LHEO_FIXTURES.glob("*.xml"))
+    templates = TEST_SETTINGS.lheo_feeds or sorted(OWN_LHEO.glob("*.xml"))
     with feed.open("wb") as out:
         write_feed(out, 250_000, seed=uuid.uuid4().int % 10_000, templates=templates)
     sessions = sum(1 for _, e in etree.iterparse(str(feed), tag="{*}session"))

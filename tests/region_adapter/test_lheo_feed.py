@@ -11,15 +11,15 @@ from lxml import etree
 from passerelle.core.dialect import Draft
 from passerelle.simulation.lheo_feed import NS_22, NS_23, write_feed
 from services.region_adapter.dialects.lheo import parse_lheo
-from tests.conftest import LHEO_XSD
+from tests.conftest import lheo_xsd
 from tests.dialect_context import context
 
 
-@pytest.mark.parametrize("use_fixtures", [False, True], ids=["modele-integre", "flux-reels"])
+@pytest.mark.parametrize("use_fixtures", [False, True], ids=["modele-integre", "gabarits"])
 def test_generated_23_feed_is_valid_and_translates(use_fixtures: bool, lheo_fixtures: list[Path]) -> None:
     out = io.BytesIO()
     sessions = write_feed(out, 60_000, seed=5, templates=lheo_fixtures if use_fixtures else (), namespace=NS_23)
-    schema = etree.XMLSchema(etree.parse(str(LHEO_XSD)))
+    schema = etree.XMLSchema(etree.parse(str(lheo_xsd())))
     document = etree.fromstring(out.getvalue())
     assert schema.validate(document), str(schema.error_log)[:500]
     outcomes = list(parse_lheo(out.getvalue(), context("region-24")))

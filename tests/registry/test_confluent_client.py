@@ -47,7 +47,7 @@ def test_register_fetch_and_check_with_confluent_client(registry_url: str) -> No
         "fields": [{"name": "id", "type": "string", "doc": "Identifiant."}],
     }
     schema_id = client.register_schema("essai.Essai", Schema(json.dumps(record), "AVRO"))
-    assert json.loads(client.get_schema(schema_id).schema_str) == record
+    assert json.loads(client.get_schema(schema_id).schema_str or "") == record
     latest = client.get_latest_version("essai.Essai")
     assert (latest.version, latest.schema_id) == (1, schema_id)
     optional = {

@@ -73,10 +73,6 @@ class AvroCodec:
             )
         return Decoded(writer.subject, reader.version, schema_id, record)  # type: ignore[arg-type]
 
-    def schema_of(self, data: bytes) -> SchemaVersion:
-        schema_id, _ = split_header(data)
-        return self.catalogue.by_schema_id(schema_id)
-
 
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, EOFError):

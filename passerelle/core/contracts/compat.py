@@ -53,7 +53,7 @@ RULES_FR: dict[str, str] = {
 
 
 @dataclass(frozen=True)
-class Break:
+class CompatibilityBreak:
     subject: str
     reader_version: int | str
     writer_version: int | str
@@ -76,7 +76,7 @@ def check_pair(
     writer: SchemaVersion | Any,
     reader_version: int | str,
     writer_version: int | str,
-) -> Break | None:
+) -> CompatibilityBreak | None:
     reader_schema = reader.apache if isinstance(reader, SchemaVersion) else reader
     writer_schema = writer.apache if isinstance(writer, SchemaVersion) else writer
     checker = ReaderWriterCompatibilityChecker()  # type: ignore[no-untyped-call]
@@ -84,7 +84,7 @@ def check_pair(
     if result.compatibility is SchemaCompatibilityType.compatible:
         return None
     reader_json = reader.schema if isinstance(reader, SchemaVersion) else reader_schema.to_json()
-    return Break(
+    return CompatibilityBreak(
         subject=subject,
         reader_version=reader_version,
         writer_version=writer_version,
@@ -100,12 +100,12 @@ def check_new_version(
     existing: Sequence[SchemaVersion],
     level: Level,
     candidate_version: int | str = "nouvelle",
-) -> list[Break]:
+) -> list[CompatibilityBreak]:
     """Breaks a candidate version would introduce against the existing ones, under ``level``."""
     if level is Level.NONE or not existing:
         return []
     against = existing if level.transitive else existing[-1:]
-    breaks: list[Break] = []
+    breaks: list[CompatibilityBreak] = []
     for old in against:
         if level.backward and (b := check_pair(subject, candidate, old, candidate_version, old.version)):
             breaks.append(b)
@@ -114,9 +114,9 @@ def check_new_version(
     return breaks
 
 
-def check_catalogue(catalogue: Catalogue, level: Level = Level.FULL_TRANSITIVE) -> list[Break]:
+def check_catalogue(catalogue: Catalogue, level: Level = Level.FULL_TRANSITIVE) -> list[CompatibilityBreak]:
     """Every break in every subject's history, each version checked against those before it."""
-    breaks: list[Break] = []
+    breaks: list[CompatibilityBreak] = []
     for subject in catalogue:
         versions = catalogue.versions(subject)
         for i, version in enumerate(versions[1:], start=1):
