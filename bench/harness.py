@@ -99,8 +99,9 @@ async def raw_passthrough(bootstrap: str, source: str, target: str, expected: in
             first = first or time.perf_counter()
             futures = []
             for records in batches.values():
-                for r in records:
-                    futures.append(await producer.send(target, r.value, key=r.key, headers=list(r.headers)))
+                futures.extend(
+                    [await producer.send(target, r.value, key=r.key, headers=list(r.headers)) for r in records]
+                )
                 done += len(records)
             await asyncio.gather(*futures)
             await consumer.commit()

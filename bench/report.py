@@ -23,8 +23,10 @@ def _number(value: float) -> str:
 
 def table(result: dict[str, Any]) -> str:
     lines = [
-        f"Run of {result['date']} on {result['machine']['cpus']} cores, Python {result['machine']['python']}: "
-        f"`{result['command']}`",
+        (
+            f"Run of {result['date']} on {result['machine']['cpus']} cores, Python {result['machine']['python']}: "
+            f"`{result['command']}`"
+        ),
         "",
         "| measure | value | unit | baseline (same run) | ratio | target | met |",
         "|---|---:|---|---|---:|---|---|",

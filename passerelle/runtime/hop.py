@@ -63,10 +63,10 @@ class _Readiness(ConsumerRebalanceListener):  # type: ignore[misc]
     def __init__(self, on_change: Callable[[bool], None]) -> None:
         self._on_change = on_change
 
-    async def on_partitions_revoked(self, revoked: Any) -> None:
+    async def on_partitions_revoked(self, _revoked: Any) -> None:
         return None
 
-    async def on_partitions_assigned(self, assigned: Any) -> None:
+    async def on_partitions_assigned(self, _assigned: Any) -> None:
         self._on_change(True)
 
 

@@ -20,7 +20,11 @@ def derived_id(*parts: str) -> str:
     Exactly ``str(uuid.uuid5(_IDS, "|".join(parts)))``, without building a UUID object per output
     (that was 7 % of a hop's handler).
     """
-    digest = bytearray(hashlib.sha1(_IDS_BYTES + "|".join(parts).encode()).digest()[:16])
+    digest = bytearray(
+        hashlib.sha1(  # noqa: S324 - UUID v5 is SHA-1 by definition
+            _IDS_BYTES + "|".join(parts).encode()
+        ).digest()[:16]
+    )
     digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
     digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
     h = digest.hex()

@@ -79,7 +79,7 @@ def _templates(paths: Sequence[Path], namespace: str) -> list[etree._Element]:
     return found
 
 
-def _vary(template: etree._Element, n: int, rng: random.Random, namespace: str) -> bytes:
+def _vary(template: etree._Element, n: int, rng: random.Random) -> bytes:
     formation = etree.fromstring(etree.tostring(template))
     formation.set("numero", f"GEN{n:08d}")
     for element in formation.iter():
@@ -121,7 +121,7 @@ def write_feed(
     n = 0
     while written < target_bytes:
         template = sources[n % len(sources)]
-        piece = _vary(template, n, rng, namespace)
+        piece = _vary(template, n, rng)
         sessions += piece.count(b"<session ")
         out.write(piece)
         written += len(piece)

@@ -179,7 +179,7 @@ class Scenario:
             for i in range(count)
         ]
 
-    def answers_to_positionnement(self, delivered: Mapping[str, Any], *, csv: bool) -> list[dict[str, Any]]:
+    def answers_to_positionnement(self, delivered: Mapping[str, Any]) -> list[dict[str, Any]]:
         """The Region's path for one application: statut(s), then entry and exit for those admitted."""
 
         def get(name: str) -> Any:

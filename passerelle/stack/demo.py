@@ -42,6 +42,12 @@ DEFAULT_LHEO = PROJECT_ROOT.parent / "shared" / "fixtures" / "lheo"
 REGIONS = ("24", "53", "84")
 
 
+def _console() -> Console:
+    """Wide enough for the summary tables when output goes to a file or CI log."""
+    console = Console()
+    return console if console.is_terminal else Console(width=170)
+
+
 @dataclass
 class FlowCounts:
     sent: Counter[str] = field(default_factory=Counter)
@@ -56,7 +62,7 @@ class Demo:
     people: int = 2000
     seed: int = 7
     lheo_dir: Path = DEFAULT_LHEO
-    console: Console = field(default_factory=lambda: _console())
+    console: Console = field(default_factory=_console)
     tally: FlowCounts = field(default_factory=FlowCounts)
 
     async def run(self, keep_running: bool = False) -> int:
@@ -92,7 +98,7 @@ class Demo:
         self._stop = asyncio.Event()
         partners = ("imilo", *(f"region-{r}" for r in REGIONS))
         ready = {p: asyncio.Event() for p in partners}
-        desks = [asyncio.create_task(self._desk(stack, p, scenario, producer, ready[p])) for p in partners]
+        desks = [asyncio.create_task(self._desk(stack, p, scenario, ready[p])) for p in partners]
         try:
             async with asyncio.timeout(60):
                 await asyncio.gather(*(e.wait() for e in ready.values()))
@@ -117,7 +123,7 @@ class Demo:
                 self._publish = publish
                 for native in self._offers(scenario):
                     await publish(native)
-                sessions = self._sessions(scenario)
+                sessions = self._sessions()
                 people = scenario.people(self.people, REGIONS)
                 for i, person in enumerate(people):
                     bad = {7: "nir", 13: "rome", 29: "json"}.get(i % 300) if i else None
@@ -169,7 +175,7 @@ class Demo:
             for f in self._feeds[p]
         ]
 
-    def _sessions(self, scenario: Scenario) -> dict[str, list[str]]:
+    def _sessions(self) -> dict[str, list[str]]:
         sessions: dict[str, list[str]] = defaultdict(list)
         for partner, feeds in self._feeds.items():
             context = InboundContext(partner, pseudonymiser=None)  # type: ignore[arg-type]
@@ -182,9 +188,7 @@ class Demo:
                 sessions[region] = [f"{region}:S{n:04d}" for n in range(1, 40)]
         return sessions
 
-    async def _desk(
-        self, stack: Stack, partner: str, scenario: Scenario, producer: AIOKafkaProducer, ready: asyncio.Event
-    ) -> None:
+    async def _desk(self, stack: Stack, partner: str, scenario: Scenario, ready: asyncio.Event) -> None:
         """A partner's information system: reads what Passerelle delivers and answers in its own dialect."""
         consumer = AIOKafkaConsumer(
             topics.outbound(partner),
@@ -211,7 +215,7 @@ class Demo:
                             if partner == "imilo" and event == "reperage.SignalementDecrochage":
                                 await self._publish(scenario.suite_signalement(body))
                             elif event == "formation.Positionnement":
-                                answers += scenario.answers_to_positionnement(body, csv=csv_region)
+                                answers += scenario.answers_to_positionnement(body)
                             elif event == "aide.DemandeAide":
                                 answers.append(scenario.decision_aide(body))
                         except (KeyError, ValueError, TypeError) as exc:  # a partner's bug, not Passerelle's
@@ -314,12 +318,6 @@ class Demo:
                 f"{statistics.median(contact):.0f} j" if contact else "-",
             )
         self.console.print(table)
-
-
-def _console() -> Console:
-    """Wide enough for the summary tables when output goes to a file or CI log."""
-    console = Console()
-    return console if console.is_terminal else Console(width=170)
 
 
 def _delivered(value: bytes, is_csv: bool) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from services.region_adapter import app as region_adapter
 
 __all__ = ["NativeReport", "check_native_message"]
 
-_CHECK_SECRET = "verification-hors-ligne"  # pseudonyms computed here are never published
+_CHECK_SECRET = "verification-hors-ligne"  # noqa: S105 - pseudonyms computed here are never published
 
 
 def check_native_message(settings: Settings, partner: str, event: str, payload: bytes) -> NativeReport:

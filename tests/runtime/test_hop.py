@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -35,11 +34,11 @@ class Upper:
 
 
 @pytest.fixture
-async def topics_pair(kafka: str) -> AsyncIterator[tuple[str, str]]:
+async def topics_pair(kafka: str) -> tuple[str, str]:
     suffix = uuid.uuid4().hex[:8]
     source, target = f"in.hop-{suffix}", f"canon.hop-{suffix}"
     await ensure_topics(kafka, [TopicSpec.of(source, 3), TopicSpec.of(target, 3), TopicSpec.of("dlq.hoptest", 1)])
-    yield source, target
+    return source, target
 
 
 async def _send(kafka: str, topic: str, items: list[tuple[bytes, str]], headers: dict[str, str] | None = None) -> None:

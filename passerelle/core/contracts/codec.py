@@ -86,8 +86,8 @@ def _explain(schema: SchemaVersion, record: dict[str, Any], exc: BaseException) 
         fastavro_validate(record, schema.parsed, raise_errors=True)
     except FastavroValidationError as verr:
         return "; ".join(str(e) for e in verr.errors)
-    except Exception:  # the validator itself may choke on the same input
-        pass
+    except Exception:  # noqa: BLE001 - the validator itself may choke on the same input
+        return _reason(exc)
     return _reason(exc)
 
 

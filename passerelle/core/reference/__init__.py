@@ -18,7 +18,7 @@ from passerelle.core.contracts.formats import FORMATS, REGIONS
 STRUCTURES_FILE = "structures_ml.csv"
 
 
-class ReferenceError(ValueError):
+class ReferenceDataError(ValueError):
     """A reference file is wrong; the message names the file and the line."""
 
 
@@ -56,7 +56,7 @@ def load_reference(folder: Path | None = None) -> ReferenceData:
     if folder is not None:
         path = folder / STRUCTURES_FILE
         if not path.is_file():
-            raise ReferenceError(f"{path.name} introuvable dans le dossier de référence indiqué")
+            raise ReferenceDataError(f"{path.name} introuvable dans le dossier de référence indiqué")
         return parse_structures(path.read_text(encoding="utf-8"), path.name)
     text = importlib.resources.files(__package__).joinpath(STRUCTURES_FILE).read_text(encoding="utf-8")
     return parse_structures(text, STRUCTURES_FILE)
@@ -71,18 +71,18 @@ def parse_structures(text: str, name: str) -> ReferenceData:
     for number, row in ((n, next(csv.reader([line], delimiter=";"))) for n, line in lines):
         where = f"{name}, ligne {number}"
         if len(row) != 5:
-            raise ReferenceError(f"{where} : 5 colonnes attendues (code;nom;region;departement;communes)")
+            raise ReferenceDataError(f"{where} : 5 colonnes attendues (code;nom;region;departement;communes)")
         code, label, region, departement, communes = (c.strip() for c in row)
         if not FORMATS["structure_ml"].matches(code):
-            raise ReferenceError(f"{where} : code de structure invalide ({FORMATS['structure_ml'].expected})")
+            raise ReferenceDataError(f"{where} : code de structure invalide ({FORMATS['structure_ml'].expected})")
         if region not in REGIONS:
-            raise ReferenceError(f"{where} : région inconnue {region!r}")
+            raise ReferenceDataError(f"{where} : région inconnue {region!r}")
         codes = tuple(c for c in communes.split("|") if c)
         for commune in codes:
             if not FORMATS["commune_insee"].matches(commune):
-                raise ReferenceError(f"{where} : code INSEE de commune invalide {commune!r}")
+                raise ReferenceDataError(f"{where} : code INSEE de commune invalide {commune!r}")
             by_commune.setdefault(commune, []).append(code)
         if code in structures:
-            raise ReferenceError(f"{where} : structure {code} déjà définie")
+            raise ReferenceDataError(f"{where} : structure {code} déjà définie")
         structures[code] = Structure(code, label, region, departement, codes)
     return ReferenceData(structures, {c: tuple(s) for c, s in by_commune.items()})
