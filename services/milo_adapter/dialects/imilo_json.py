@@ -19,7 +19,8 @@ import orjson
 from passerelle.core import events
 from passerelle.core.dialect import Draft, InboundContext, OutboundContext, Outcome, Rejected, Rendered
 from passerelle.core.events import Dialect
-from passerelle.core.privacy import NirDetected, may_hold_nir, reject_nir
+from passerelle.core.native_json import read_json
+from passerelle.core.privacy import NirDetected, reject_nir
 from passerelle.core.problems import Problem
 from passerelle.core.shapes import Reading, read_date
 
@@ -89,17 +90,12 @@ def native_path(subject: str, canonical: str) -> str:
 
 
 def parse(payload: bytes, context: InboundContext) -> Iterator[Outcome]:
-    try:
-        document = orjson.loads(payload)
-    except orjson.JSONDecodeError as exc:
-        yield Rejected.one("json", f"JSON illisible : {exc}", "$")
+    message = read_json(payload)
+    if isinstance(message, Rejected):
+        yield message
         return
-    items = document if isinstance(document, list) else [document]
-    suspect = may_hold_nir(payload)
-    for index, item in enumerate(items):
-        position = f"élément {index + 1}" if isinstance(document, list) else None
-        prefix = f"[{index}]" if isinstance(document, list) else ""
-        yield _one(item, context, position, prefix, suspect)
+    for item in message.items:
+        yield _one(item.value, context, item.position, item.prefix, message.suspect)
 
 
 def _one(item: Any, context: InboundContext, position: str | None, prefix: str, suspect: bool) -> Outcome:

@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 
 from passerelle.core.dialect import InboundContext, OutboundContext, Outcome, Rejected, Rendered
-from passerelle.core.privacy import may_hold_nir
+from passerelle.core.native_json import read_json
 from passerelle.core.shapes import write_nested
 from services.region_adapter.dialects.common import event_of, translate
 
@@ -16,24 +16,22 @@ CONTENT_TYPE = "application/json"
 
 
 def parse(payload: bytes, context: InboundContext) -> Iterator[Outcome]:
-    try:
-        document = orjson.loads(payload)
-    except orjson.JSONDecodeError as exc:
-        yield Rejected.one("json", f"JSON illisible : {exc}", "$")
+    message = read_json(payload)
+    if isinstance(message, Rejected):
+        yield message
         return
-    items = document if isinstance(document, list) else [document]
-    suspect = may_hold_nir(payload)
-    for index, item in enumerate(items):
-        path = f"[{index}]." if isinstance(document, list) else ""
-        position = f"élément {index + 1}" if isinstance(document, list) else None
-        if not isinstance(item, dict):
-            yield Rejected.one("type", "objet JSON attendu", path.rstrip(".") or "$", position=position)
+    for item in message.items:
+        path = f"{item.prefix}." if item.prefix else ""
+        if not isinstance(item.value, dict):
+            yield Rejected.one("type", "objet JSON attendu", item.prefix or "$", position=item.position)
             continue
-        event = event_of(item, context, path)
+        event = event_of(item.value, context, path)
         if isinstance(event, Rejected):
-            yield Rejected(event.problems, position)
+            yield Rejected(event.problems, item.position)
             continue
-        yield translate(item, event, context, position or "message", textual=False, path=path, suspect=suspect)
+        yield translate(
+            item.value, event, context, item.position or "message", textual=False, path=path, suspect=message.suspect
+        )
 
 
 def render(subject: str, record: dict[str, Any], context: OutboundContext) -> Rendered:
