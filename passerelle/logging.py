@@ -8,64 +8,13 @@ NIRs are masked by shape, wherever they appear in the event.
 from __future__ import annotations
 
 import logging
-import re
 import sys
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 import structlog
 
-from passerelle.core.privacy import contains_nir
-
-MASK = "***"
-PERSONAL_KEYS = frozenset(
-    {
-        "nom",
-        "nomnaissance",
-        "nomusage",
-        "prenom",
-        "prenoms",
-        "datenaissance",
-        "date_naissance",
-        "sexe",
-        "ine",
-        "nir",
-        "courriel",
-        "email",
-        "mail",
-        "telephone",
-        "tel",
-        "portable",
-        "adresse",
-        "adresse1",
-        "codepostal",
-        "code_postal",
-        "commune",
-        "codeinseecommune",
-        "rqth",
-        "commentaire",
-        "commentaires",
-        "record",
-        "payload",
-        "value",
-        "body",
-        "instance",
-        "nom_naissance",
-        "nom_usage",
-        "prenom_usage",
-    }
-)
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
-_PHONE = re.compile(r"(?<!\d)(?:\+33\s?|0)[1-9](?:[\s.-]?\d{2}){4}(?!\d)")
-_LONG_DIGITS = re.compile(r"\d[\d\s]{11,}\d")
-
-
-def redact_text(text: str) -> str:
-    text = _EMAIL.sub(MASK, text)
-    text = _PHONE.sub(MASK, text)
-    if contains_nir(text):
-        text = _LONG_DIGITS.sub(MASK, text)
-    return text
+from passerelle.core.privacy import MASK, PERSONAL_KEYS, redact_text
 
 
 def _redact(value: Any, depth: int = 0) -> Any:

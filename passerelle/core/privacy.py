@@ -80,6 +80,58 @@ def reject_nir_in_text(text: str, where: str) -> None:
         raise NirDetected(where)
 
 
+# Redaction: what logs, error messages and DLQ headers show instead of a personal value.
+MASK = "***"
+PERSONAL_KEYS = frozenset(
+    {
+        "nom",
+        "nomnaissance",
+        "nomusage",
+        "prenom",
+        "prenoms",
+        "datenaissance",
+        "date_naissance",
+        "sexe",
+        "ine",
+        "nir",
+        "courriel",
+        "email",
+        "mail",
+        "telephone",
+        "tel",
+        "portable",
+        "adresse",
+        "adresse1",
+        "codepostal",
+        "code_postal",
+        "commune",
+        "codeinseecommune",
+        "rqth",
+        "commentaire",
+        "commentaires",
+        "record",
+        "payload",
+        "value",
+        "body",
+        "instance",
+        "nom_naissance",
+        "nom_usage",
+        "prenom_usage",
+    }
+)
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
+_PHONE = re.compile(r"(?<!\d)(?:\+33\s?|0)[1-9](?:[\s.-]?\d{2}){4}(?!\d)")
+_LONG_DIGITS = re.compile(r"\d[\d\s]{11,}\d")
+
+
+def redact_text(text: str) -> str:
+    text = _EMAIL.sub(MASK, text)
+    text = _PHONE.sub(MASK, text)
+    if contains_nir(text):
+        text = _LONG_DIGITS.sub(MASK, text)
+    return text
+
+
 @dataclass(frozen=True)
 class Pseudonymiser:
     """HMAC-SHA256 pseudonyms. The namespace keeps ids of different origins apart."""
