@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     producer_linger_ms: int = Field(
         default=5, description="Producer linger: how long a batch of outputs may wait to fill, in milliseconds."
     )
+    max_record_bytes: int = Field(
+        default=1_000_000,
+        description="Largest record a service produces; lowered at start to the broker's message.max.bytes.",
+    )
     dedupe_memory: int = Field(
         default=200_000,
         description="Inputs remembered for idempotence; also how many recent outputs per partition are read at start.",
@@ -69,6 +73,28 @@ class Settings(BaseSettings):
     )
     pseudonym_secret_file: Path | None = Field(
         default=None, description="File holding the pseudonym key (a container secret); overrides pseudonym_secret."
+    )
+    router_instance: str = Field(
+        default="router-0",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$",
+        description=(
+            "This router's name, and its audit chain's: the same across restarts so the chain continues, "
+            "distinct for each instance scaled out (the pod name of a StatefulSet)."
+        ),
+    )
+    audit_signing_key_file: Path | None = Field(
+        default=None,
+        description=(
+            "PEM file of the router's Ed25519 audit signing key (a container secret, router only). The router "
+            "refuses to start without it; the local stack makes an ephemeral one."
+        ),
+    )
+    audit_public_key_file: Path | None = Field(
+        default=None,
+        description=(
+            "PEM file of the audit public keys, current and former: what audit verify checks signatures with, "
+            "and what the router trusts when it resumes its chain after a key rotation."
+        ),
     )
 
     @model_validator(mode="after")

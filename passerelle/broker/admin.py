@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Sequence
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from passerelle.broker.topics import TopicSpec
 
@@ -36,3 +38,30 @@ async def ensure_topics(
         return [s.name for s in missing]
     finally:
         await admin.close()
+
+
+async def broker_message_limit(bootstrap: str, timeout_s: float = 10.0) -> int | None:
+    """The broker's ``message.max.bytes``, or None when it does not say (brokers without DescribeConfigs)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000))
+    try:
+        async with asyncio.timeout(timeout_s):
+            await admin.start()
+            cluster = await admin.describe_cluster()
+            brokers = cluster.get("brokers") or []
+            if not brokers:
+                return None
+            resource = ConfigResource(
+                ConfigResourceType.BROKER, str(brokers[0]["node_id"]), {"message.max.bytes": None}
+            )
+            responses = await admin.describe_configs([resource])
+        for response in responses:
+            for resource_result in response.resources:
+                for entry in resource_result[4]:
+                    if entry[0] == "message.max.bytes" and entry[1]:
+                        return int(entry[1])
+    except (KafkaError, OSError, TimeoutError, ValueError, KeyError, IndexError, TypeError):
+        return None
+    finally:
+        with contextlib.suppress(Exception):
+            await admin.close()
+    return None

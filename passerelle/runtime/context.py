@@ -12,6 +12,7 @@ from passerelle.core.partners import Profiles
 from passerelle.core.privacy import Pseudonymiser
 from passerelle.core.shapes import Shape, shape_of
 from passerelle.metrics import ServiceMetrics
+from passerelle.runtime.failures import RecordBudget
 from passerelle.settings import Settings
 
 
@@ -26,6 +27,8 @@ class ServiceContext:
     pseudonymiser: Pseudonymiser
     metrics: ServiceMetrics
     shapes: Mapping[str, Shape]
+    # Shared with the service's hops, which lower it to the broker's message limit at start.
+    budget: RecordBudget
 
     @classmethod
     def build(cls, service: str, settings: Settings, metrics: ServiceMetrics | None = None) -> ServiceContext:
@@ -45,4 +48,5 @@ class ServiceContext:
             pseudonymiser=Pseudonymiser(settings.pseudonym_secret.get_secret_value().encode()),
             metrics=metrics,
             shapes={s: shape_of(s, catalogue.latest(s).schema) for s in catalogue.subjects},
+            budget=RecordBudget(settings.max_record_bytes),
         )

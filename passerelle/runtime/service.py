@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequenc
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 import structlog
 import uvicorn
 from fastapi import FastAPI, Response
@@ -40,7 +41,17 @@ class ServiceRuntime:
 
     @property
     def ready(self) -> bool:
-        return all(h.ready for h in self.hops)
+        return all(h.healthy for h in self.hops)
+
+    @property
+    def trouble(self) -> str | None:
+        """Why the service cannot make progress, in French; None when every hop can."""
+        for hop in self.hops:
+            if not hop.ready:
+                return "demarrage"
+            if hop.trouble:
+                return hop.trouble
+        return None
 
     async def start(self) -> None:
         settings = self.ctx.settings
@@ -85,9 +96,12 @@ class ServiceRuntime:
 
         @app.get("/health")
         def health() -> Response:
-            ready = self.ready
-            body = b'{"statut":"pret"}' if ready else b'{"statut":"demarrage"}'
-            return Response(body, status_code=200 if ready else 503, media_type="application/json")
+            trouble = self.trouble
+            if trouble is None:
+                return Response(b'{"statut":"pret"}', media_type="application/json")
+            status = "demarrage" if trouble == "demarrage" else "indisponible"
+            body = orjson.dumps({"statut": status, "raison": trouble})
+            return Response(body, status_code=503, media_type="application/json")
 
         return app
 

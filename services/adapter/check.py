@@ -37,7 +37,6 @@ def check_native(ctx: ServiceContext, dialects: Dialects, partner: str, event: s
             report.accepted += 1
         elif output.topic == topics.feedback(partner):
             body = orjson.loads(output.value)
-            report.rejected += 1
-            for error in body["erreurs"]:
-                report.problems.append({**error, "position": body.get("position")})
+            report.rejected += body["rejetes"]
+            report.problems.extend(body["erreurs"])
     return report

@@ -44,10 +44,10 @@ class InboundTranslator:
         event_type = message.headers.get("ce_type") or None
         if profile is None:
             unknown = Rejected.one("partenaire_inconnu", f"aucun profil pour {partner}")
-            return self._reject(message, partner, event_type, unknown, tally)
+            return self._reject(message, partner, [self._failure(partner, event_type, unknown)], tally)
         dialect = self._dialect(profile, event_type, message)
         if isinstance(dialect, Rejected):
-            return self._reject(message, partner, event_type, dialect, tally)
+            return self._reject(message, partner, [self._failure(partner, event_type, dialect)], tally)
         context = InboundContext(
             partner=partner,
             pseudonymiser=self.ctx.pseudonymiser,
@@ -57,13 +57,24 @@ class InboundTranslator:
             shapes=self.ctx.shapes,
         )
         outputs: list[Output] = []
+        failures: list[Failure] = []
         shift = _line_shift(message)
         for index, parsed in enumerate(self.dialects.parsers[dialect](message.value, context)):
             outcome = _shifted(parsed, shift) if shift else parsed
             if isinstance(outcome, Rejected):
-                outputs.extend(self._reject(message, partner, outcome.subject or event_type, outcome, tally))
+                failures.append(self._failure(partner, outcome.subject or event_type, outcome))
                 continue
-            outputs.extend(self._canonical(message, partner, outcome, index, tally, dialect))
+            produced = self._canonical(message, partner, outcome, index, tally, dialect)
+            if isinstance(produced, Failure):
+                failures.append(produced)
+            else:
+                outputs.append(produced)
+        if not outputs and not failures:
+            # A dialect that yields nothing would be a silent drop: the sender hears of it instead.
+            empty = Rejected.one("vide", "le message ne contient aucun élément à traduire")
+            failures.append(self._failure(partner, event_type, empty))
+        if failures:
+            outputs.extend(self._reject(message, partner, failures, tally, accepted=len(outputs)))
         return outputs
 
     def _dialect(self, profile: PartnerProfile, event_type: str | None, message: Incoming) -> Dialect | Rejected:
@@ -96,7 +107,7 @@ class InboundTranslator:
 
     def _canonical(
         self, message: Incoming, partner: str, draft: Draft, index: int, tally: Tally, dialect: Dialect
-    ) -> list[Output]:
+    ) -> Output | Failure:
         try:
             record = self.ctx.typed.validate(draft.subject, draft.record)
             value = self.ctx.codec.encode(draft.subject, record)
@@ -106,10 +117,10 @@ class InboundTranslator:
                 replace(p, path=to_native(draft.subject, p.path)) if to_native else p for p in failed.errors
             )
             rejected = Rejected(problems, draft.position, draft.subject)
-            return self._reject(message, partner, draft.subject, rejected, tally, f"{failed.subject} v{failed.version}")
+            return self._failure(partner, draft.subject, rejected, f"{failed.subject} v{failed.version}")
         except ContractError as exc:
             rejected = Rejected.one(exc.code, str(exc), position=draft.position, subject=draft.subject)
-            return self._reject(message, partner, draft.subject, rejected, tally)
+            return self._failure(partner, draft.subject, rejected)
         # The item's place in the message is part of its identity: one CSV file or JSON array may hold several
         # changes for the same positionnement (RECUE, then ADMIS), which must stay distinct events.
         item = f"{draft.native_id or draft.position}#{index}"
@@ -124,22 +135,20 @@ class InboundTranslator:
         headers = envelope.to_headers()
         headers.append((CAUSE, message.dedupe_key.encode()))
         tally.count("in", partner, draft.subject, "ok")
-        return [Output(topics.canonical(draft.subject), value, draft.key.encode(), headers)]
+        return Output(topics.canonical(draft.subject), value, draft.key.encode(), headers)
 
-    def _reject(
-        self,
-        message: Incoming,
-        partner: str,
-        event: str | None,
-        rejected: Rejected,
-        tally: Tally,
-        contract: str | None = None,
-    ) -> list[Output]:
+    def _failure(self, partner: str, event: str | None, rejected: Rejected, contract: str | None = None) -> Failure:
         if contract is None and event and event in self.ctx.catalogue:
             contract = f"{event} v{self.ctx.catalogue.latest(event).version}"
         sender = partner if partner in self.ctx.profiles else None
-        failure = Failure(self.ctx.service, sender, rejected.problems, contract, rejected.position)
-        return reject(message, failure, tally, direction="in", partner=partner, event=event)
+        known_event = event if event in self.ctx.catalogue else None  # a metric label: bounded to known events
+        return Failure(self.ctx.service, sender, rejected.problems, contract, rejected.position, known_event)
+
+    def _reject(
+        self, message: Incoming, partner: str, failures: list[Failure], tally: Tally, accepted: int = 0
+    ) -> list[Output]:
+        budget = self.ctx.budget.max_bytes
+        return reject(message, failures, tally, direction="in", partner=partner, accepted=accepted, budget=budget)
 
 
 _LINE = re.compile(r"^ligne (\d+)")

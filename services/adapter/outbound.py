@@ -54,5 +54,6 @@ class OutboundTranslator:
         self, message: Incoming, partner: str, event: str | None, problem: Problem, tally: Tally
     ) -> list[Output]:
         # Delivery failures are Passerelle's own: DLQ for the operator, no feedback to the recipient.
-        failure = Failure(self.ctx.service, None, (problem,), event)
-        return reject(message, failure, tally, direction="out", partner=partner, event=event)
+        failure = Failure(self.ctx.service, None, (problem,), event=event)
+        budget = self.ctx.budget.max_bytes
+        return reject(message, [failure], tally, direction="out", partner=partner, budget=budget)

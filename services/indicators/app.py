@@ -60,8 +60,14 @@ def build(settings: Settings, ctx: ServiceContext | None = None, **_: Any) -> Se
     processor = IndicatorsProcessor(ctx, state)
     ctx.metrics.registry.register(IndicatorCollector(lambda: state))
     inputs = [topics.canonical(s) for s in FOLLOWED]
-    spec = HopSpec(SERVICE, inputs, [], "Indicateurs de la convention : délais, taux d'entrée, décrochage")
-    hop = Hop(spec, processor, settings, ctx.metrics)
+    spec = HopSpec(
+        SERVICE,
+        inputs,
+        [],
+        "Indicateurs de la convention : délais, taux d'entrée, décrochage",
+        accounts_every_input=False,
+    )
+    hop = Hop(spec, processor, settings, ctx.metrics, budget=ctx.budget)
     assert settings.kafka_bootstrap
     bootstrap = settings.kafka_bootstrap
 

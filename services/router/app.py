@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
+
+import structlog
 
 from passerelle.broker import topics
 from passerelle.core.audit import AuditChain
@@ -11,6 +12,7 @@ from passerelle.core.headers import CAUSE, SENDER
 from passerelle.core.problems import Problem
 from passerelle.core.reference import ReferenceData, load_reference
 from passerelle.core.views import ViewPlans
+from passerelle.runtime.audit import chain_head, load_signer, trusted_keys
 from passerelle.runtime.canonical import read_canonical
 from passerelle.runtime.context import ServiceContext
 from passerelle.runtime.failures import Failure, reject
@@ -22,6 +24,8 @@ from passerelle.settings import Settings
 from services.router.recipients import RoutingError, recipients
 
 SERVICE = "router"
+
+log = structlog.get_logger("passerelle.router")
 
 
 class RouterProcessor:
@@ -82,15 +86,28 @@ class RouterProcessor:
         self, message: Incoming, sender: str | None, subject: str | None, problem: Problem, tally: Tally
     ) -> list[Output]:
         known = sender if sender in self.ctx.profiles else None
-        failure = Failure(SERVICE, known, (problem,), subject)
-        return reject(message, failure, tally, direction="in", partner=sender, event=subject)
+        failure = Failure(SERVICE, known, (problem,), event=subject)
+        budget = self.ctx.budget.max_bytes
+        return reject(message, [failure], tally, direction="in", partner=sender, budget=budget)
 
 
 def build(settings: Settings, ctx: ServiceContext | None = None, **_: Any) -> ServiceRuntime:
+    # Before anything else: a router that cannot sign must not deliver.
+    signer = load_signer(settings)
+    keys = trusted_keys(settings, signer)
     ctx = ctx or ServiceContext.build(SERVICE, settings)
     reference = load_reference(settings.reference_dir)
-    # One chain per router instance, so instances scaled out never interleave one chain.
-    chain = AuditChain(chain_id=f"{SERVICE}-{uuid.uuid4().hex[:12]}")
+    # One chain per router instance, named after it, so it continues across restarts and never interleaves.
+    chain = AuditChain(settings.router_instance, signer)
+
+    async def resume_chain() -> None:
+        assert settings.kafka_bootstrap
+        head = await chain_head(settings.kafka_bootstrap, chain.chain_id, keys)
+        if head is not None:
+            chain.resume(*head)
+        event = "audit.chaine_reprise" if head else "audit.chaine_nouvelle"
+        log.info(event, chaine=chain.chain_id, derniere_sequence=chain.head[1], cle=signer.key_id)
+
     inputs = [topics.canonical(s) for s in ctx.catalogue.subjects]
     outputs = [
         *(topics.deliver(p) for p in ctx.profiles.ids),
@@ -100,5 +117,5 @@ def build(settings: Settings, ctx: ServiceContext | None = None, **_: Any) -> Se
     ]
     schemas = {topics.deliver(p): None for p in ctx.profiles.ids}
     spec = HopSpec(SERVICE, inputs, outputs, "Destinataires, vue RGPD par profil, livraison et journal chaîné", schemas)
-    hop = Hop(spec, RouterProcessor(ctx, reference, chain), settings, ctx.metrics)
-    return ServiceRuntime(ctx, [hop])
+    hop = Hop(spec, RouterProcessor(ctx, reference, chain), settings, ctx.metrics, budget=ctx.budget)
+    return ServiceRuntime(ctx, [hop], before_start=[resume_chain])

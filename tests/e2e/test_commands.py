@@ -77,7 +77,8 @@ async def test_ingest_csv_keeps_the_line_numbers_of_the_file_across_pieces(stack
 
     markers = _markers(pieces)
     errors = await wait_for(stack.bootstrap, "feedback.region-53", caused_by(*markers), count=2)
-    assert sorted(orjson.loads(r.value)["position"] for r in errors) == ["ligne 35", "ligne 9"]
+    positions = [e["position"] for r in errors for e in orjson.loads(r.value)["erreurs"]]
+    assert sorted(positions) == ["ligne 35", "ligne 9"]
     await wait_for(stack.bootstrap, "out.imilo", caused_by(*markers), count=38)
 
 

@@ -87,13 +87,17 @@ async def test_a_mixed_csv_delivers_good_rows_and_rejects_bad_ones_with_their_li
     await send(producer, "in.region-53", payload, native_headers("formation.StatutCandidature", ce_id=f"csv-{n}"))
     delivered = await wait_for(stack.bootstrap, "out.imilo", caused_by(f"csv-{n}"), count=3, settle_s=1.0)
     assert sorted(orjson.loads(r.value)["idPositionnement"] for r in delivered) == [f"P-{n}-{i}" for i in (1, 4, 6)]
-    dead = await wait_for(stack.bootstrap, "dlq.region_adapter", caused_by(f"csv-{n}"), count=3)
-    lines = sorted(header(r, "passerelle_error_position") or "" for r in dead)
-    assert lines == ["ligne 3", "ligne 4", "ligne 6"]
-    codes = {header(r, "passerelle_error_position"): header(r, "passerelle_error_path") for r in dead}
-    assert codes["ligne 6"] == "code_structure"
-    feedback = await wait_for(stack.bootstrap, "feedback.region-53", caused_by(f"csv-{n}"), count=3)
-    assert {orjson.loads(r.value)["position"] for r in feedback} == {"ligne 3", "ligne 4", "ligne 6"}
+    # One input, one DLQ record holding the original once and every rejected row.
+    [dead] = await wait_for(stack.bootstrap, "dlq.region_adapter", caused_by(f"csv-{n}"), settle_s=1.0)
+    assert header(dead, "passerelle_error_positions") == "ligne 3, ligne 4, ligne 6"
+    assert header(dead, "passerelle_error_items") == "3" and header(dead, "passerelle_error_accepted") == "3"
+    assert dead.value == payload
+    details = orjson.loads(header(dead, "passerelle_error_details") or "[]")
+    assert {d["position"]: d["chemin"] for d in details}["ligne 6"] == "code_structure"
+    [feedback] = await wait_for(stack.bootstrap, "feedback.region-53", caused_by(f"csv-{n}"), settle_s=1.0)
+    body = orjson.loads(feedback.value)
+    assert body["statut"] == "partiel" and body["acceptes"] == 3 and body["rejetes"] == 3
+    assert {e["position"] for e in body["erreurs"]} == {"ligne 3", "ligne 4", "ligne 6"}
 
 
 async def test_a_nir_is_rejected_and_never_forwarded(stack: Stack, producer: AIOKafkaProducer) -> None:
