@@ -39,5 +39,5 @@ def adapter_runtime(
     ]
     schemas = {topics.canonical(s): ctx.typed.contract(s).model for s in ctx.catalogue.subjects}
     spec = HopSpec(ctx.service, inputs, outputs, description, schemas)
-    hop = Hop(spec, AdapterProcessor(ctx, dialects), ctx.settings, ctx.metrics)
+    hop = Hop(spec, AdapterProcessor(ctx, dialects), ctx.settings, ctx.metrics, budget=ctx.budget)
     return ServiceRuntime(ctx, [hop])
