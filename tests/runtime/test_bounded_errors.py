@@ -1,0 +1,164 @@
+"""Error records stay under the broker's limit, keep the original once, and a refused record never loops."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import orjson
+import pytest
+from aiokafka.errors import KafkaConnectionError, MessageSizeTooLargeError
+
+from passerelle.core.problems import Problem
+from passerelle.metrics import ServiceMetrics
+from passerelle.runtime.failures import Failure, failure_outputs
+from passerelle.runtime.hop import Hop, HopSpec
+from passerelle.runtime.messages import Incoming, Output
+from passerelle.runtime.tally import Tally
+from passerelle.settings import Settings
+
+NIR = "184127645108946"
+
+
+def incoming(value: bytes, topic: str = "in.region-24", ce_id: str = "m-1") -> Incoming:
+    headers = {"ce_id": ce_id, "ce_type": "formation.StatutCandidature"}
+    raw = tuple((k, v.encode()) for k, v in headers.items())
+    return Incoming(topic, 2, 41, b"key", value, headers, raw, 0)
+
+
+def size(output: Output) -> int:
+    return len(output.value) + len(output.key or b"") + sum(len(k) + len(v) for k, v in output.headers)
+
+
+def unknown_fields(n: int) -> list[Failure]:
+    problems = tuple(Problem("champ_inconnu", "champ inconnu du contrat", f"champ_{i}", "inconnu") for i in range(n))
+    return [Failure("region_adapter", "region-24", problems, "formation.StatutCandidature v1", None)]
+
+
+def test_forty_thousand_problems_make_records_under_the_limit() -> None:
+    message = incoming(b"x" * 430_000)
+    dlq, feedback = failure_outputs(message, unknown_fields(40_000), budget=1_000_000)
+    assert dlq.topic == "dlq.region_adapter" and feedback.topic == "feedback.region-24"
+    assert size(dlq) < 1_000_000 and size(feedback) < 300_000
+    assert dlq.value == message.value  # the original fits: kept whole
+    headers = dict(dlq.headers)
+    assert headers["passerelle_error_count"] == b"40000"
+    kept = len(orjson.loads(headers["passerelle_error_details"]))
+    assert kept + int(headers["passerelle_error_details_omitted"]) == 40_000 and kept > 100
+    body = orjson.loads(feedback.value)
+    assert len(body["erreurs"]) + body["erreursOmises"] == 40_000 and body["erreursOmises"] > 0
+
+
+def test_a_thousand_bad_rows_keep_the_original_once() -> None:
+    message = incoming(b"r;" * 67_000)
+    rows = [
+        Failure(
+            "region_adapter",
+            "region-24",
+            (Problem("date", "date impossible", "date_statut", "date"),),
+            None,
+            f"ligne {i + 2}",
+        )
+        for i in range(1_000)
+    ]
+    outputs = failure_outputs(message, rows, accepted=5)
+    assert [o.topic for o in outputs] == ["dlq.region_adapter", "feedback.region-24"]
+    dlq = outputs[0]
+    assert dlq.value == message.value
+    headers = dict(dlq.headers)
+    assert headers["passerelle_error_items"] == b"1000" and headers["passerelle_error_accepted"] == b"5"
+    assert headers["passerelle_error_positions"].startswith(b"ligne 2, ligne 3, ")
+    assert size(dlq) < 2 * len(message.value) + 64 * 1024
+    assert orjson.loads(outputs[1].value)["statut"] == "partiel"
+
+
+def test_an_original_too_large_for_the_dlq_is_cut_and_says_so() -> None:
+    message = incoming(b"y" * 200_000)
+    [dlq] = failure_outputs(message, [Failure("router", None, (Problem("decodage", "illisible"),))], budget=100_000)
+    assert size(dlq) <= 100_000
+    assert dict(dlq.headers)["passerelle_error_value_truncated"] == b"200000"
+    assert message.value.startswith(dlq.value) and len(dlq.value) > 50_000
+
+
+def test_personal_values_never_leave_in_an_error() -> None:
+    problems = (
+        Problem("type", f"nombre {NIR} inattendu", "jeune.telephone", "type", received="06 12 34 56 78"),
+        Problem("type", "texte attendu", f"jeune.{NIR}", "type", received=NIR),
+        Problem("type", "texte attendu", "jeune.nom_naissance", "type", received="Dupont"),
+    )
+    outputs = failure_outputs(incoming(b"{}"), [Failure("region_adapter", "region-24", problems)])
+    for output in outputs:
+        text = (output.value + b"".join(v for k, v in output.headers if k.startswith("passerelle_error"))).decode()
+        assert NIR not in text and "06 12 34 56 78" not in text and "Dupont" not in text
+
+
+class _Silent:
+    def process(self, message: Incoming, tally: Tally) -> list[Output]:
+        return []
+
+
+class _Huge:
+    def process(self, message: Incoming, tally: Tally) -> list[Output]:
+        return [Output("canon.formation.OffreSession", b"z" * 300_000, None, [])]
+
+
+def _hop(processor: Any, budget: int = 200_000) -> Hop:
+    settings = Settings(kafka_bootstrap="127.0.0.1:1", pseudonym_secret="x", max_record_bytes=budget)  # type: ignore[arg-type]
+    spec = HopSpec("region_adapter", ["in.region-24"], ["feedback.region-24", "dlq.region_adapter"])
+    return Hop(spec, processor, settings, ServiceMetrics("bornes"))
+
+
+def test_an_input_that_yields_nothing_is_an_error() -> None:
+    outputs, done = _hop(_Silent()).process_batch([incoming(b"{}")])
+    assert done == ["m-1"]
+    assert [o.topic for o in outputs] == ["dlq.region_adapter", "feedback.region-24"]
+    assert dict(outputs[0].headers)["passerelle_error_code"] == b"aucun_resultat"
+
+
+def test_an_output_the_broker_would_refuse_becomes_an_error_for_its_input() -> None:
+    outputs, _ = _hop(_Huge()).process_batch([incoming(b"<lheo/>")])
+    assert [o.topic for o in outputs] == ["dlq.region_adapter", "feedback.region-24"]
+    assert dict(outputs[0].headers)["passerelle_error_code"] == b"trop_volumineux"
+
+
+class _Producer:
+    """Refuses records for one topic the way aiokafka does, and fails whole batches on demand."""
+
+    def __init__(self, refuse: str = "", down: bool = False) -> None:
+        self.refuse, self.down = refuse, down
+        self.sent: list[tuple[str, bytes, list[tuple[str, bytes]]]] = []
+
+    async def send(self, topic: str, value: bytes, key: bytes | None = None, headers: Any = None) -> Any:
+        if topic == self.refuse:
+            raise MessageSizeTooLargeError("trop grand")
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self.down:
+            future.set_exception(KafkaConnectionError("injoignable"))
+        else:
+            self.sent.append((topic, value, list(headers or [])))
+            future.set_result(None)
+        return future
+
+
+async def test_a_record_refused_for_its_size_is_dead_lettered_and_the_batch_goes_on() -> None:
+    hop = _hop(_Silent())
+    producer = _Producer(refuse="out.imilo")
+    hop._producer = producer  # type: ignore[assignment]
+    await hop.publish(
+        [
+            Output("canon.formation.Positionnement", b"ok", b"k", [("ce_id", b"e-1")]),
+            Output("out.imilo", b"big", b"k", [("ce_id", b"e-2")]),
+        ]
+    )
+    topics = [t for t, _, _ in producer.sent]
+    assert topics == ["canon.formation.Positionnement", "dlq.region_adapter"]
+    degraded = dict(producer.sent[1][2])
+    assert degraded["passerelle_error_code"] == b"sortie_refusee" and degraded["ce_id"] == b"e-2"
+    assert degraded["passerelle_error_target_topic"] == b"out.imilo"
+
+
+async def test_an_unreachable_broker_fails_the_batch_so_it_is_read_again() -> None:
+    hop = _hop(_Silent())
+    hop._producer = _Producer(down=True)  # type: ignore[assignment]
+    with pytest.raises(KafkaConnectionError):
+        await hop.publish([Output("canon.formation.Positionnement", b"ok", b"k", [])])
