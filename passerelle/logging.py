@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Mapping, MutableMapping
+import time
+from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any
 
 import structlog
@@ -61,3 +62,31 @@ def configure(log_format: str = "console", level: str = "INFO", stream: Any = No
     logging.basicConfig(level=level.upper(), stream=stream or sys.stderr, format="%(name)s %(levelname)s %(message)s")
     for noisy in ("aiokafka", "faststream", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # While the broker is away, aiokafka repeats the same lines hundreds of times a second.
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, RepeatFilter) for f in handler.filters):
+            handler.addFilter(RepeatFilter())
+
+
+class RepeatFilter(logging.Filter):
+    """Lets a line through once per window per (logger, message template), then says how often it recurred."""
+
+    def __init__(self, window_s: float = 30.0, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self.window_s = window_s
+        self.clock = clock
+        self._seen: dict[tuple[str, str], tuple[float, int]] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        key = (record.name, str(record.msg))
+        now = self.clock()
+        first, count = self._seen.get(key, (0.0, -1))
+        if count >= 0 and now - first < self.window_s:
+            self._seen[key] = (first, count + 1)
+            return False
+        self._seen[key] = (now, 0)
+        if count > 0:
+            record.msg = f"{record.msg} (répété {count} fois en {self.window_s:.0f} s)"
+        if len(self._seen) > 1000:  # bounded: the templates are few, the arguments do not count
+            self._seen.clear()
+        return True

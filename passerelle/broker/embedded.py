@@ -7,11 +7,13 @@ clients of an embedded broker turn idempotence off (see ``Settings``).
 
 from __future__ import annotations
 
+import ctypes
 import importlib.resources
 import os
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -34,6 +36,15 @@ def embedded_settings(settings: Settings, bootstrap: str) -> Settings:
     if "fetch_max_wait_ms" not in settings.model_fields_set:
         update["fetch_max_wait_ms"] = EMBEDDED_FETCH_MAX_WAIT_MS
     return settings.model_copy(update=update)
+
+
+def _die_with_parent() -> None:
+    """In the child: ask Linux to send SIGTERM when the parent dies (kill -9 of `dev up` included)."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+_PR_SET_PDEATHSIG = 1
 
 
 class BrokerStartError(RuntimeError):
@@ -110,7 +121,9 @@ class EmbeddedBroker:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
+            # Its own session, so Ctrl-C reaches the services first; yet it dies with whoever started it.
             start_new_session=True,
+            preexec_fn=_die_with_parent,  # noqa: PLW1509 - only prctl, before exec, in the child
         )
         self._wait_until_accepting()
         return self

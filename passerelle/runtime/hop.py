@@ -40,6 +40,7 @@ from passerelle.settings import Settings
 
 log = structlog.get_logger("passerelle.hop")
 T = TypeVar("T")
+BROKER_DOWN = "broker injoignable"
 # A hop that consumes nothing for this long while input waits is reported stalled on /health.
 STALL_AFTER_S = 60.0
 # Headers a degraded DLQ record keeps from the refused output, so an operator can follow it.
@@ -172,14 +173,15 @@ class Hop:
         self._lag_task = asyncio.create_task(self._watch_lag())
 
     async def stop(self) -> None:
+        """Stop within a bounded time even when the broker is gone (a SIGTERM must end the service)."""
         if self._lag_task:
             self._lag_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._lag_task
-        await self.broker.stop()
+        await _bounded_step("consommateur", self.spec.service, self.broker.stop())
         if self._producer:
-            await self._producer.stop()
-            self._producer = None
+            producer, self._producer = self._producer, None
+            await _bounded_step("producteur", self.spec.service, producer.stop())
         self._set_ready(False)
 
     async def _handle(self, records: Any) -> None:
@@ -350,12 +352,30 @@ class Hop:
         for (partner, reason), n in tally.dlq.items():
             self.metrics.dlq.labels(service, partner, reason).inc(n)
 
+    async def _broker_reachable(self, producer: AIOKafkaProducer) -> bool:
+        """A metadata request: the only check that fails while the broker is away (positions are cached)."""
+        try:
+            async with asyncio.timeout(5):
+                await producer.client.fetch_all_metadata()
+        except (KafkaError, OSError, TimeoutError):
+            if self.trouble != BROKER_DOWN:
+                log.warning("hop.broker_injoignable", service=self.spec.service)
+            self.trouble = BROKER_DOWN
+            self._report()
+            return False
+        if self.trouble == BROKER_DOWN:
+            self.trouble = None
+            self._report()
+        return True
+
     async def _watch_lag(self) -> None:
         """Every 5 s: lag per partition, and whether the hop makes progress while input waits (for /health)."""
         while True:
             await asyncio.sleep(5)
             consumer = self.subscriber.consumer
-            if consumer is None:
+            if consumer is None or self._producer is None:
+                continue
+            if not await self._broker_reachable(self._producer):
                 continue
             waiting = 0
             try:
@@ -368,7 +388,7 @@ class Hop:
                         waiting += lag
                         self.metrics.consumer_lag.labels(self.spec.service, tp.topic, str(tp.partition)).set(lag)
             except TimeoutError:
-                self.trouble = "broker injoignable"
+                self.trouble = BROKER_DOWN
                 self._report()
                 continue
             stalled = waiting and time.monotonic() - self._last_progress > STALL_AFTER_S
@@ -413,6 +433,14 @@ async def _with_backoff(what: str, service: str, action: Callable[[], Awaitable[
             log.warning("hop.demarrage_en_attente", service=service, etape=what, erreur=type(exc).__name__)
             await asyncio.sleep(delay)
             delay = min(30.0, delay * 2)
+
+
+async def _bounded_step(what: str, service: str, step: Awaitable[Any], timeout_s: float = 10.0) -> None:
+    try:
+        async with asyncio.timeout(timeout_s):
+            await step
+    except TimeoutError:
+        log.warning("hop.arret_force", service=service, etape=what, apres_s=timeout_s)
 
 
 def _acks(value: str) -> int | str:

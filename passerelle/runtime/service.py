@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 import structlog
 import uvicorn
+from aiokafka.errors import KafkaError
 from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -20,6 +21,7 @@ from passerelle.runtime.context import ServiceContext
 from passerelle.runtime.hop import Hop
 
 log = structlog.get_logger("passerelle.service")
+TOPICS_CHECK_S = 10.0
 
 
 @dataclass
@@ -62,8 +64,26 @@ class ServiceRuntime:
             await job()
         for hop in self.hops:
             await hop.start()
-        self._tasks = [asyncio.create_task(job()) for job in self.background]
+        jobs = [*self.background]
+        if settings.create_topics and settings.kafka_bootstrap:
+            jobs.append(self._keep_topics)
+        self._tasks = [asyncio.create_task(job()) for job in jobs]
         log.info("service.demarre", service=self.name)
+
+    async def _keep_topics(self) -> None:
+        """A broker restarted empty (the embedded one keeps topics in memory) gets its topics back."""
+        settings = self.ctx.settings
+        assert settings.kafka_bootstrap
+        specs = topics.all_topics(self.ctx.profiles.ids, self.ctx.catalogue.subjects)
+        while True:
+            await asyncio.sleep(TOPICS_CHECK_S)
+            try:
+                async with asyncio.timeout(TOPICS_CHECK_S):
+                    created = await ensure_topics(settings.kafka_bootstrap, specs, with_configs=settings.topic_configs)
+            except (KafkaError, OSError, TimeoutError):
+                continue  # the broker is away: the hops report it on /health
+            if created:
+                log.warning("service.topics_recrees", service=self.name, nombre=len(created))
 
     async def stop(self) -> None:
         for task in self._tasks:
