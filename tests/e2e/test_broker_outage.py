@@ -1,0 +1,151 @@
+"""The broker goes away and comes back: services say so, stay quiet, resume, and still stop on SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from passerelle.broker.embedded import EmbeddedBroker, embedded_settings, free_port
+from passerelle.logging import RepeatFilter
+from passerelle.settings import Settings
+from passerelle.stack.local import Stack
+from tests.conftest import TEST_SECRET
+from tests.e2e.traffic import positionnement
+from tests.flows import caused_by, native_headers, send, wait_for
+
+pytestmark = pytest.mark.broker
+
+
+async def _health(stack: Stack) -> dict[str, tuple[int, str]]:
+    answers = {}
+    async with httpx.AsyncClient() as client:
+        for name, service in stack.running.items():
+            response = await client.get(service.metrics_url.replace("/metrics", "/health"), timeout=3)
+            answers[name] = (response.status_code, response.text)
+    return answers
+
+
+async def _until(stack: Stack, status: int, timeout_s: float = 30.0) -> dict[str, tuple[int, str]]:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        answers = await _health(stack)
+        if all(code == status for code, _ in answers.values()) or time.monotonic() > deadline:
+            return answers
+        await asyncio.sleep(1)
+
+
+async def _deliver(bootstrap: str, n: str) -> int:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False)
+    await producer.start()
+    try:
+        headers = native_headers("formation.Positionnement", ce_id=f"panne-{n}")
+        await send(producer, "in.imilo", positionnement(f"panne-{n}"), headers)
+    finally:
+        await producer.stop()
+    return len(await wait_for(bootstrap, "out.region-24", caused_by(f"panne-{n}"), timeout_s=60))
+
+
+class _Count(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines = 0
+        self.addFilter(RepeatFilter())
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines += 1
+
+
+@pytest.fixture
+async def lonely_stack() -> AsyncIterator[tuple[Stack, EmbeddedBroker]]:
+    """A stack on a broker of its own, which this test kills."""
+    broker = EmbeddedBroker().start()
+    settings = embedded_settings(Settings(pseudonym_secret=TEST_SECRET, batch_timeout_ms=10), broker.bootstrap)  # type: ignore[arg-type]
+    stack = Stack(settings)
+    await stack.start()
+    try:
+        yield stack, broker
+    finally:
+        await stack.stop()
+        broker.close()
+
+
+async def test_a_broker_restarted_empty_is_reported_then_used_again(
+    lonely_stack: tuple[Stack, EmbeddedBroker],
+) -> None:
+    stack, broker = lonely_stack
+    assert await _deliver(broker.bootstrap, "avant") == 1
+    counter = _Count()
+    logging.getLogger("aiokafka").addHandler(counter)
+    try:
+        assert broker.pid is not None
+        os.kill(broker.pid, signal.SIGKILL)
+        down = await _until(stack, 503)
+        assert all(code == 503 and "broker injoignable" in body for code, body in down.values()), down
+        restarted = EmbeddedBroker(port=broker.port).start()
+        try:
+            up = await _until(stack, 200, timeout_s=60)
+            assert all(code == 200 for code, _ in up.values()), up
+            # The in-memory broker came back empty: the services recreate their topics and carry on.
+            assert await _deliver(restarted.bootstrap, "apres") == 1
+        finally:
+            restarted.close()
+    finally:
+        logging.getLogger("aiokafka").removeHandler(counter)
+    # Without the filter aiokafka wrote about 170 lines a second here.
+    assert counter.lines < 100, counter.lines
+
+
+async def test_sigterm_ends_a_service_whose_broker_is_gone() -> None:
+    broker = EmbeddedBroker().start()
+    port = free_port()
+    env = {
+        **os.environ,
+        "PASSERELLE_KAFKA_BOOTSTRAP": broker.bootstrap,
+        "PASSERELLE_PRODUCER_IDEMPOTENCE": "false",
+        "PASSERELLE_METRICS_PORT": str(port),
+        "PASSERELLE_PSEUDONYM_SECRET": TEST_SECRET,
+        "PASSERELLE_LOG_LEVEL": "WARNING",
+    }
+    service = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "passerelle.cli", "service", "run", "indicators", "--host", "127.0.0.1"),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        async with httpx.AsyncClient() as client:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                try:
+                    if (await client.get(f"http://127.0.0.1:{port}/health", timeout=2)).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                await asyncio.sleep(0.5)
+            else:
+                pytest.fail("the indicators service never became ready")
+        broker.close()
+        await asyncio.sleep(3)
+        service.send_signal(signal.SIGTERM)
+        started = time.monotonic()
+        code = await asyncio.wait_for(service.wait(), 60)
+        assert time.monotonic() - started < 40, "SIGTERM took too long with the broker gone"
+        # uvicorn stops cleanly, then re-raises the signal it caught, as a well-behaved server does.
+        errors = await service.stderr.read() if service.stderr else b""
+        assert code in (0, -signal.SIGTERM), errors[-2000:]
+        assert b"Traceback" not in errors, errors[-2000:]
+    finally:
+        if service.returncode is None:
+            service.kill()
+            await service.wait()
+        broker.close()
