@@ -1,0 +1,255 @@
+"""A refused input without a broker: its DLQ record, its feedback event, their ids, and how it is counted.
+
+``test_bounded_errors.py`` covers the size limits and the redaction; this file covers what each record says.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import pytest
+
+from passerelle.core.headers import CAUSE, REPLAY, SENDER
+from passerelle.core.problems import Problem
+from passerelle.runtime.failures import FEEDBACK_TYPE, Failure, failure_outputs, reject
+from passerelle.runtime.messages import Incoming, Output, derived_id
+from passerelle.runtime.tally import Tally
+
+NOW = datetime(2026, 3, 2, 8, 15, 2, 113000, tzinfo=UTC)
+MOMENT = "2026-03-02T08:15:02.113Z"
+TRACE = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+STATUT = "formation.StatutCandidature"
+
+DATE = Problem(
+    "date", "date impossible : 31/02/2026", "date_statut", "date", expected="JJ/MM/AAAA", received="31/02/2026"
+)
+STATUS = Problem("enum", "statut inconnu", "statut", "enum", expected="ADMIS, REFUSE, …", received="INVENTE")
+
+
+def incoming(
+    value: bytes = b"P-1;31/02/2026;INVENTE",
+    topic: str = "in.region-24",
+    **headers: str,
+) -> Incoming:
+    values = {"ce_id": "m-1", "ce_type": STATUT, **headers}
+    present = {k: v for k, v in values.items() if v}
+    raw = tuple((k, v.encode()) for k, v in present.items())
+    return Incoming(topic, 2, 41, b"cle", value, present, raw, 1_772_439_302_113)
+
+
+def failure(sender: str | None = "region-24", *problems: Problem) -> Failure:
+    return Failure("region_adapter", sender, problems or (DATE, STATUS), f"{STATUT} v1", "ligne 3", STATUT)
+
+
+def header_values(output: Output, name: str) -> list[bytes]:
+    return [v for k, v in output.headers if k == name]
+
+
+def one(output: Output, name: str) -> str:
+    [value] = header_values(output, name)
+    return value.decode()
+
+
+def errors(output: Output) -> dict[str, str]:
+    return {
+        k.removeprefix("passerelle_error_"): v.decode() for k, v in output.headers if k.startswith("passerelle_error_")
+    }
+
+
+def test_one_dlq_record_holds_the_original_and_every_error_header() -> None:
+    message = incoming(correlation_id="corr-1")
+    dlq, _ = failure_outputs(message, [failure()], now=NOW)
+    assert (dlq.topic, dlq.value, dlq.key) == ("dlq.region_adapter", message.value, b"cle")
+    details = errors(dlq).pop("details")
+    assert {k: v for k, v in errors(dlq).items() if k != "details"} == {
+        "format": "1",
+        "code": "date",
+        "path": "date_statut",
+        "rule": "date",
+        "message": "date impossible : 31/02/2026",
+        "contract": f"{STATUT} v1",
+        "position": "ligne 3",
+        "positions": "ligne 3",
+        "items": "1",
+        "accepted": "0",
+        "source_topic": "in.region-24",
+        "source_partition": "2",
+        "source_offset": "41",
+        "service": "region_adapter",
+        "time": MOMENT,
+        "count": "2",
+    }
+    assert orjson.loads(details) == [
+        {**DATE.as_dict(), "position": "ligne 3", "contrat": f"{STATUT} v1"},
+        {**STATUS.as_dict(), "position": "ligne 3", "contrat": f"{STATUT} v1"},
+    ]
+    # The input's own headers are kept, each error header is written once.
+    assert (one(dlq, "ce_id"), one(dlq, "ce_type"), one(dlq, "correlation_id")) == ("m-1", STATUT, "corr-1")
+    names = [k for k, _ in dlq.headers]
+    assert len(names) == len(set(names))
+    assert one(dlq, CAUSE) == "m-1" and one(dlq, SENDER) == "region-24"
+
+
+def test_an_input_already_carrying_error_headers_gets_fresh_ones() -> None:
+    message = incoming(
+        passerelle_error_code="ancien",
+        passerelle_error_extra="x",
+        passerelle_cause="autre",
+        passerelle_sender="region-24",
+    )
+    [dlq, _] = failure_outputs(message, [failure()], now=NOW)
+    assert header_values(dlq, "passerelle_error_code") == [b"date"]
+    assert header_values(dlq, "passerelle_error_extra") == []
+    assert header_values(dlq, CAUSE) == [b"m-1"]
+    assert header_values(dlq, SENDER) == [b"region-24"]  # present already: not written twice
+
+
+def test_the_dlq_record_names_the_input_when_it_has_no_correlation_id() -> None:
+    dlq = failure_outputs(incoming(), [failure()], now=NOW)[0]
+    assert one(dlq, "correlation_id") == "m-1"
+
+
+def test_the_feedback_event_tells_the_sender_in_french_with_the_same_correlation_id() -> None:
+    message = incoming(correlation_id="corr-1", traceparent=TRACE)
+    _, feedback = failure_outputs(message, [failure()], now=NOW)
+    assert (feedback.topic, feedback.key) == ("feedback.region-24", b"cle")
+    assert orjson.loads(feedback.value) == {
+        "statut": "rejete",
+        "evenement": STATUT,
+        "idMessage": "m-1",
+        "position": "ligne 3",
+        "contrat": f"{STATUT} v1",
+        "acceptes": 0,
+        "rejetes": 1,
+        "erreurs": [
+            {
+                "code": "date",
+                "chemin": "date_statut",
+                "regle": "date",
+                "message": "date impossible : 31/02/2026",
+                "attendu": "JJ/MM/AAAA",
+                "recu": "31/02/2026",
+                "position": "ligne 3",
+                "contrat": f"{STATUT} v1",
+            },
+            {
+                "code": "enum",
+                "chemin": "statut",
+                "regle": "enum",
+                "message": "statut inconnu",
+                "attendu": "ADMIS, REFUSE, …",
+                "recu": "INVENTE",
+                "position": "ligne 3",
+                "contrat": f"{STATUT} v1",
+            },
+        ],
+        "erreursOmises": 0,
+        "recu": {"topic": "in.region-24", "partition": 2, "offset": 41},
+        "service": "region_adapter",
+        "horodatage": MOMENT,
+        "rejeu": None,
+    }
+    assert dict(feedback.headers) == {
+        "ce_specversion": b"1.0",
+        "ce_id": derived_id("feedback", "m-1").encode(),
+        "ce_type": FEEDBACK_TYPE.encode(),
+        "ce_source": b"passerelle/region_adapter",
+        "ce_time": MOMENT.encode(),
+        "content-type": b"application/json",
+        "correlation_id": b"corr-1",
+        CAUSE: b"m-1",
+        "traceparent": TRACE.encode(),
+    }
+    assert len(feedback.headers) == len(dict(feedback.headers))
+
+
+def test_without_a_correlation_id_the_feedback_and_the_dlq_share_the_input_id() -> None:
+    dlq, feedback = failure_outputs(incoming(), [failure()], now=NOW)
+    assert one(feedback, "correlation_id") == one(dlq, "correlation_id") == "m-1"
+    assert header_values(feedback, "traceparent") == []
+
+
+def test_the_feedback_id_is_the_same_each_time_the_same_input_fails() -> None:
+    # A batch consumed again after a lost ack writes the same event, which the partner can deduplicate.
+    first = failure_outputs(incoming(), [failure()], now=NOW)[1]
+    again = failure_outputs(incoming(), [failure()], now=datetime(2026, 3, 3, tzinfo=UTC))[1]
+    assert one(first, "ce_id") == one(again, "ce_id")
+    other = failure_outputs(incoming(ce_id="m-2"), [failure()], now=NOW)[1]
+    assert one(other, "ce_id") != one(first, "ce_id")
+
+
+def test_no_feedback_when_the_sender_is_unknown() -> None:
+    outputs = failure_outputs(incoming(), [failure(None)], now=NOW)
+    assert [o.topic for o in outputs] == ["dlq.region_adapter"]
+    assert header_values(outputs[0], SENDER) == []
+
+
+def test_no_failure_no_record() -> None:
+    assert failure_outputs(incoming(), [], now=NOW) == []
+
+
+def test_the_cause_is_the_dedupe_key_and_a_replay_changes_it() -> None:
+    plain = incoming()
+    replayed = incoming(passerelle_replay="dlq.region_adapter@0:5")
+    assert plain.dedupe_key == "m-1" and replayed.dedupe_key == "m-1#dlq.region_adapter@0:5"
+    dlq, feedback = failure_outputs(replayed, [failure()], now=NOW)
+    assert one(dlq, CAUSE) == one(feedback, CAUSE) == "m-1#dlq.region_adapter@0:5"
+    assert one(dlq, REPLAY) == "dlq.region_adapter@0:5"  # kept, so the operator sees it was a second attempt
+    body = orjson.loads(feedback.value)
+    assert body["rejeu"] == "dlq.region_adapter@0:5" and body["idMessage"] == "m-1"
+    first_time = failure_outputs(plain, [failure()], now=NOW)[1]
+    assert one(feedback, "ce_id") != one(first_time, "ce_id")
+    assert one(feedback, "correlation_id") == one(first_time, "correlation_id") == "m-1"
+
+
+def test_an_input_without_ce_id_is_known_by_its_content() -> None:
+    message = incoming(b"{casse", ce_id="")
+    dlq, feedback = failure_outputs(message, [failure()], now=NOW)
+    assert message.input_id == "sha256:" + hashlib.sha256(b"{casse").hexdigest()
+    assert one(dlq, CAUSE) == one(dlq, "correlation_id") == message.input_id
+    assert orjson.loads(feedback.value)["idMessage"] == message.input_id
+    assert incoming(b"{casse!", ce_id="").input_id != message.input_id
+
+
+def test_several_refused_rows_make_one_dlq_and_one_feedback_record() -> None:
+    rows = [
+        Failure("region_adapter", "region-24", (DATE,), f"{STATUT} v1", "ligne 3", STATUT),
+        Failure("region_adapter", "region-24", (STATUS,), f"{STATUT} v1", "ligne 6", STATUT),
+    ]
+    dlq, feedback = failure_outputs(incoming(), rows, accepted=4, now=NOW)
+    assert errors(dlq)["positions"] == "ligne 3, ligne 6"
+    assert (errors(dlq)["items"], errors(dlq)["accepted"], errors(dlq)["count"]) == ("2", "4", "2")
+    assert errors(dlq)["code"] == "date" and errors(dlq)["position"] == "ligne 3"  # the first one leads
+    body = orjson.loads(feedback.value)
+    assert (body["statut"], body["acceptes"], body["rejetes"]) == ("partiel", 4, 2)
+    assert [e["position"] for e in body["erreurs"]] == ["ligne 3", "ligne 6"]
+
+
+def _without_time(outputs: list[Output]) -> list[Any]:
+    moving = {"passerelle_error_time", "ce_time"}
+    return [
+        (o.topic, o.key, o.value if o.topic.startswith("dlq") else {**orjson.loads(o.value), "horodatage": None},
+         [(k, v) for k, v in o.headers if k not in moving])
+        for o in outputs
+    ]  # fmt: skip
+
+
+def test_reject_counts_every_refused_item_then_writes_the_same_records() -> None:
+    tally = Tally()
+    rows = [failure(), failure(), Failure("region_adapter", "region-24", (STATUS,), None, None, None)]
+    outputs = reject(incoming(), rows, tally, direction="in", partner="region-24")
+    assert tally.counts == {("in", "region-24", STATUT, "dlq"): 2, ("in", "region-24", "inconnu", "dlq"): 1}
+    assert tally.dlq == {("region-24", "date"): 2, ("region-24", "enum"): 1}
+    assert _without_time(outputs) == _without_time(failure_outputs(incoming(), rows))
+
+
+@pytest.mark.parametrize("partner", [None, "region-24"])
+def test_reject_counts_an_unknown_partner_as_a_question_mark(partner: str | None) -> None:
+    tally = Tally()
+    reject(incoming(), [failure(None, DATE)], tally, direction="out", partner=partner)
+    label = partner or "?"
+    assert tally.counts == {("out", label, STATUT, "dlq"): 1}
+    assert tally.dlq == {(label, "date"): 1}
