@@ -35,6 +35,7 @@ from passerelle.broker.admin import ensure_topics
 from passerelle.broker.embedded import EMBEDDED_FETCH_MAX_WAIT_MS, LOOPBACK, EmbeddedBroker, free_port
 from passerelle.core.contracts.catalogue import Catalogue
 from passerelle.core.partners import Profiles
+from passerelle.runtime.audit import write_key_pair
 from passerelle.settings import PROJECT_ROOT, Settings
 from passerelle.stack.deployables import SERVICES
 
@@ -82,6 +83,8 @@ def start_services(bootstrap: str, folder: Path) -> list[Service]:
         "PASSERELLE_CREATE_TOPICS": "false",
         "PASSERELLE_INDICATORS_INTERVAL_S": "3600",
         "PASSERELLE_FETCH_MAX_WAIT_MS": os.environ.get("PASSERELLE_FETCH_MAX_WAIT_MS", str(EMBEDDED_FETCH_MAX_WAIT_MS)),
+        # The router signs its audit records and will not start without a key: one for this run only.
+        "PASSERELLE_AUDIT_SIGNING_KEY_FILE": str(write_key_pair(folder / "audit").signing),
     }
     services = []
     for name in SERVICES:

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import random
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from bench.harness import Figure, Message, Report, confluent_passthrough, naive_faststream, preload, raw_passthrough
 from bench.records import native_positionnement, native_statut
@@ -26,6 +28,7 @@ from passerelle.broker.topics import TopicSpec
 from passerelle.core.contracts.catalogue import Catalogue
 from passerelle.core.partners import Profiles
 from passerelle.logging import configure
+from passerelle.runtime.audit import write_key_pair
 from passerelle.runtime.hop import Processor, call_hook
 from passerelle.runtime.messages import Incoming, Output
 from passerelle.runtime.tally import Tally
@@ -106,8 +109,12 @@ async def _run(quick: bool, report: Report) -> None:
     count = 5_000 if quick else 50_000
     naive_count = 1_500 if quick else 10_000
     chains = ["positionnement"] if quick else list(CHAINS)
-    with EmbeddedBroker() as broker:
-        base = Settings(pseudonym_secret="bench", create_topics=False, log_level="WARNING")
+    with EmbeddedBroker() as broker, tempfile.TemporaryDirectory(prefix="bench-audit-") as keys:
+        # The router signs its audit records and will not start without a key: one for this run only.
+        signing = write_key_pair(Path(keys)).signing
+        base = Settings(
+            pseudonym_secret="bench", create_topics=False, log_level="WARNING", audit_signing_key_file=signing
+        )
         settings = embedded_settings(base, broker.bootstrap)
         catalogue = Catalogue.load(settings.schemas_dir)
         profiles = Profiles.load(settings.contracts_dir / "partners", frozenset(catalogue.subjects))

@@ -74,6 +74,10 @@ def caused_by(*markers: str) -> Callable[[Any], bool]:
 async def cli(stack: Any, *args: str, timeout_s: float = 60.0) -> tuple[int, str]:
     """Run ``passerelle ARGS`` in a subprocess against the stack's broker; (exit code, output)."""
     env = {**os.environ, "PASSERELLE_KAFKA_BOOTSTRAP": stack.bootstrap, "COLUMNS": "200"}
+    # The stack's audit public key (ephemeral unless configured), as an operator's environment would name it.
+    public_key = getattr(getattr(stack, "settings", None), "audit_public_key_file", None)
+    if public_key:
+        env["PASSERELLE_AUDIT_PUBLIC_KEY_FILE"] = str(public_key)
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
 import socket
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import structlog
 import uvicorn
@@ -22,11 +25,27 @@ from passerelle.broker.admin import ensure_topics
 from passerelle.broker.embedded import LOOPBACK, EmbeddedBroker, embedded_settings
 from passerelle.core.contracts.catalogue import Catalogue
 from passerelle.core.partners import Profiles
+from passerelle.runtime.audit import write_key_pair
 from passerelle.runtime.service import ServiceRuntime, http_server
 from passerelle.settings import Settings
 from passerelle.stack.deployables import SERVICES, build_service
 
 log = structlog.get_logger("passerelle.stack")
+
+
+def with_audit_keys(settings: Settings) -> tuple[Settings, Path | None]:
+    """``settings`` with an audit key pair: the configured one, else an ephemeral one in a new temporary folder."""
+    if settings.audit_signing_key_file is not None:
+        return settings, None
+    folder = Path(tempfile.mkdtemp(prefix="passerelle-audit-"))
+    files = write_key_pair(folder)
+    log.warning(
+        "audit.cle_ephemere",
+        detail="aucune clé d'audit configurée : paire de clés éphémère, effacée à l'arrêt",
+        cle_publique=str(files.public),
+    )
+    update = {"audit_signing_key_file": files.signing, "audit_public_key_file": files.public}
+    return settings.model_copy(update=update), folder
 
 
 def bound_socket() -> socket.socket:
@@ -60,6 +79,7 @@ class Stack:
     running: dict[str, RunningService] = field(default_factory=dict)
     registry_port: int | None = None
     _registry: tuple[uvicorn.Server, asyncio.Task[None]] | None = None
+    _ephemeral_keys: Path | None = None
 
     @property
     def bootstrap(self) -> str:
@@ -74,6 +94,8 @@ class Stack:
         if not self.settings.kafka_bootstrap:
             self.broker = EmbeddedBroker().start()
             self.settings = embedded_settings(self.settings, self.broker.bootstrap)
+        if self._ephemeral_keys is None:
+            self.settings, self._ephemeral_keys = with_audit_keys(self.settings)
         catalogue = Catalogue.load(self.settings.schemas_dir)
         profiles = Profiles.load(self.settings.contracts_dir / "partners", frozenset(catalogue.subjects))
         await ensure_topics(self.bootstrap, topics.all_topics(profiles.ids, catalogue.subjects))
@@ -138,6 +160,9 @@ class Stack:
         if self.broker:
             self.broker.close()
             self.broker = None
+        if self._ephemeral_keys:
+            shutil.rmtree(self._ephemeral_keys, ignore_errors=True)
+            self._ephemeral_keys = None
 
     async def __aenter__(self) -> Stack:
         return await self.start()
@@ -153,5 +178,12 @@ def print_addresses(stack: Stack, console: Console) -> None:
         table.add_row("registre des contrats", stack.registry_url)
     for name, service in stack.running.items():
         table.add_row(f"{name} /metrics", service.metrics_url)
+    if stack.settings.audit_public_key_file:
+        table.add_row("clé publique d'audit", str(stack.settings.audit_public_key_file))
     console.print(table)
     console.print(f"Exemple : PASSERELLE_KAFKA_BOOTSTRAP={stack.bootstrap} passerelle tail out.imilo --from-beginning")
+    if stack.settings.audit_public_key_file:
+        console.print(
+            f"Audit : PASSERELLE_KAFKA_BOOTSTRAP={stack.bootstrap} "
+            f"PASSERELLE_AUDIT_PUBLIC_KEY_FILE={stack.settings.audit_public_key_file} passerelle audit verify"
+        )
