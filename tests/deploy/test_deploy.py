@@ -58,6 +58,12 @@ def test_compose_production_settings() -> None:
         env = service["environment"]
         assert env["PASSERELLE_PRODUCER_IDEMPOTENCE"] == "true" and env["PASSERELLE_PRODUCER_ACKS"] == "all"
         assert "PASSERELLE_PSEUDONYM_SECRET" not in env  # the key comes from a secret file only
+        # The audit signing key is the router's alone.
+        assert ("audit_signing_key" in service.get("secrets", [])) == (name == "router")
+    router = services["router"]["environment"]
+    assert router["PASSERELLE_AUDIT_SIGNING_KEY_FILE"] == "/run/secrets/audit_signing_key"
+    assert router["PASSERELLE_ROUTER_INSTANCE"] == "router-0"
+    assert COMPOSE["secrets"]["audit_signing_key"]["file"].startswith("./secrets/")
     kafka = [s for n, s in services.items() if n.startswith("kafka-")]
     assert len(kafka) == 3 and all(k["image"].startswith("apache/kafka") for k in kafka)
     assert all(k["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller" for k in kafka)
@@ -125,11 +131,23 @@ def _k8s() -> list[dict[str, Any]]:
 
 def test_kubernetes_manifests() -> None:
     docs = _k8s()
-    deployments = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Deployment"}
+    deployments = {d["metadata"]["name"]: d for d in docs if d["kind"] in {"Deployment", "StatefulSet"}}
     assert set(deployments) == set(SERVICES)
-    for deployment in deployments.values():
-        container = deployment["spec"]["template"]["spec"]["containers"][0]
+    for name, deployment in deployments.items():
+        pod = deployment["spec"]["template"]["spec"]
+        container = pod["containers"][0]
         assert container["readinessProbe"] and container["livenessProbe"] and container["resources"]["limits"]
+        secrets = {v["secret"]["secretName"] for v in pod.get("volumes", []) if "secret" in v}
+        assert ("passerelle-audit-signing" in secrets) == (name == "router")  # the router's key, and its only
+    # The router's pods have stable names, and each names its audit chain: the chain survives a restart.
+    router = deployments["router"]
+    assert router["kind"] == "StatefulSet"
+    [instance] = [
+        e for e in router["spec"]["template"]["spec"]["containers"][0]["env"] if "ROUTER_INSTANCE" in e["name"]
+    ]
+    assert instance["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
+    config = next(d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "passerelle-config")
+    assert config["data"]["PASSERELLE_AUDIT_SIGNING_KEY_FILE"].startswith("/run/secrets/passerelle-audit/")
     hpas = {d["spec"]["scaleTargetRef"]["name"] for d in docs if d["kind"] == "HorizontalPodAutoscaler"}
     assert {"milo-adapter", "region-adapter", "router"} <= hpas
     assert any(d["kind"] == "Job" for d in docs)
