@@ -4,12 +4,12 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test setup system-deps lint typecheck contracts-check clean
+.PHONY: demo test setup system-deps java-deps kafka-jars lint typecheck contracts-check clean
 
 demo: $(STAMP)
 	$(BIN)/passerelle demo $(ARGS)
 
-test: $(STAMP) system-deps
+test: $(STAMP) system-deps kafka-jars
 	$(BIN)/ruff check passerelle services tests bench
 	$(BIN)/ruff format --check passerelle services tests bench
 	$(BIN)/mypy
@@ -30,6 +30,16 @@ system-deps:
 	@command -v promtool >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq prometheus >/dev/null; }
+
+# Java 17 and Maven: Maven fetches Apache Kafka's jars, Java runs the test brokers. Installed only when missing.
+java-deps:
+	@{ command -v java >/dev/null 2>&1 && command -v mvn >/dev/null 2>&1; } || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq openjdk-17-jre-headless maven >/dev/null; }
+
+# Apache Kafka's jars (version pinned in deploy/kafka/pom.xml), fetched once into .cache/kafka.
+kafka-jars: $(STAMP) java-deps
+	$(BIN)/python -m passerelle.broker.apache
 
 lint: $(STAMP)
 	$(BIN)/ruff check passerelle services tests bench
