@@ -216,9 +216,10 @@ class KafkaNode:
         if not self.log_file.is_file():
             return ""
         with self.log_file.open("rb") as log:
-            log.seek(max(0, log.seek(0, os.SEEK_END) - 200 * lines))  # enough bytes for the last lines
-            text = log.read().decode(errors="replace")
-        return "\n".join(text.splitlines()[-lines:])
+            start = max(0, log.seek(0, os.SEEK_END) - 300 * lines)  # enough bytes for the last lines
+            log.seek(start)
+            text = log.read().decode(errors="replace").splitlines()
+        return "\n".join(text[1 if start else 0 :][-lines:])  # the first line read may be cut
 
 
 class KafkaCluster:
