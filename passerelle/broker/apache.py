@@ -1,6 +1,6 @@
 """A real Apache Kafka on loopback, without Docker: the broker's jars from Maven Central, run with ``java``.
 
-The tests and ``passerelle dev up --broker kafka`` use it to run what production runs. ``deploy/kafka`` holds
+The tests use it to run what production runs, and ``passerelle dev up --broker kafka`` is to. ``deploy/kafka`` holds
 the pinned version (``pom.xml``), the broker settings (``broker.properties``, ``single-node.properties``) and
 the logging configuration; this module only adds what is per node (id, ports, data folder).
 
@@ -15,6 +15,7 @@ import base64
 import concurrent.futures
 import contextlib
 import fcntl
+import hashlib
 import os
 import shutil
 import signal
@@ -395,7 +396,11 @@ class KafkaCluster:
 
     @property
     def _class_archive(self) -> Path:
-        return kafka_classpath().parent / "kafka.jsa"
+        # An archive only loads in the JVM build that wrote it: one per java binary, so an upgrade records anew.
+        java = Path(shutil.which(self.java) or self.java).resolve()
+        stat = java.stat()
+        build = hashlib.sha256(f"{java}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:12]
+        return kafka_classpath().parent / f"kafka-{build}.jsa"
 
     def _class_data_option(self, node: KafkaNode | None = None) -> str:
         """Load the broker's classes from a class-data archive, which starts a node in about half the time.
