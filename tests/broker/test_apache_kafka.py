@@ -8,8 +8,10 @@ from its folders with what was committed.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -136,6 +138,30 @@ async def test_single_node_transactions_commit_and_abort(apache_kafka: str) -> N
     assert b"dropped" in values(everything)
 
 
+async def test_a_node_resumes_its_folder_and_leaves_no_process_behind(tmp_path: Path) -> None:
+    topic = "in.kafka-resume-node"
+    first = await asyncio.to_thread(KafkaCluster(nodes=1, data_dir=tmp_path).start)
+    try:
+        await ensure_topics(first.bootstrap, [TopicSpec.of(topic, partitions=1)])
+        async with producer(first.bootstrap) as client:
+            await client.send_and_wait(topic, b"kept")
+        pids = [n.process.pid for n in first.nodes if n.process is not None]
+    finally:
+        await asyncio.to_thread(first.close)
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.killpg(pid, 0)  # the JVM's process group is gone, not only the JVM
+
+    # A new cluster object on the same folder (new ports) is the same cluster, with its data.
+    second = await asyncio.to_thread(KafkaCluster(nodes=1, data_dir=tmp_path).start)
+    try:
+        assert second.cluster_id == first.cluster_id
+        assert [r.value for r in await consume(second.bootstrap, topic, 1)] == [b"kept"]
+    finally:
+        await asyncio.to_thread(second.close)
+    assert (tmp_path / "node-1" / "kafka.log").is_file()  # a caller's folder is kept, logs included
+
+
 async def test_cluster_has_three_brokers_and_replicates_with_min_isr_two(apache_cluster: KafkaCluster) -> None:
     topic = "canon.kafka-cluster"
     await ensure_topics(apache_cluster.bootstrap, [TopicSpec.of(topic, partitions=3)], replication_factor=3)
@@ -186,3 +212,8 @@ async def test_cluster_resumes_from_its_folders_after_a_full_stop(apache_cluster
     assert [r.value for r in read_before] == sent[:4]
     assert [r.value for r in read_after] == sent[4:]
     assert [r.value for r in everything] == sent
+
+
+def test_two_nodes_is_refused() -> None:
+    with pytest.raises(ValueError, match="1 nœud ou au moins 3"):
+        KafkaCluster(nodes=2)
