@@ -37,7 +37,7 @@ java-deps:
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq openjdk-17-jre-headless maven >/dev/null; }
 
-# Apache Kafka's jars (version pinned in deploy/kafka/pom.xml), fetched once into .cache/kafka.
+# Apache Kafka's jars (version pinned in deploy/kafka/pom.xml), fetched once into .cache/kafka (again when the POM changes).
 kafka-jars: $(STAMP) java-deps
 	$(BIN)/python -m passerelle.broker.apache
 

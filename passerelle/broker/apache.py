@@ -17,6 +17,7 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import re
 import shutil
 import signal
 import socket
@@ -66,12 +67,13 @@ def kafka_version(pom: Path = POM) -> str:
 
 
 def kafka_classpath(cache: Path = CACHE_DIR, pom: Path = POM) -> Path:
-    """Folder of the broker's jars (``<cache>/<version>/lib``), fetched by Maven the first time only.
+    """Folder of the broker's jars (``<cache>/<version>-<pom digest>/lib``), fetched by Maven the first time only.
 
-    Maven checks every artifact's checksum (``--strict-checksums``); the folder appears only once complete, so
-    an interrupted fetch is started over, and a lock lets concurrent callers wait for one fetch.
+    Any change to the POM (a log4j bump, say) gets its own folder, so stale jars are never reused. Maven checks
+    every artifact's checksum (``--strict-checksums``); the folder appears only once complete, so an
+    interrupted fetch is started over, and a lock lets concurrent callers wait for one fetch.
     """
-    home = cache / kafka_version(pom)
+    home = cache / f"{kafka_version(pom)}-{hashlib.sha256(pom.read_bytes()).hexdigest()[:8]}"
     lib = home / "lib"
     if lib.is_dir():
         return lib
@@ -101,8 +103,9 @@ def kafka_classpath(cache: Path = CACHE_DIR, pom: Path = POM) -> Path:
         result = subprocess.run(command, capture_output=True, text=True, check=False)
         if result.returncode != 0 or not any(partial.glob("kafka_2.13-*.jar")):
             shutil.rmtree(partial, ignore_errors=True)
-            output = "\n".join((result.stdout + result.stderr).splitlines()[-20:])
-            raise BrokerStartError(f"Maven n'a pas pu récupérer Apache Kafka {home.name} :\n{output}")
+            plain = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout + result.stderr)  # Maven colours even in batch mode
+            output = "\n".join(line for line in plain.splitlines()[-20:] if line.strip())
+            raise BrokerStartError(f"Maven n'a pas pu récupérer Apache Kafka {kafka_version(pom)} :\n{output}")
         partial.chmod(0o755)  # mkdtemp makes it private; the cache is the project's, not this user's
         partial.rename(lib)
     return lib
