@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-fast setup system-deps lint typecheck contracts-check clean
+.PHONY: demo test test-fast setup system-deps java-deps kafka-jars lint typecheck contracts-check clean
 
 demo: $(STAMP)
 	$(BIN)/passerelle demo $(ARGS)
@@ -13,12 +13,12 @@ demo: $(STAMP)
 SHARED ?= $(wildcard ../shared)
 export PASSERELLE_SHARED_DIR ?= $(SHARED)
 
-test: $(STAMP) system-deps lint typecheck contracts-check
+test: $(STAMP) system-deps kafka-jars lint typecheck contracts-check
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
 # No broker, no network: the domain core, the dialects, the hop with fakes. Under 30 s.
 test-fast: $(STAMP)
-	$(BIN)/pytest -q -m "not broker" $(PYTEST_ARGS)
+	$(BIN)/pytest -q -m "not broker and not kafka" $(PYTEST_ARGS)
 
 setup: $(STAMP)
 
@@ -34,6 +34,16 @@ system-deps:
 	@command -v promtool >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq prometheus >/dev/null; }
+
+# Java 17 and Maven: Maven fetches Apache Kafka's jars, Java runs the test brokers. Installed only when missing.
+java-deps:
+	@{ command -v java >/dev/null 2>&1 && command -v mvn >/dev/null 2>&1; } || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq openjdk-17-jre-headless maven >/dev/null; }
+
+# Apache Kafka's jars (version pinned in deploy/kafka/pom.xml), fetched once into .cache/kafka (again when the POM changes).
+kafka-jars: $(STAMP) java-deps
+	$(BIN)/python -m passerelle.broker.apache
 
 lint: $(STAMP)
 	$(BIN)/ruff check passerelle services tests bench
