@@ -6,11 +6,13 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 import pytest
+import structlog
 
 from passerelle.core.headers import CAUSE, REPLAY, SENDER
 from passerelle.core.problems import Problem
@@ -27,6 +29,13 @@ DATE = Problem(
     "date", "date impossible : 31/02/2026", "date_statut", "date", expected="JJ/MM/AAAA", received="31/02/2026"
 )
 STATUS = Problem("enum", "statut inconnu", "statut", "enum", expected="ADMIS, REFUSE, …", received="INVENTE")
+
+
+@pytest.fixture(autouse=True)
+def quiet() -> Iterator[None]:
+    # Captured, not printed: a CLI test earlier in the session may have left structlog writing to a closed stream.
+    with structlog.testing.capture_logs():
+        yield
 
 
 def incoming(

@@ -5,10 +5,12 @@ Building a hop creates FastStream's broker object but never connects: these test
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, MutableMapping, Sequence
+from typing import Any
 
 import orjson
 import pytest
+import structlog
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -20,6 +22,13 @@ from passerelle.runtime.tally import Tally
 from passerelle.settings import Settings
 
 SETTINGS = Settings(kafka_bootstrap="127.0.0.1:1", pseudonym_secret="x")
+
+
+@pytest.fixture(autouse=True)
+def logs() -> Iterator[list[MutableMapping[str, Any]]]:
+    # Captured, not printed: a CLI test earlier in the session may have left structlog writing to a closed stream.
+    with structlog.testing.capture_logs() as captured:
+        yield captured
 
 
 def incoming(value: bytes, ce_id: str, topic: str = "in.imilo", offset: int = 0, replay: str | None = None) -> Incoming:
@@ -128,7 +137,7 @@ def test_a_replay_of_a_done_input_is_processed_again() -> None:
     assert [header(o, CAUSE) for o in outputs] == ["1#dlq.milo_adapter@0:7"]
 
 
-def test_a_processor_bug_dead_letters_that_input_only() -> None:
+def test_a_processor_bug_dead_letters_that_input_only(logs: list[MutableMapping[str, Any]]) -> None:
     h = hop(Upper())
     batch = [incoming(b"x", "10", offset=5), incoming(b"boom", "11", offset=6), incoming(b"y", "12", offset=7)]
     outputs, done = h.process_batch(batch)
@@ -153,6 +162,8 @@ def test_a_processor_bug_dead_letters_that_input_only() -> None:
     labels = {"direction": "in", "partner": "imilo", "event": "formation.Positionnement"}
     assert counted(h, "passerelle_messages_total", **labels, outcome="dlq") == 1
     assert counted(h, "passerelle_messages_total", **labels, outcome="ok") == 2
+    [logged] = [e for e in logs if e["event"] == "hop.erreur_interne"]
+    assert (logged["log_level"], logged["where"], logged["service"]) == ("error", "in.imilo/0@6", "milo_adapter")
 
 
 def test_no_feedback_to_a_partner_whose_feedback_topic_the_hop_does_not_write() -> None:
