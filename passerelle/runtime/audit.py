@@ -95,7 +95,10 @@ async def chain_head(
     A running instance finds it in the last window; a new instance reads the whole topic once, so only a broker
     that stops answering for ``stall_s`` fails the start, not the topic's length.
     """
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
+    # Committed records only: a crashed router's unfinished batch is not the end of its chain.
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None, isolation_level="read_committed"
+    )
     await consumer.start()
     try:
         async with asyncio.timeout(stall_s):

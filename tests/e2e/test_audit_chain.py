@@ -62,12 +62,13 @@ async def audited(own_broker: str, keys: KeyPairFiles) -> AsyncIterator[Stack]:
         await running.stop()
 
 
-async def deliver_one(stack: Stack, producer: AIOKafkaProducer, audit_records: int) -> list[bytes]:
-    """Send one positionnement through the stack; the audit topic once it holds ``audit_records`` records."""
+async def deliver_one(stack: Stack, producer: AIOKafkaProducer, audit_records: int) -> list[tuple[str, bytes]]:
+    """Send one positionnement through the stack; the audit topic, by position, once it holds ``audit_records``."""
     n = uuid.uuid4().hex[:8]
     await send(producer, "in.imilo", positionnement(n), native_headers(ce_id=f"chaine-{n}"))
     records = await wait_for(stack.bootstrap, AUDIT_TOPIC, lambda _r: True, count=audit_records)
-    return [r.value for r in records]
+    # Positions as the broker numbers them (transaction markers take offsets too), as verify prints them.
+    return [(f"{r.partition}:{r.offset}", r.value) for r in records]
 
 
 async def test_the_chain_continues_across_a_restart_and_forgeries_are_named_not_the_router(
@@ -79,9 +80,9 @@ async def test_the_chain_continues_across_a_restart_and_forgeries_are_named_not_
         await deliver_one(audited, producer, 1)
         before = await deliver_one(audited, producer, 2)
         public_keys = read_public_keys([keys.public])
-        report = verify(((str(i), raw) for i, raw in enumerate(before)), public_keys)
+        report = verify(before, public_keys)
         assert report.ok and report.chains == {CHAIN: len(before)}
-        last = orjson.loads(before[-1])
+        last = orjson.loads(before[-1][1])
 
         await audited.remove("router")
         # While the router is down, someone with write access to the topic but not the key appends:
@@ -109,12 +110,13 @@ async def test_the_chain_continues_across_a_restart_and_forgeries_are_named_not_
     finally:
         await producer.stop()
 
-    resumed = orjson.loads(after[len(before) + 2])
+    forged_at, claimed_at, resumed_at = (position for position, _ in after[len(before) :])
+    resumed = orjson.loads(after[len(before) + 2][1])
     assert (resumed["sequence"], resumed["hashPrecedent"]) == (last["sequence"] + 1, last["hash"])
-    report = verify(((f"0:{i}", raw) for i, raw in enumerate(after)), public_keys)
+    report = verify(after, public_keys)
     assert [(b.position, b.sequence) for b in report.breaks] == [
-        (f"0:{len(before)}", last["sequence"] + 1),
-        (f"0:{len(before) + 1}", last["sequence"] + 1),
+        (forged_at, last["sequence"] + 1),
+        (claimed_at, last["sequence"] + 1),
     ]
     assert report.breaks[0].reason.startswith("clé inconnue") and report.breaks[1].reason == "signature invalide"
     assert report.last_sequence == {CHAIN: last["sequence"] + 1}
@@ -123,8 +125,9 @@ async def test_the_chain_continues_across_a_restart_and_forgeries_are_named_not_
     code, out = await cli(audited, "audit", "verify", "--public-key", str(keys.public))
     assert code == 1, out
     assert last["cle"] in out.replace("\n", "")
-    assert f"RUPTURE {AUDIT_TOPIC} 0:{len(before)} (chaîne {CHAIN}" in out and "clé inconnue" in out
-    assert f"0:{len(before) + 2}" not in out  # the router's real record after the forgeries is not blamed
+    assert f"RUPTURE {AUDIT_TOPIC} {forged_at} (chaîne {CHAIN}" in out and "clé inconnue" in out
+    assert f"RUPTURE {AUDIT_TOPIC} {claimed_at} (chaîne {CHAIN}" in out and "signature invalide" in out
+    assert f" {resumed_at} " not in out  # the router's real record after the forgeries is not blamed
     assert "NON intègre : 2 enregistrement(s)" in out
 
 
