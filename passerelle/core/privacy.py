@@ -10,17 +10,51 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import re
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-# 13 characters (sex, year, month, department incl. 2A/2B, commune, order) + 2-digit key,
-# with or without the usual spaces. Bounded by non-alphanumerics so longer ids don't match.
-_NIR = re.compile(
-    r"(?<![0-9A-Za-z])([1-478])[ .]?([0-9]{2})[ .]?(0[1-9]|1[0-2]|[2-9][0-9])[ .]?"
-    r"([0-9]{2}|2[AB])[ .]?([0-9]{3})[ .]?([0-9]{3})[ .]?([0-9]{2})(?![0-9A-Za-z])"
-)
+# A NIR is 13 characters (sex, year, month, department incl. 2A/2B, commune, order) and a 2-digit key. It is
+# looked for in groups of digits joined by separators (spaces of every width, dots, hyphens and dashes, and the
+# invisible characters that can be slipped between digits), after Unicode NFKC, which turns full-width,
+# superscript and other compatibility digits into ASCII ones and every non-breaking or thin space into a space.
+# A candidate is a run of whole groups adding up to 15 characters: a digit string longer than that (an id) is
+# never cut, SIRETs (14 digits) and phone numbers (groups of 2) cannot add up to it, and the decimals of a
+# number (0.736479997634888, 47.8642616271973: LHEO coordinates) are not read as one.
+#
+# The rule reads UTF-8 bytes: Python's regular expressions scan some 10 ns a character, too slow for a whole LHEO
+# formation, but bytes methods are fast. The bytes are mapped to classes first (digits and the A and B of Corsica
+# to 0, spaces, hyphens, dots and every non-ASCII byte to s), and the exact rule only reads the places where a
+# digit starts 15 such bytes or more, found by a pattern that begins with a literal (a fast search).
+_SEPARATOR_CHARS = " .-\u00ad\u200b\u200c\u200d\u200e\u200f\u2010\u2011\u2012\u2013\u2014\u2015\u202a\u202b\u202c\u202d"
+_SEPARATOR_CHARS += "\u202e\u2060\u2066\u2067\u2068\u2069\u2212\ufeff"
+_SEPARATOR = b"(?:" + b"|".join(re.escape(c.encode()) for c in _SEPARATOR_CHARS) + b")"
+_GROUP = rb"[0-9](?:[0-9]|(?<=2)[AB])*+"
+# Possessive: a long run of groups followed by a letter is given up in one step, never backtracked into.
+_RUN = re.compile(_GROUP + rb"(?:" + _SEPARATOR + rb"{1,3}+" + _GROUP + rb")*+")
+_SPLIT = re.compile(rb"(" + _SEPARATOR + rb"+)")
+_NIR_BODY = re.compile(rb"[1-478][0-9]{2}(?:0[1-9]|1[0-2]|[2-9][0-9])(?:[0-9]{2}|2[AB])[0-9]{8}")
+_NIR_LENGTH = 15
+_PLACES = re.compile(rb"0[0s]{14,}")
+# Ints with more digits than this are one group longer than a NIR, or too long for str() (Python's 4,300 digits).
+_NUMBER_DIGITS = 40
+
+
+def _classes() -> bytes:
+    table = bytearray(b"|" * 256)
+    for byte in b"0123456789AB":
+        table[byte] = ord("0")
+    for byte in [*b" .-", *range(0x80, 0x100)]:
+        table[byte] = ord("s")
+    table[ord("\\")] = ord("\\")
+    table[ord("e")] = table[ord("E")] = ord("e")
+    return bytes(table)
+
+
+_CLASSES = _classes()
 
 
 class NirDetected(ValueError):
@@ -28,56 +62,149 @@ class NirDetected(ValueError):
 
     code = "nir_interdit"
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, in_name: bool = False) -> None:
+        where = f"un nom de champ de « {path} »" if in_name else f"« {path} »"
         super().__init__(
-            f"NIR détecté dans « {path} » : le numéro de sécurité sociale ne doit jamais être transmis à Passerelle"
+            f"NIR détecté dans {where} : le numéro de sécurité sociale ne doit jamais être transmis à Passerelle"
         )
         self.path = path
+        self.in_name = in_name
 
 
-def _nir_key_ok(digits13: str, key: str) -> bool:
-    number = int(digits13.replace("2A", "19").replace("2B", "18"))
-    return 97 - number % 97 == int(key)
+def normalise(text: str) -> str:
+    """The text the NIR guard reads: NFKC, so look-alike digits and spaces become plain ones."""
+    return text if text.isascii() else unicodedata.normalize("NFKC", text)
 
 
-def contains_nir(text: str) -> bool:
-    for match in _NIR.finditer(text):
-        body = "".join(match.groups()[:6])
-        if _nir_key_ok(body, match.group(7)):
+def _encoded(text: str) -> bytes:
+    return normalise(text).encode("utf-8", "surrogatepass")
+
+
+def _nir_spans(data: bytes, classes: bytes | None = None, commas: bool = True) -> Iterator[tuple[int, int]]:
+    """Byte spans of ``data`` (UTF-8 of normalised text) holding a NIR: the whole run of groups each is in.
+
+    ``commas=False`` when a comma may separate values (raw JSON) rather than mark decimals."""
+    classes = data.translate(_CLASSES) if classes is None else classes
+    for place in _PLACES.finditer(classes):
+        begin, finish = place.span()
+        if classes.count(b"0", begin, finish) < _NIR_LENGTH:
+            continue
+        whole, point, decimals = data[begin:finish].partition(b".")
+        if point and len(whole) != _NIR_LENGTH and whole.isdigit() and decimals.isdigit():
+            continue  # a decimal number: no candidate survives _decimals
+        for run in _RUN.finditer(data, begin, finish):
+            start, end = run.span()
+            if end - start >= _NIR_LENGTH and _run_holds_nir(data, start, end, commas):
+                yield start, end
+
+
+def _run_holds_nir(data: bytes, start: int, end: int, commas: bool) -> bool:
+    parts = _SPLIT.split(data[start:end])  # [group, separator, group, ...]
+    groups = parts[::2]
+    # A first group that ends a word, or a last one that starts a word, is not a number of its own.
+    low = 1 if data[start - 1 : start].isalnum() else 0
+    high = len(groups) - (1 if data[end : end + 1].isalnum() else 0)
+    for first in range(low, high):
+        size = 0
+        for last in range(first, high):
+            size += len(groups[last])
+            if size >= _NIR_LENGTH:
+                break
+        if size != _NIR_LENGTH or _decimals(data, start, parts, first, last, commas):
+            continue
+        body = b"".join(groups[first : last + 1])
+        if _NIR_BODY.fullmatch(body) and _nir_key_ok(body):
             return True
     return False
 
 
+def _decimals(data: bytes, start: int, parts: list[bytes], first: int, last: int, commas: bool) -> bool:
+    """Whether groups ``first`` to ``last`` of the run are a decimal number or its decimals."""
+    if first == last and first:
+        return parts[2 * first - 1] == b"."
+    if first == last:
+        points = (b".", b",") if commas else (b".",)
+        return data[start - 1 : start] in points and data[start - 2 : start - 1].isdigit()
+    return last == first + 1 and parts[2 * first + 1] == b"."
+
+
+def _nir_key_ok(body: bytes) -> bool:
+    number = int(body[:13].replace(b"2A", b"19").replace(b"2B", b"18"))
+    return 97 - number % 97 == int(body[13:])
+
+
+def contains_nir(text: str) -> bool:
+    if len(text) < _NIR_LENGTH and text.isascii():
+        return False
+    return next(_nir_spans(_encoded(text)), None) is not None
+
+
+def number_holds_nir(value: int | float) -> bool:
+    """A NIR sent as a JSON number (``184127645108946``, or ``1.84127645108946e14``)."""
+    return contains_nir(_number_text(value))
+
+
+def _number_text(value: int | float) -> str:
+    if isinstance(value, bool):
+        return ""
+    if isinstance(value, int):
+        return str(value) if value.bit_length() <= _NUMBER_DIGITS * 4 else ""
+    return repr(value) if math.isfinite(value) else ""
+
+
 def may_hold_nir(raw: bytes) -> bool:
-    """One scan of the raw message: False means no field can hold a NIR, so the per-field walk is skipped.
+    """One look at a raw JSON message: False means no string, number or key can hold a NIR once parsed,
+    so the per-field walk is skipped."""
+    if not raw.isascii():
+        raw = _encoded(raw.decode("utf-8", "replace"))
+    classes = raw.translate(_CLASSES)
+    # An escape (\u0031, or \n read as a letter before digits) or a number in exponent notation
+    # (1.84127645108946e14) spells digits the raw text does not show.
+    if b"\\" in classes or b"0e" in classes:
+        return True
+    return next(_nir_spans(raw, classes, commas=False), None) is not None
 
-    JSON ``\\u`` escapes could spell digits the raw scan cannot see, so they always count as suspect.
-    """
-    return b"\\u" in raw or contains_nir(raw.decode("utf-8", "replace"))
 
-
-def _strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
+def _texts(value: Any, path: str) -> Iterator[tuple[str, str, bool]]:
+    """(path, text, is a field name) for every string, number and key in ``value``."""
     if isinstance(value, str):
-        yield path, value
+        yield path, value, False
     elif isinstance(value, dict):
         for k, v in value.items():
-            yield from _strings(v, f"{path}.{k}" if path else str(k))
+            key = str(k)
+            yield path, key, True
+            yield from _texts(v, f"{path}.{shown_name(key)}" if path else shown_name(key))
     elif isinstance(value, list | tuple):
         for i, v in enumerate(value):
-            yield from _strings(v, f"{path}[{i}]")
+            yield from _texts(v, f"{path}[{i}]")
+    elif isinstance(value, int | float):
+        yield path, _number_text(value), False
 
 
 def reject_nir(value: Any, path: str = "") -> None:
-    """Raise NirDetected if any string anywhere in ``value`` holds a valid NIR."""
-    for where, text in _strings(value, path):
-        if len(text) >= 13 and contains_nir(text):
-            raise NirDetected(where or "$")
+    """Raise NirDetected if any string, number or field name anywhere in ``value`` holds a valid NIR."""
+    for where, text, in_name in _texts(value, path):
+        if contains_nir(text):
+            raise NirDetected(where or "$", in_name)
 
 
 def reject_nir_in_text(text: str, where: str) -> None:
-    """Same guard over raw text (a CSV row, an XML document) before it is parsed."""
+    """Same guard over one text (a CSV cell, an XML text or attribute)."""
     if contains_nir(text):
         raise NirDetected(where)
+
+
+# A field name shown in an error: what a format names its fields with, else masked (a NIR, an e-mail address
+# or a data row used as names must not come back in the error that refuses them).
+_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,63}")
+_DIGIT_RUN = re.compile(r"[0-9]{5}")
+MASKED_NAME = "(nom masqué)"
+
+
+def shown_name(name: str) -> str:
+    if _PLAIN_NAME.fullmatch(name) and not _DIGIT_RUN.search(name):
+        return name
+    return MASKED_NAME
 
 
 # Redaction: what logs, error messages and DLQ headers show instead of a personal value.
@@ -121,15 +248,23 @@ PERSONAL_KEYS = frozenset(
 )
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
 _PHONE = re.compile(r"(?<!\d)(?:\+33\s?|0)[1-9](?:[\s.-]?\d{2}){4}(?!\d)")
-_LONG_DIGITS = re.compile(r"\d[\d\s]{11,}\d")
 
 
 def redact_text(text: str) -> str:
-    text = _EMAIL.sub(MASK, text)
-    text = _PHONE.sub(MASK, text)
-    if contains_nir(text):
-        text = _LONG_DIGITS.sub(MASK, text)
-    return text
+    """NIRs first (in any of the forms the guard reads), then e-mails and phone numbers, each replaced by MASK."""
+    return _PHONE.sub(MASK, _EMAIL.sub(MASK, _mask_nirs(text)))
+
+
+def _mask_nirs(text: str) -> str:
+    if len(text) < _NIR_LENGTH and text.isascii():
+        return text
+    data = _encoded(text)
+    pieces: list[bytes] = []
+    last = 0
+    for start, end in _nir_spans(data):
+        pieces += [data[last:start], MASK.encode()]
+        last = end
+    return b"".join([*pieces, data[last:]]).decode("utf-8", "surrogatepass") if pieces else text
 
 
 @dataclass(frozen=True)

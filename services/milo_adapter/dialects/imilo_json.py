@@ -99,6 +99,13 @@ def parse(payload: bytes, context: InboundContext) -> Iterator[Outcome]:
 
 
 def _one(item: Any, context: InboundContext, position: str | None, prefix: str, suspect: bool) -> Outcome:
+    try:
+        if suspect:
+            reject_nir(item, prefix)
+    except NirDetected as nir:  # first: a NIR anywhere, even as the event's name, is refused without echo
+        named = item.get("typeEvenement") if isinstance(item, dict) else None
+        known = named if named in INBOUND else None
+        return Rejected((Problem("nir", str(nir), nir.path, "nir"),), position, known)
     if not isinstance(item, dict):
         return Rejected.one("type", "objet JSON attendu", prefix or "$", position=position)
     subject = item.get("typeEvenement") or context.event_type
@@ -110,11 +117,6 @@ def _one(item: Any, context: InboundContext, position: str | None, prefix: str, 
             position=position,
             received=str(subject) if subject else None,
         )
-    try:
-        if suspect:
-            reject_nir(item, prefix)
-    except NirDetected as nir:
-        return Rejected((Problem("nir", str(nir), nir.path, "nir"),), position, subject)
     reading = Reading()
     record: dict[str, Any] = {}
     for native, canonical, kind in FIELDS[subject]:

@@ -44,17 +44,9 @@ def translate(
     position: str,
     textual: bool,
     path: str = "",
-    suspect: bool = True,
 ) -> Outcome:
-    """One native item (a JSON object, or a CSV row already nested) → a draft or every problem found.
-
-    ``suspect=False`` when a scan of the raw message found nothing that looks like a NIR.
-    """
-    try:
-        if suspect:
-            reject_nir(native, path.rstrip("."))
-    except NirDetected as nir:
-        return Rejected((_nir_problem(nir),), position, subject)
+    """One native item (a JSON object, or a CSV row already nested), already cleared of NIRs by ``nir_in``,
+    → a draft or every problem found."""
     shape: Shape = context.shapes[subject]
     native = dict(native)
     native.pop("evenement", None)
@@ -102,8 +94,14 @@ def _key(subject: str, record: Mapping[str, Any]) -> str:
     return str(record.get(events.id_field(subject) or "", subject))
 
 
-def _nir_problem(nir: NirDetected) -> Problem:
-    return Problem("nir", str(nir), nir.path, "nir")
+def nir_in(native: Any, path: str, suspect: bool = True) -> Problem | None:
+    """The NIR guard over one native item; ``suspect=False`` when a look at the raw message found none."""
+    try:
+        if suspect:
+            reject_nir(native, path)
+    except NirDetected as nir:
+        return Problem("nir", str(nir), nir.path, "nir")
+    return None
 
 
 def json_path(_subject: str, canonical: str) -> str:

@@ -20,6 +20,7 @@ from lxml import etree
 
 from passerelle.core.contracts.formats import FORMATS
 from passerelle.core.dialect import Draft, InboundContext, Outcome, Rejected
+from passerelle.core.privacy import NirDetected, contains_nir, shown_name
 from passerelle.core.problems import Problem
 
 SUBJECT = "formation.OffreSession"
@@ -92,23 +93,34 @@ def parse_lheo(source: bytes | BinaryIO, context: InboundContext) -> Iterator[Ou
 def _translate_formation(formation: etree._Element, number: int, region: str) -> Iterator[Outcome]:
     ns = etree.QName(formation).namespace or ""
     find = _Finder(ns)
+    screened = _screen(formation, number, find.prefix)
+    if screened.formation:
+        yield Rejected(tuple(screened.formation), f"formation {number}", SUBJECT)
+        return
     try:
         common = _formation_fields(formation, find, ns, region)
     except _Bad as bad:
         yield Rejected((bad.problem,), f"formation {number}", SUBJECT)
         return
     for a_index, action in enumerate(find.all(formation, "action"), start=1):
-        action_problem: Problem | None = None  # reported on each session: each session is its own event
-        try:
-            shared = {**common, **_action_fields(action, find, f"formation[{number}]/action[{a_index}]")}
-        except _Bad as bad:
-            shared, action_problem = common, bad.problem
+        # Reported on each session: each session is its own event.
+        action_problems: list[Problem] = list(screened.actions.get(a_index, ()))
+        shared = common
+        if not action_problems:
+            try:
+                shared = {**common, **_action_fields(action, find, f"formation[{number}]/action[{a_index}]")}
+            except _Bad as bad:
+                action_problems = [bad.problem]
         for s_index, session in enumerate(find.all(action, "session"), start=1):
             numero = session.get("numero") or f"{action.get('numero') or a_index}-{s_index}"
             where = f"formation[{number}]/action[{a_index}]/session[{s_index}]"
-            position = f"formation {number} / session {numero}"
-            if action_problem is not None:
-                yield Rejected((action_problem,), position, SUBJECT)
+            # The position is shown to the sender: a session named by a NIR is shown by its place.
+            position = f"formation {number} / session {f'{a_index}-{s_index}' if contains_nir(numero) else numero}"
+            if action_problems:
+                yield Rejected(tuple(action_problems), position, SUBJECT)
+                continue
+            if (a_index, s_index) in screened.sessions:
+                yield Rejected(tuple(screened.sessions[(a_index, s_index)]), position, SUBJECT)
                 continue
             try:
                 record = {**shared, **_session_fields(session, find, where)}
@@ -118,6 +130,85 @@ def _translate_formation(formation: etree._Element, number: int, region: str) ->
             record["idSession"] = f"{region}:{numero}"
             record["idAction"] = action.get("numero") or f"{common['idFormation']}-{a_index}"
             yield Draft(SUBJECT, record, record["idSession"], position, f"session:{numero}")
+
+
+def _screen(formation: etree._Element, number: int, prefix: str) -> _Screened:
+    """One look at the whole formation as text first: the serialisation bounds every text, attribute and name
+    with markup, so it holds a NIR exactly when one of them does; the walk that says where runs only then."""
+    if not contains_nir(etree.tostring(formation, encoding="unicode", with_tail=False)):
+        return _CLEAN
+    return _Screened(formation, number, prefix)
+
+
+class _Screened:
+    """What the NIR guard found in a formation, by the smallest item it concerns: a problem in a session refuses
+    that session, in an action (outside its sessions) every session of the action, elsewhere the formation.
+
+    One pass over every element, text, tail, attribute and name of the formation (comments included), in C
+    through ``iter``; paths are only built for what is found.
+    """
+
+    def __init__(self, formation: etree._Element | None = None, number: int = 0, prefix: str = "") -> None:
+        self.formation: list[Problem] = []
+        self.actions: dict[int, list[Problem]] = {}
+        self.sessions: dict[tuple[int, int], list[Problem]] = {}
+        if formation is None:
+            return
+        self._root = formation
+        self._number = number
+        self._action = f"{prefix}action"
+        self._session = f"{prefix}session"
+        for node in formation.iter():
+            if isinstance(node.tag, str):
+                self._check(node, node.tag.rpartition("}")[2], "", in_name=True)
+                for name, value in node.items():
+                    local = str(name).rpartition("}")[2]
+                    self._check(node, local, "", in_name=True)
+                    self._check(node, str(value), f"/@{shown_name(local)}")
+            self._check(node, node.text, "")
+            if node.tail is not None and node is not formation:
+                self._check(node.getparent(), node.tail, "")
+
+    def _check(self, node: etree._Element | None, text: str | None, suffix: str, in_name: bool = False) -> None:
+        if not text or node is None or not contains_nir(text):
+            return
+        path, scope = self._locate(node)
+        nir = NirDetected(path + suffix, in_name)
+        self._add(scope, Problem("nir", str(nir), nir.path, "nir"))
+
+    def _locate(self, node: etree._Element) -> tuple[str, tuple[int, ...]]:
+        """The XML path of ``node`` (``formation[2]/action[1]/session[3]/periode/debut``) and the indexes of the
+        action and session holding it."""
+        chain: list[etree._Element] = []
+        current: etree._Element | None = node
+        while current is not None and current is not self._root:
+            chain.insert(0, current)
+            current = current.getparent()
+        names = [f"formation[{self._number}]"]
+        scope: list[int] = []
+        for depth, element in enumerate(chain):
+            tag = element.tag
+            if not isinstance(tag, str):
+                names.append("(commentaire)")
+                continue
+            name = shown_name(tag.rpartition("}")[2])
+            if (depth, tag) in ((0, self._action), (1, self._session)) and len(scope) == depth:
+                index = 1 + sum(1 for _ in element.itersiblings(tag, preceding=True))
+                name = f"{name}[{index}]"
+                scope.append(index)
+            names.append(name)
+        return "/".join(names), tuple(scope)
+
+    def _add(self, scope: tuple[int, ...], problem: Problem) -> None:
+        if len(scope) >= 2:
+            self.sessions.setdefault((scope[0], scope[1]), []).append(problem)
+        elif scope:
+            self.actions.setdefault(scope[0], []).append(problem)
+        else:
+            self.formation.append(problem)
+
+
+_CLEAN = _Screened()
 
 
 @functools.cache

@@ -13,8 +13,10 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from passerelle.core.dialect import InboundContext, OutboundContext, Outcome, Rejected, Rendered
+from passerelle.core.privacy import NirDetected, contains_nir
+from passerelle.core.problems import Problem
 from passerelle.core.shapes import Shape, columns, snake, write_scalar
-from services.region_adapter.dialects.common import REGION_IN, REGION_PERSON_ID, translate
+from services.region_adapter.dialects.common import REGION_IN, REGION_PERSON_ID, nir_in, translate
 
 CONTENT_TYPE = "text/csv"
 
@@ -41,6 +43,11 @@ def parse(payload: bytes, context: InboundContext) -> Iterator[Outcome]:
         yield Rejected.one("csv", "fichier vide : une ligne d'en-tête est attendue", "ligne 1")
         return
     header = [h.strip().lstrip("\ufeff") for h in header]
+    for index, name in enumerate(header, start=1):
+        if contains_nir(name):  # a NIR as a column name must not come back in the list of unknown columns
+            nir = NirDetected(f"ligne 1, colonne {index}", in_name=True)
+            yield Rejected((Problem("nir", str(nir), nir.path, "nir"),), "ligne 1", subject)
+            return
     shape: Shape = context.shapes[subject]
     known = {name: path for name, path, _ in columns(shape.root)}
     if subject == "reperage.SignalementDecrochage":
@@ -67,6 +74,10 @@ def parse(payload: bytes, context: InboundContext) -> Iterator[Outcome]:
             )
             continue
         nested = _nest(header, row, known)
+        found = nir_in(nested, "")
+        if found is not None:
+            yield Rejected((found,), position, subject)
+            continue
         yield translate(nested, subject, context, position, textual=True, path="")
 
 

@@ -10,7 +10,7 @@ import orjson
 from passerelle.core.dialect import InboundContext, OutboundContext, Outcome, Rejected, Rendered
 from passerelle.core.native_json import read_json
 from passerelle.core.shapes import write_nested
-from services.region_adapter.dialects.common import event_of, translate
+from services.region_adapter.dialects.common import REGION_IN, event_of, nir_in, translate
 
 CONTENT_TYPE = "application/json"
 
@@ -22,6 +22,11 @@ def parse(payload: bytes, context: InboundContext) -> Iterator[Outcome]:
         return
     for item in message.items:
         path = f"{item.prefix}." if item.prefix else ""
+        nir = nir_in(item.value, item.prefix, message.suspect)
+        if nir is not None:  # first: a NIR anywhere, even as the event's name, is refused without echo
+            named = item.value.get("evenement") if isinstance(item.value, dict) else None
+            yield Rejected((nir,), item.position, named if named in REGION_IN else None)
+            continue
         if not isinstance(item.value, dict):
             yield Rejected.one("type", "objet JSON attendu", item.prefix or "$", position=item.position)
             continue
@@ -29,9 +34,7 @@ def parse(payload: bytes, context: InboundContext) -> Iterator[Outcome]:
         if isinstance(event, Rejected):
             yield Rejected(event.problems, item.position)
             continue
-        yield translate(
-            item.value, event, context, item.position or "message", textual=False, path=path, suspect=message.suspect
-        )
+        yield translate(item.value, event, context, item.position or "message", textual=False, path=path)
 
 
 def render(subject: str, record: dict[str, Any], context: OutboundContext) -> Rendered:
