@@ -87,6 +87,18 @@ def test_a_journal_verifies_exactly_when_it_is_the_chain_or_its_beginning(picked
         assert (first.position, first.sequence) == (f"0:{wrong}", picked[wrong] + 1)
 
 
+def test_two_swapped_records_are_named_where_the_order_breaks() -> None:
+    records = list(CHAIN)
+    records[1], records[3] = records[3], records[1]
+    missing = "enregistrement manquant ou déplacé"
+    assert checked(records).breaks == [
+        ChainBreak("0:1", "router-a", 4, f"séquence 4 au lieu de 2 : {missing}"),
+        ChainBreak("0:2", "router-a", 3, f"séquence 3 au lieu de 5 : {missing}"),
+        ChainBreak("0:3", "router-a", 2, f"séquence 2 au lieu de 4 : {missing}"),
+        ChainBreak("0:4", "router-a", 5, f"séquence 5 au lieu de 3 : {missing}"),
+    ]
+
+
 @given(st.permutations([True] * 4 + [False] * 4))
 def test_any_interleaving_of_two_intact_chains_verifies(picks: list[bool]) -> None:
     a, b = iter(CHAIN_A), iter(CHAIN_B)
