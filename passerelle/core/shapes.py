@@ -153,20 +153,42 @@ def read_nested(native: Any, node: Node, reading: Reading, path: str = "", textu
     return read_scalar(native, node, reading, path, textual)
 
 
+# Numbers in text are read by these and nothing else: int() and float() also take superscript, full-width or
+# Arabic-Indic digits, underscores, "inf" and "nan", and fail (ValueError) past 4,300 digits.
+_INTEGER = re.compile(r"[+-]?[0-9]{1,18}")
+_DIGITS = re.compile(r"[+-]?[0-9]+")
+_DECIMAL = re.compile(r"[+-]?[0-9]{1,18}(?:[.,][0-9]{1,18})?")
+
+
+def read_integer(text: str, reading: Reading, path: str, personal: bool = False) -> int | None:
+    """An integer written in ASCII digits (18 at most, what an Avro long holds), else a problem."""
+    if _INTEGER.fullmatch(text):
+        return int(text)
+    if _DIGITS.fullmatch(text):
+        reading.bad("borne", path, "nombre trop grand (18 chiffres au plus)", "18 chiffres au plus", text, personal)
+    else:
+        reading.bad("type", path, "nombre entier attendu (chiffres de 0 à 9)", "nombre entier", text, personal)
+    return None
+
+
+def read_decimal(text: str, reading: Reading, path: str, personal: bool = False) -> float | None:
+    """A decimal number written in ASCII digits, with a point or a comma, else a problem."""
+    if _DECIMAL.fullmatch(text):
+        return float(text.replace(",", "."))
+    reading.bad("type", path, "nombre attendu (ex. 12,5)", "nombre", text, personal)
+    return None
+
+
 def read_scalar(value: Any, node: Node, reading: Reading, path: str, textual: bool) -> Any:
     kind = node.kind
     if kind == "date":
         return read_date(value, reading, path, french=textual, personal=node.personal)
     if textual and isinstance(value, str):
         value = value.strip()
-        try:
-            if kind in ("int", "long"):
-                return int(value)
-            if kind in ("double", "float"):
-                return float(value.replace(",", "."))
-        except ValueError:
-            reading.bad("type", path, "nombre attendu", "nombre", value, node.personal)
-            return None
+        if kind in ("int", "long"):
+            return read_integer(value, reading, path, node.personal)
+        if kind in ("double", "float"):
+            return read_decimal(value, reading, path, node.personal)
         if kind == "boolean":
             lowered = value.lower()
             if lowered in ("1", "oui", "true", "vrai", "o"):
@@ -186,7 +208,9 @@ def read_scalar(value: Any, node: Node, reading: Reading, path: str, textual: bo
     return value
 
 
-_FR_DATE = re.compile(r"^(\d{2})/(\d{2})/(\d{4})$")
+_FR_DATE = re.compile(r"([0-9]{2})/([0-9]{2})/([0-9]{4})")
+# fromisoformat alone also takes week dates (2026-W01-1) and compact ones (20260301).
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def read_date(value: Any, reading: Reading, path: str, french: bool = False, personal: bool = False) -> str | None:
@@ -195,11 +219,11 @@ def read_date(value: Any, reading: Reading, path: str, french: bool = False, per
         reading.bad("date", path, "date attendue", "jj/mm/aaaa" if french else "AAAA-MM-JJ", value, personal)
         return None
     text = value.strip()
-    match = _FR_DATE.match(text)
+    match = _FR_DATE.fullmatch(text)
     if french:  # CSV exports write jj/mm/aaaa and nothing else
         text = f"{match.group(3)}-{match.group(2)}-{match.group(1)}" if match else "invalide"
     try:
-        return dt.date.fromisoformat(text).isoformat() if len(text) == 10 else _fail()
+        return dt.date.fromisoformat(text).isoformat() if _ISO_DATE.fullmatch(text) else _fail()
     except ValueError:
         expected = "jj/mm/aaaa" if french else "AAAA-MM-JJ"
         reading.bad("date", path, f"date invalide, attendue au format {expected}", expected, value, personal)

@@ -56,6 +56,9 @@ class InboundTranslator:
             extras={"separateur": profile.csv.separator},
             shapes=self.ctx.shapes,
         )
+        sent_at = _sent_at(message)
+        if isinstance(sent_at, Rejected):
+            return self._reject(message, partner, [self._failure(partner, event_type, sent_at)], tally)
         outputs: list[Output] = []
         failures: list[Failure] = []
         shift = _line_shift(message)
@@ -64,7 +67,7 @@ class InboundTranslator:
             if isinstance(outcome, Rejected):
                 failures.append(self._failure(partner, outcome.subject or event_type, outcome))
                 continue
-            produced = self._canonical(message, partner, outcome, index, tally, dialect)
+            produced = self._canonical(message, partner, outcome, index, tally, dialect, sent_at)
             if isinstance(produced, Failure):
                 failures.append(produced)
             else:
@@ -106,7 +109,14 @@ class InboundTranslator:
         )
 
     def _canonical(
-        self, message: Incoming, partner: str, draft: Draft, index: int, tally: Tally, dialect: Dialect
+        self,
+        message: Incoming,
+        partner: str,
+        draft: Draft,
+        index: int,
+        tally: Tally,
+        dialect: Dialect,
+        sent_at: datetime,
     ) -> Output | Failure:
         try:
             record = self.ctx.typed.validate(draft.subject, draft.record)
@@ -130,7 +140,7 @@ class InboundTranslator:
             event_id=derived_id(message.input_id, item, draft.subject),
             correlation_id=message.headers.get("correlation_id") or message.input_id,
             traceparent=message.headers.get("traceparent") or new_trace_parent(),
-            time=_sent_at(message),
+            time=sent_at,
         )
         headers = envelope.to_headers()
         headers.append((CAUSE, message.dedupe_key.encode()))
@@ -152,12 +162,14 @@ class InboundTranslator:
 
 
 _LINE = re.compile(r"^ligne (\d+)")
+_LINE_NUMBER = re.compile(r"[0-9]{1,9}")
 
 
 def _line_shift(message: Incoming) -> int:
     """A CSV piece cut by ``passerelle ingest`` says where it starts in the original file."""
     first = message.headers.get(FIRST_LINE, "")
-    return int(first) - 2 if first.isdigit() and int(first) > 2 else 0
+    # ASCII digits only: str.isdigit() also takes "²", which int() refuses.
+    return int(first) - 2 if _LINE_NUMBER.fullmatch(first) and int(first) > 2 else 0
 
 
 def _shifted(outcome: Outcome, shift: int) -> Outcome:
@@ -168,11 +180,24 @@ def _shifted(outcome: Outcome, shift: int) -> Outcome:
     return replace(outcome, position=position)
 
 
-def _sent_at(message: Incoming) -> datetime:
+def _sent_at(message: Incoming) -> datetime | Rejected:
+    """The sender's ``ce_time`` when given (it must then be a readable time in UTC's range), else the broker's."""
     text = message.headers.get("ce_time")
-    if text:
+    if not text:
         try:
-            return parse_time(text)
-        except ValueError:
-            pass
-    return datetime.fromtimestamp(message.timestamp_ms / 1000, UTC)
+            return datetime.fromtimestamp(message.timestamp_ms / 1000, UTC)
+        except (OverflowError, OSError, ValueError):  # a broker timestamp no calendar holds
+            return datetime.now(UTC)
+    try:
+        moment = parse_time(text)
+        # The envelope writes the time in UTC: an offset that crosses year 1 or 9999 cannot be written.
+        moment.astimezone(UTC)
+    except (ValueError, OverflowError):
+        return Rejected.one(
+            "en_tete",
+            "en-tête ce_time illisible ou hors limites : horodatage ISO 8601 attendu (ex. 2026-03-02T10:15:00Z)",
+            "ce_time",
+            rule="ce_time",
+            expected="horodatage ISO 8601",
+        )
+    return moment

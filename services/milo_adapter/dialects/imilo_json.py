@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import math
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -148,7 +149,11 @@ def _convert(value: Any, kind: str, reading: Reading, path: str, personal: bool)
         if isinstance(value, bool) or not isinstance(value, int | float):
             reading.bad("type", path, "montant en euros attendu (nombre)", "nombre", value)
             return None
-        return round(value * 100)
+        cents = value * 100
+        if not math.isfinite(cents):  # round() of an infinite amount raises OverflowError
+            reading.bad("borne", path, "montant hors limites", "montant en euros", value)
+            return None
+        return round(cents)
     return value
 
 

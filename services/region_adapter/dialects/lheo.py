@@ -35,7 +35,11 @@ _FORMATION_TAGS = [f"{{{ns}}}formation" if ns else "formation" for ns in NAMESPA
 _ETAT = {"1": "OUVERT", "2": "FERME", "3": "SUSPENDU"}
 _ENTREES = {"0": "DATES_FIXES", "1": "PERMANENTES"}
 _ENSEIGNEMENT = {"0": "PRESENTIEL", "1": "MIXTE", "2": "DISTANCE"}
-_DIGITS = re.compile(r"^\d+$")
+_DIGITS = re.compile(r"[0-9]+")
+_DATE = re.compile(r"[0-9]{8}")
+_DECIMAL = re.compile(r"[+-]?[0-9]{1,3}(?:\.[0-9]{1,20})?")
+_INT_MAX = 2**31 - 1
+_INT_DIGITS = len(str(_INT_MAX))
 
 
 class _Bad(Exception):
@@ -294,9 +298,11 @@ def _texts(find: _Finder, element: etree._Element | None, path: str) -> list[str
 
 def _action_fields(action: etree._Element, find: _Finder, where: str) -> dict[str, Any]:
     place = find.one(action, "lieu-de-formation/coordonnees")
-    hours = _int(find.text(action, "nombre-heures-total"))
+    hours = _int(find.text(action, "nombre-heures-total"), f"{where}/nombre-heures-total")
     if hours is None:
-        parts = [_int(find.text(action, p)) for p in ("nombre-heures-centre", "nombre-heures-entreprise")]
+        parts = [
+            _int(find.text(action, p), f"{where}/{p}") for p in ("nombre-heures-centre", "nombre-heures-entreprise")
+        ]
         hours = sum(p for p in parts if p is not None) if any(p is not None for p in parts) else None
     return {
         "lieuFormation": _place(place, find, find.text(place, "nom")) if place is not None else None,
@@ -305,9 +311,11 @@ def _action_fields(action: etree._Element, find: _Finder, where: str) -> dict[st
         "financeurs": [
             {
                 "codeFinanceur": find.text(f, "code-financeur") or "0",
-                "nbPlacesFinancees": _int(find.text(f, "nb-places-financees")),
+                "nbPlacesFinancees": _int(
+                    find.text(f, "nb-places-financees"), f"{where}/organisme-financeur[{i}]/nb-places-financees"
+                ),
             }
-            for f in find.all(action, "organisme-financeur")
+            for i, f in enumerate(find.all(action, "organisme-financeur"), start=1)
         ],
         "nombreHeuresTotal": hours,
         "siretFormateur": _siret(
@@ -360,7 +368,7 @@ def _lheo_date(text: str | None, path: str) -> tuple[str | None, str]:
     """``AAAAMMJJ`` → (ISO date, JOUR); ``AAAAMM00`` → (first of month, MOIS); 00000000/99999999 → unknown."""
     if not text or text in ("00000000", "99999999"):
         return None, "INCONNU"
-    if len(text) != 8 or not text.isdigit():
+    if not _DATE.fullmatch(text):
         raise _Bad(Problem("date", "date LHEO invalide, attendue AAAAMMJJ", path, "date", "AAAAMMJJ", text))
     month_only = text.endswith("00")
     try:
@@ -390,7 +398,7 @@ def _prefixed(value: str | None, prefix: str, fmt: str, path: str) -> str | None
     """LHEO carries RNCP/RS numbers bare (``320``); the contract names them ``RNCP320``."""
     if not value:
         return None
-    code = prefix + value if _DIGITS.match(value) else value.upper()
+    code = prefix + value if _DIGITS.fullmatch(value) else value.upper()
     _codes([code], fmt, path)
     return code
 
@@ -403,15 +411,23 @@ def _siret(value: str | None, path: str) -> str | None:
     return compact
 
 
-def _int(text: str | None) -> int | None:
-    return int(text) if text and text.isdigit() else None
+def _int(text: str | None, path: str) -> int | None:
+    """A count (hours, places): ASCII digits only, within what the contract's int holds."""
+    if not text:
+        return None
+    if not _DIGITS.fullmatch(text):  # str.isdigit() also takes "²", which int() then refuses
+        raise _Bad(Problem("type", "nombre entier attendu (chiffres de 0 à 9)", path, "type", "nombre entier", text))
+    significant = text.lstrip("0") or "0"
+    if len(significant) > _INT_DIGITS or int(significant) > _INT_MAX:  # int() refuses 4,300 digits and more
+        expected = f"≤ {_INT_MAX}"
+        shown = text if len(text) <= 20 else f"{text[:20]}… ({len(text)} chiffres)"
+        raise _Bad(Problem("borne", f"valeur trop grande ({expected})", path, "borne", expected, shown))
+    return int(significant)
 
 
 def _float(text: str | None) -> float | None:
-    try:
-        return float(text) if text else None
-    except ValueError:
-        return None
+    """A coordinate: a decimal in ASCII digits, else unknown (coordinates only place the session on a map)."""
+    return float(text) if text and _DECIMAL.fullmatch(text) else None
 
 
 def split_lheo(

@@ -37,10 +37,10 @@ def parse(payload: bytes, context: InboundContext) -> Iterator[Outcome]:
         yield Rejected.one("encodage", f"le fichier n'est pas en {context.encoding} (octet {exc.start})", "$")
         return
     separator = context.extras.get("separateur", ";")
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator)
-    header = next(reader, None)
-    if not header:
-        yield Rejected.one("csv", "fichier vide : une ligne d'en-tête est attendue", "ligne 1")
+    lines = io.StringIO(text, newline="").readlines()  # \r\n, \r or \n, as the csv module reads them
+    header = _header(lines[0] if lines else "", separator)
+    if isinstance(header, Problem):
+        yield Rejected((header,), "ligne 1", subject)
         return
     header = [h.strip().lstrip("\ufeff") for h in header]
     for index, name in enumerate(header, start=1):
@@ -62,12 +62,13 @@ def parse(payload: bytes, context: InboundContext) -> Iterator[Outcome]:
             position="ligne 1",
         )
         return
-    line = 1
-    for row in reader:
-        line = reader.line_num
+    for line, row in _records(lines, separator):
+        position = f"ligne {line}"
+        if isinstance(row, Problem):
+            yield Rejected((row,), position, subject)
+            continue
         if not any(cell.strip() for cell in row):
             continue
-        position = f"ligne {line}"
         if len(row) != len(header):
             yield Rejected.one(
                 "csv", f"{len(row)} colonne(s) au lieu de {len(header)}", position, position=position, subject=subject
@@ -79,6 +80,43 @@ def parse(payload: bytes, context: InboundContext) -> Iterator[Outcome]:
             yield Rejected((found,), position, subject)
             continue
         yield translate(nested, subject, context, position, textual=True, path="")
+
+
+def _header(line: str, separator: str) -> list[str] | Problem:
+    if not line.strip():
+        return Problem("csv", "fichier vide : une ligne d'en-tête est attendue", "ligne 1", "csv")
+    try:
+        return next(csv.reader([line], delimiter=separator))
+    except csv.Error as exc:
+        return _unreadable(exc)
+
+
+def _records(lines: list[str], separator: str) -> Iterator[tuple[int, list[str] | Problem]]:
+    """Each record after the header, with the number of its first line (the header is line 1).
+
+    A record the csv module cannot read (a cell over its size limit) is refused alone: reading starts again
+    on the line after the one it began on, so the rows that follow still go through.
+    """
+    start = 1  # index in ``lines`` where the current reader began
+    while start < len(lines):
+        reader = csv.reader(map(lines.__getitem__, range(start, len(lines))), delimiter=separator)
+        read = 0  # lines this reader had consumed before the record it is on
+        try:
+            for row in reader:
+                yield start + read + 1, row
+                read = reader.line_num
+        except csv.Error as exc:
+            yield start + read + 1, _unreadable(exc)
+            start += read + 1
+            continue
+        return
+
+
+def _unreadable(exc: csv.Error) -> Problem:
+    if "field larger than field limit" in str(exc):
+        limit = f"{csv.field_size_limit():,}".replace(",", " ")
+        return Problem("limite", f"cellule trop longue : plus de {limit} caractères", "$", "limite_taille_champ")
+    return Problem("csv", "ligne CSV illisible", "$", "csv")
 
 
 def _nest(header: Sequence[str], row: Sequence[str], known: dict[str, tuple[str, ...]]) -> dict[str, Any]:
