@@ -80,8 +80,14 @@ class ServiceMetrics:
         )
         self.ready = Gauge(
             "passerelle_service_ready",
-            "1 quand le consommateur du service a reçu ses partitions.",
+            "1 quand le service peut progresser : partitions reçues, broker joignable, pas de blocage.",
             ["service"],
+            registry=r,
+        )
+        self.guarantee = Gauge(
+            "passerelle_hop_guarantee",
+            "1 pour la garantie de livraison du saut : transactions, ou ack_puis_commit (broker sans transactions).",
+            ["service", "guarantee"],
             registry=r,
         )
         self.build = Info("passerelle_build", "Version de Passerelle.", registry=r)

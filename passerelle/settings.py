@@ -6,7 +6,9 @@ reads the environment anywhere else, so tests can build their own.
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -49,6 +51,26 @@ class Settings(BaseSettings):
         default=1_000_000,
         description="Largest record a service produces; lowered at start to the broker's message.max.bytes.",
     )
+    instance_id: str = Field(
+        default_factory=socket.gethostname,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$",
+        description=(
+            "This instance's stable name (the pod's name): the same across restarts, distinct for each instance "
+            "scaled out. Names its transactional id (a restart fences the old one) and the router's audit chain."
+        ),
+    )
+    transaction_timeout_ms: int = Field(
+        default=30_000,
+        description="How long a crashed instance's open transaction may hold read_committed readers back.",
+    )
+    consumer_session_timeout_ms: int = Field(
+        default=45_000,
+        description="How long the group waits for a silent consumer. The embedded broker holds a join for half of it.",
+    )
+    transactions: Literal["auto", "off"] = Field(
+        default="auto",
+        description="auto: transactional hops when the broker really implements transactions (probed); off: never.",
+    )
     dedupe_memory: int = Field(
         default=200_000,
         description="Inputs remembered for idempotence; also how many recent outputs per partition are read at start.",
@@ -73,14 +95,6 @@ class Settings(BaseSettings):
     )
     pseudonym_secret_file: Path | None = Field(
         default=None, description="File holding the pseudonym key (a container secret); overrides pseudonym_secret."
-    )
-    router_instance: str = Field(
-        default="router-0",
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$",
-        description=(
-            "This router's name, and its audit chain's: the same across restarts so the chain continues, "
-            "distinct for each instance scaled out (the pod name of a StatefulSet)."
-        ),
     )
     audit_signing_key_file: Path | None = Field(
         default=None,

@@ -27,6 +27,8 @@ LOOPBACK = "127.0.0.1"
 # Tansu does not answer a waiting fetch when data arrives, so the wait is each hop's added latency. At 10 ms
 # its polling costs half a core with no traffic, at 25 ms a third, for the same latency (docs/performance.md).
 EMBEDDED_FETCH_MAX_WAIT_MS = 25
+# Tansu answers a JoinGroup only after half the session timeout: Kafka's 45 s default meant 23 s to start.
+EMBEDDED_SESSION_TIMEOUT_MS = 3_000
 
 
 def embedded_settings(settings: Settings, bootstrap: str) -> Settings:
@@ -35,6 +37,8 @@ def embedded_settings(settings: Settings, bootstrap: str) -> Settings:
     update: dict[str, object] = {"kafka_bootstrap": bootstrap, "producer_idempotence": False}
     if "fetch_max_wait_ms" not in settings.model_fields_set:
         update["fetch_max_wait_ms"] = EMBEDDED_FETCH_MAX_WAIT_MS
+    if "consumer_session_timeout_ms" not in settings.model_fields_set:
+        update["consumer_session_timeout_ms"] = EMBEDDED_SESSION_TIMEOUT_MS
     return settings.model_copy(update=update)
 
 

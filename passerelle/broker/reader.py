@@ -25,7 +25,10 @@ async def read_topic(
 ) -> AsyncIterator[Any]:
     """Yield the topic's records in partition order; stop at the end offsets seen at start (``until_end``),
     after ``max_records``, or after ``timeout_s`` without a new record."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
+    # Committed records only: an aborted transaction's outputs were never delivered.
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None, isolation_level="read_committed"
+    )
     await consumer.start()
     try:
         await consumer.topics()

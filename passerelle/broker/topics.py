@@ -22,6 +22,7 @@ class Family(str, Enum):
     DLQ = "dlq"
     FEEDBACK = "feedback"
     AUDIT = "audit"
+    INTERNAL = "_passerelle"
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,10 @@ POLICIES: dict[Family, FamilyPolicy] = {
     Family.FEEDBACK: FamilyPolicy(3, 30 * DAY_MS, "readable errors back to the sender"),
     # One partition: the audit records form a single hash chain.
     Family.AUDIT: FamilyPolicy(1, -1, "one record per delivery, hash-chained"),
+    Family.INTERNAL: FamilyPolicy(1, 3600 * 1000, "Passerelle's own: the probe of what the broker can do"),
 }
+# Each hop writes two tiny records here at start to learn whether the broker really implements transactions.
+PROBE_TOPIC = "_passerelle.sonde"
 
 
 def inbound(partner: str) -> str:
@@ -112,5 +116,5 @@ def all_topics(partners: Iterable[str], subjects: Iterable[str], services: Itera
         names += [inbound(partner), deliver(partner), outbound(partner), feedback(partner)]
     names += [canonical(s) for s in subjects]
     names += [dlq(s) for s in services]
-    names.append(AUDIT_TOPIC)
+    names += [AUDIT_TOPIC, PROBE_TOPIC]
     return [TopicSpec.of(n) for n in sorted(set(names))]

@@ -37,8 +37,13 @@ class SeenInputs:
 
 
 async def causes_in(bootstrap: str, topics: Iterable[str], per_partition: int, timeout_s: float = 30.0) -> list[str]:
-    """The cause headers of the last ``per_partition`` records of each partition of ``topics``."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
+    """The cause headers of the last ``per_partition`` records of each partition of ``topics``.
+
+    Committed records only: an aborted transaction's output does not count as done.
+    """
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None, isolation_level="read_committed"
+    )
     await consumer.start()
     try:
         existing = await consumer.topics()

@@ -58,6 +58,21 @@ class Incoming:
             timestamp_ms=record.timestamp,
         )
 
+    @classmethod
+    def from_confluent(cls, message: Any) -> Incoming:
+        """From a librdkafka message (``confluent_kafka.Message``)."""
+        raw = tuple(message.headers() or ())
+        return cls(
+            topic=message.topic(),
+            partition=message.partition(),
+            offset=message.offset(),
+            key=message.key(),
+            value=message.value() or b"",
+            headers={k: (v or b"").decode("utf-8", "replace") for k, v in raw},
+            raw_headers=raw,
+            timestamp_ms=message.timestamp()[1],
+        )
+
     @property
     def input_id(self) -> str:
         """The sender's ``ce_id``; a native message sent without one is identified by its content."""

@@ -98,7 +98,7 @@ def build(settings: Settings, ctx: ServiceContext | None = None, **_: Any) -> Se
     ctx = ctx or ServiceContext.build(SERVICE, settings)
     reference = load_reference(settings.reference_dir)
     # One chain per router instance, named after it, so it continues across restarts and never interleaves.
-    chain = AuditChain(settings.router_instance, signer)
+    chain = AuditChain(settings.instance_id, signer)
 
     async def resume_chain() -> None:
         assert settings.kafka_bootstrap

@@ -71,7 +71,7 @@ async def consume(
 async def configs(
     admin: AIOKafkaAdminClient, kind: ConfigResourceType, name: str, keys: Sequence[str]
 ) -> dict[str, str]:
-    responses = await admin.describe_configs([ConfigResource(kind, name, {k: None for k in keys})])
+    responses = await admin.describe_configs([ConfigResource(kind, name, dict.fromkeys(keys))])
     entries = [e for r in responses for res in r.to_object()["resources"] for e in res["config_entries"]]
     return {e["config_names"]: e["config_value"] for e in entries}
 

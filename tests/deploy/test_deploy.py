@@ -62,7 +62,7 @@ def test_compose_production_settings() -> None:
         assert ("audit_signing_key" in service.get("secrets", [])) == (name == "router")
     router = services["router"]["environment"]
     assert router["PASSERELLE_AUDIT_SIGNING_KEY_FILE"] == "/run/secrets/audit_signing_key"
-    assert router["PASSERELLE_ROUTER_INSTANCE"] == "router-0"
+    assert router["PASSERELLE_INSTANCE_ID"] == "router-0"
     assert COMPOSE["secrets"]["audit_signing_key"]["file"].startswith("./secrets/")
     kafka = [s for n, s in services.items() if n.startswith("kafka-")]
     assert len(kafka) == 3 and all(k["image"].startswith("apache/kafka") for k in kafka)
@@ -142,9 +142,7 @@ def test_kubernetes_manifests() -> None:
     # The router's pods have stable names, and each names its audit chain: the chain survives a restart.
     router = deployments["router"]
     assert router["kind"] == "StatefulSet"
-    [instance] = [
-        e for e in router["spec"]["template"]["spec"]["containers"][0]["env"] if "ROUTER_INSTANCE" in e["name"]
-    ]
+    [instance] = [e for e in router["spec"]["template"]["spec"]["containers"][0]["env"] if "INSTANCE_ID" in e["name"]]
     assert instance["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
     config = next(d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "passerelle-config")
     assert config["data"]["PASSERELLE_AUDIT_SIGNING_KEY_FILE"].startswith("/run/secrets/passerelle-audit/")

@@ -52,7 +52,7 @@ async def audited(own_broker: str, keys: KeyPairFiles) -> AsyncIterator[Stack]:
         batch_timeout_ms=10,
         audit_signing_key_file=keys.signing,
         audit_public_key_file=keys.public,
-        router_instance=CHAIN,
+        instance_id=CHAIN,
     )
     running = Stack(embedded_settings(base, own_broker), services=("milo-adapter", "router"), with_registry=False)
     await running.start()

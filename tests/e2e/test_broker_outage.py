@@ -69,7 +69,7 @@ class _Count(logging.Handler):
 async def lonely_stack() -> AsyncIterator[tuple[Stack, EmbeddedBroker]]:
     """A stack on a broker of its own, which this test kills."""
     broker = EmbeddedBroker().start()
-    settings = embedded_settings(Settings(pseudonym_secret=TEST_SECRET, batch_timeout_ms=10), broker.bootstrap)  # type: ignore[arg-type]
+    settings = embedded_settings(Settings(pseudonym_secret=TEST_SECRET, batch_timeout_ms=10), broker.bootstrap)
     stack = Stack(settings)
     await stack.start()
     try:

@@ -78,14 +78,14 @@ def test_the_router_signs_with_its_key_and_trusts_the_former_ones(tmp_path: Path
     assert signer.key_id == key_id(read_public_keys([current.public])[0])
     trusted = trusted_keys(settings, signer)
     assert set(trusted.by_id) == {signer.key_id, key_id(read_public_keys([former.public])[0])}
-    runtime = build(settings.model_copy(update={"kafka_bootstrap": "127.0.0.1:1", "router_instance": "router-3"}))
+    runtime = build(settings.model_copy(update={"kafka_bootstrap": "127.0.0.1:1", "instance_id": "router-3"}))
     assert runtime.before_start  # resumes its chain, named after the instance, before consuming
 
 
 def test_the_router_instance_is_a_plain_name() -> None:
-    assert Settings().router_instance == "router-0"
-    with pytest.raises(ValueError, match="router_instance"):
-        Settings(router_instance="router 0/../x")
+    assert Settings(instance_id="router-0").instance_id == "router-0"
+    with pytest.raises(ValueError, match="instance_id"):
+        Settings(instance_id="router 0/../x")
 
 
 def test_the_local_stack_makes_an_ephemeral_pair_only_when_none_is_configured(tmp_path: Path) -> None:

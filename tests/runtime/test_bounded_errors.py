@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import orjson
 import pytest
-from aiokafka.errors import KafkaConnectionError, MessageSizeTooLargeError
+from confluent_kafka import KafkaError, KafkaException
 
 from passerelle.core.problems import Problem
 from passerelle.metrics import ServiceMetrics
@@ -103,7 +102,7 @@ class _Huge:
 
 
 def _hop(processor: Any, budget: int = 200_000) -> Hop:
-    settings = Settings(kafka_bootstrap="127.0.0.1:1", pseudonym_secret="x", max_record_bytes=budget)  # type: ignore[arg-type]
+    settings = Settings(kafka_bootstrap="127.0.0.1:1", pseudonym_secret="x", max_record_bytes=budget)
     spec = HopSpec("region_adapter", ["in.region-24"], ["feedback.region-24", "dlq.region_adapter"])
     return Hop(spec, processor, settings, ServiceMetrics("bornes"))
 
@@ -122,33 +121,42 @@ def test_an_output_the_broker_would_refuse_becomes_an_error_for_its_input() -> N
 
 
 class _Producer:
-    """Refuses records for one topic the way aiokafka does, and fails whole batches on demand."""
+    """Refuses records for one topic the way librdkafka does at produce(), or reports failed deliveries."""
 
     def __init__(self, refuse: str = "", down: bool = False) -> None:
         self.refuse, self.down = refuse, down
         self.sent: list[tuple[str, bytes, list[tuple[str, bytes]]]] = []
+        self._pending: list[Any] = []
 
-    async def send(self, topic: str, value: bytes, key: bytes | None = None, headers: Any = None) -> Any:
+    def produce(
+        self, topic: str, value: bytes, key: bytes | None = None, headers: Any = None, on_delivery: Any = None
+    ) -> None:
         if topic == self.refuse:
-            raise MessageSizeTooLargeError("trop grand")
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        if self.down:
-            future.set_exception(KafkaConnectionError("injoignable"))
-        else:
-            self.sent.append((topic, value, list(headers or [])))
-            future.set_result(None)
-        return future
+            raise KafkaException(KafkaError(KafkaError.MSG_SIZE_TOO_LARGE))
+        self.sent.append((topic, value, list(headers or [])))
+        if on_delivery is not None:
+            error = KafkaError(KafkaError._TRANSPORT) if self.down else None
+            self._pending.append(lambda: on_delivery(error, None))
+
+    def poll(self, _timeout: float = 0) -> int:
+        return self.flush()
+
+    def flush(self, _timeout: float = 0) -> int:
+        pending, self._pending = self._pending, []
+        for deliver in pending:
+            deliver()
+        return 0
 
 
-async def test_a_record_refused_for_its_size_is_dead_lettered_and_the_batch_goes_on() -> None:
+def test_a_record_refused_for_its_size_is_dead_lettered_and_the_batch_goes_on() -> None:
     hop = _hop(_Silent())
     producer = _Producer(refuse="out.imilo")
-    hop._producer = producer  # type: ignore[assignment]
-    await hop.publish(
+    hop._produce_and_wait(
+        producer,  # type: ignore[arg-type]
         [
             Output("canon.formation.Positionnement", b"ok", b"k", [("ce_id", b"e-1")]),
             Output("out.imilo", b"big", b"k", [("ce_id", b"e-2")]),
-        ]
+        ],
     )
     topics = [t for t, _, _ in producer.sent]
     assert topics == ["canon.formation.Positionnement", "dlq.region_adapter"]
@@ -157,8 +165,10 @@ async def test_a_record_refused_for_its_size_is_dead_lettered_and_the_batch_goes
     assert degraded["passerelle_error_target_topic"] == b"out.imilo"
 
 
-async def test_an_unreachable_broker_fails_the_batch_so_it_is_read_again() -> None:
+def test_an_unreachable_broker_fails_the_batch_so_it_is_read_again() -> None:
     hop = _hop(_Silent())
-    hop._producer = _Producer(down=True)  # type: ignore[assignment]
-    with pytest.raises(KafkaConnectionError):
-        await hop.publish([Output("canon.formation.Positionnement", b"ok", b"k", [])])
+    with pytest.raises(KafkaException):
+        hop._produce_and_wait(
+            _Producer(down=True),  # type: ignore[arg-type]
+            [Output("canon.formation.Positionnement", b"ok", b"k", [])],
+        )

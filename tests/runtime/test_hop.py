@@ -8,8 +8,9 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from passerelle.broker.admin import ensure_topics
+from passerelle.broker.clients import Guarantee, probe_guarantee
 from passerelle.broker.reader import collect
-from passerelle.broker.topics import TopicSpec
+from passerelle.broker.topics import PROBE_TOPIC, TopicSpec
 from passerelle.core.headers import CAUSE, REPLAY
 from passerelle.metrics import ServiceMetrics
 from passerelle.runtime.hop import Hop, HopSpec
@@ -37,8 +38,20 @@ class Upper:
 async def topics_pair(kafka: str) -> tuple[str, str]:
     suffix = uuid.uuid4().hex[:8]
     source, target = f"in.hop-{suffix}", f"canon.hop-{suffix}"
-    await ensure_topics(kafka, [TopicSpec.of(source, 3), TopicSpec.of(target, 3), TopicSpec.of("dlq.hoptest", 1)])
+    specs = [
+        TopicSpec.of(source, 3),
+        TopicSpec.of(target, 3),
+        TopicSpec.of("dlq.hoptest", 1),
+        TopicSpec.of(PROBE_TOPIC),
+    ]
+    await ensure_topics(kafka, specs)
     return source, target
+
+
+@pytest.fixture(params=["auto", "off"], ids=["garantie-sondee", "ack-puis-commit"])
+def kafka_settings(request: pytest.FixtureRequest, kafka_settings: Settings) -> Settings:
+    """Each test in both modes a hop can run in: the broker's transactions when it has them, and ack then commit."""
+    return kafka_settings.model_copy(update={"transactions": request.param})
 
 
 async def _send(kafka: str, topic: str, items: list[tuple[bytes, str]], headers: dict[str, str] | None = None) -> None:
@@ -52,9 +65,15 @@ async def _send(kafka: str, topic: str, items: list[tuple[bytes, str]], headers:
         await producer.stop()
 
 
+def _service(source: str) -> str:
+    """One service name, so one DLQ, per test: the memory of inputs done is rebuilt from the hop's outputs."""
+    return "hoptest-" + source.rsplit("-", 1)[1]
+
+
 def _hop(settings: Settings, source: str, target: str) -> Hop:
-    spec = HopSpec("hoptest", [source], [target, "dlq.hoptest"])
-    return Hop(spec, Upper(target), settings, ServiceMetrics("hoptest"))
+    service = _service(source)
+    spec = HopSpec(service, [source], [target, f"dlq.{service}"])
+    return Hop(spec, Upper(target), settings, ServiceMetrics(service))
 
 
 async def _run_until(hop: Hop, kafka: str, topic: str, expected: int) -> list[bytes]:
@@ -89,7 +108,7 @@ async def test_a_processor_bug_goes_to_the_dlq_and_the_partition_moves_on(
     source, target = topics_pair
     await _send(kafka, source, [(b"x", "10"), (b"boom", "11"), (b"y", "12")])
     assert sorted(await _run_until(_hop(kafka_settings, source, target), kafka, target, 2)) == [b"X", b"Y"]
-    dead = [r for r in await collect(kafka, "dlq.hoptest") if r.key == b"11"]
+    dead = [r for r in await collect(kafka, f"dlq.{_service(source)}") if r.key == b"11"]
     assert len(dead) == 1
     headers = {k: v.decode() for k, v in dead[0].headers}
     assert headers["passerelle_error_code"] == "erreur_interne"
@@ -105,3 +124,22 @@ async def test_a_replayed_input_is_processed_again_but_only_once(
     await _send(kafka, source, [(b"z", "20"), (b"z", "20")], headers={REPLAY: "dlq.x@0:5"})
     values = await _run_until(_hop(kafka_settings, source, target), kafka, target, 2)
     assert values == [b"Z", b"Z"]
+
+
+async def test_the_hop_says_which_guarantee_it_gives(
+    kafka: str, kafka_settings: Settings, topics_pair: tuple[str, str]
+) -> None:
+    source, target = topics_pair
+    hop = _hop(kafka_settings, source, target)
+    await hop.start()
+    try:
+        expected = (
+            Guarantee.ACK_THEN_COMMIT if kafka_settings.transactions == "off" else probe_guarantee(kafka_settings)
+        )
+        assert hop.guarantee is expected
+        gauge = hop.metrics.registry.get_sample_value(
+            "passerelle_hop_guarantee", {"service": _service(source), "guarantee": expected.value}
+        )
+        assert gauge == 1
+    finally:
+        await hop.stop()

@@ -1,0 +1,112 @@
+"""librdkafka (confluent-kafka) clients for the hops: their configuration, and what the broker can do.
+
+One place builds every hop's consumer and producer configuration from the
+settings, so the delivery guarantees (acks, idempotence, isolation) and later
+the security settings are written once.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from enum import Enum
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+
+from passerelle.broker import topics
+from passerelle.settings import Settings
+
+# librdkafka's lines go through the standard logging, so they are folded and formatted like every other line.
+LIBRDKAFKA_LOG = logging.getLogger("librdkafka")
+
+
+class Guarantee(str, Enum):
+    """How a hop makes each input's effect happen once."""
+
+    # Outputs, audit records and consumed offsets in one Kafka transaction; readers read_committed.
+    TRANSACTIONS = "transactions"
+    # Offsets committed after every output is acknowledged; inputs already done are skipped (ce_id).
+    ACK_THEN_COMMIT = "ack_puis_commit"
+
+
+def consumer_config(settings: Settings, group_id: str, *, read_committed: bool) -> dict[str, Any]:
+    return {
+        "bootstrap.servers": settings.kafka_bootstrap,
+        "group.id": group_id,
+        "enable.auto.commit": False,
+        "enable.auto.offset.store": False,
+        "auto.offset.reset": "earliest",
+        "isolation.level": "read_committed" if read_committed else "read_uncommitted",
+        "fetch.wait.max.ms": settings.fetch_max_wait_ms,
+        "partition.assignment.strategy": "cooperative-sticky",
+        "session.timeout.ms": settings.consumer_session_timeout_ms,
+        "heartbeat.interval.ms": max(500, settings.consumer_session_timeout_ms // 3),
+        "logger": LIBRDKAFKA_LOG,
+    }
+
+
+def producer_config(
+    settings: Settings, *, max_message_bytes: int, transactional_id: str | None = None
+) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "bootstrap.servers": settings.kafka_bootstrap,
+        "acks": settings.producer_acks,
+        "enable.idempotence": settings.producer_idempotence or transactional_id is not None,
+        "linger.ms": settings.producer_linger_ms,
+        # Larger records are refused at produce(), before they could fail a whole batch at the broker.
+        "message.max.bytes": max_message_bytes,
+        "logger": LIBRDKAFKA_LOG,
+    }
+    if transactional_id:
+        config["transactional.id"] = transactional_id
+        # A crashed instance's open transaction holds read_committed readers back until it times out.
+        config["transaction.timeout.ms"] = settings.transaction_timeout_ms
+    return config
+
+
+def probe_guarantee(settings: Settings, timeout_s: float = 15.0) -> Guarantee:
+    """Ask the broker, not a flag: write a record in a transaction, abort it, and see if a read_committed
+    reader still gets it. A broker that implements transactions hides it; one that only answers the calls
+    (the embedded broker) does not."""
+    if settings.transactions == "off":
+        return Guarantee.ACK_THEN_COMMIT
+    marker = uuid.uuid4().hex.encode()
+    probe = topics.PROBE_TOPIC
+    reader = Consumer(consumer_config(settings, f"passerelle.sonde.{marker.decode()}", read_committed=True))
+    try:
+        found = reader.list_topics(probe, timeout=timeout_s).topics.get(probe)
+        if found is None or found.error is not None:
+            return Guarantee.ACK_THEN_COMMIT  # nobody created it: the broker cannot be asked
+        _, start = reader.get_watermark_offsets(TopicPartition(probe, 0), timeout=timeout_s)
+        producer = Producer(
+            producer_config(settings, max_message_bytes=100_000, transactional_id=f"passerelle.sonde.{marker.decode()}")
+        )
+        producer.init_transactions(timeout_s)
+        producer.begin_transaction()
+        producer.produce(probe, b"annule:" + marker)
+        producer.abort_transaction(timeout_s)
+        producer.begin_transaction()
+        producer.produce(probe, b"valide:" + marker)
+        producer.commit_transaction(timeout_s)
+        seen = _read_from(reader, TopicPartition(probe, 0, start), b"valide:" + marker, timeout_s)
+    except KafkaException:
+        return Guarantee.ACK_THEN_COMMIT
+    finally:
+        reader.close()
+    if b"valide:" + marker not in seen:
+        return Guarantee.ACK_THEN_COMMIT
+    return Guarantee.ACK_THEN_COMMIT if b"annule:" + marker in seen else Guarantee.TRANSACTIONS
+
+
+def _read_from(consumer: Consumer, start: TopicPartition, last: bytes, timeout_s: float) -> set[bytes]:
+    consumer.assign([start])
+    seen: set[bytes] = set()
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and last not in seen:
+        for message in consumer.consume(500, 0.5):
+            value = message.value()
+            if message.error() is None and value:
+                seen.add(value)
+    return seen
