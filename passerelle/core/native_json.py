@@ -32,9 +32,17 @@ def read_json(payload: bytes) -> JsonMessage | Rejected:
     try:
         document = orjson.loads(payload)
     except orjson.JSONDecodeError as exc:
-        return Rejected.one("json", f"JSON illisible : {exc}", "$")
+        return Rejected.one("json", _unreadable(payload, exc), "$")
     suspect = may_hold_nir(payload)
     if not isinstance(document, list):
         return JsonMessage((JsonItem(document, 0, "", None),), suspect)
     items = tuple(JsonItem(item, i, f"[{i}]", f"élément {i + 1}") for i, item in enumerate(document))
     return JsonMessage(items, suspect)
+
+
+def _unreadable(payload: bytes, exc: orjson.JSONDecodeError) -> str:
+    try:
+        payload.decode("utf-8")
+    except UnicodeDecodeError as bad:
+        return f"JSON illisible : octets invalides en UTF-8 à la position {bad.start} (le JSON est toujours en UTF-8)"
+    return f"JSON illisible ligne {exc.lineno}, colonne {exc.colno} : {exc.msg}"

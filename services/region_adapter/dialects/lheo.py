@@ -65,33 +65,100 @@ class _Counting(io.RawIOBase):
         return len(data)
 
 
+class _Feed:
+    """The ``formation`` elements of a feed, streamed, each freed once the caller is done with it, and the
+    document's root element, which says whether it is LHEO at all."""
+
+    def __init__(self, source: BinaryIO) -> None:
+        self._events = etree.iterparse(source, events=("end",), tag=_FORMATION_TAGS, huge_tree=True)
+        self.root: etree._Element | None = None
+
+    def __iter__(self) -> Iterator[etree._Element]:
+        for _event, element in self._events:
+            if self.root is None:
+                self.root = element.getroottree().getroot()
+            yield element
+            element.clear(keep_tail=False)
+            parent = element.getparent()
+            if parent is not None:
+                while element.getprevious() is not None:
+                    del parent[0]
+        if self.root is None:
+            self.root = self._events.root
+
+
 def _formations(source: BinaryIO) -> Iterator[etree._Element]:
-    """Each complete ``formation`` element, freed after the caller is done with it."""
-    for _event, element in etree.iterparse(source, events=("end",), tag=_FORMATION_TAGS, huge_tree=True):
-        yield element
-        element.clear(keep_tail=False)
-        parent = element.getparent()
-        if parent is not None:
-            while element.getprevious() is not None:
-                del parent[0]
+    return iter(_Feed(source))
+
+
+_EXPECTED_NAMESPACES = ", ".join(ns for ns in NAMESPACES if ns) + " (ou sans espace de noms)"
+_HTML = re.compile(rb"<!doctype\s+html|<html[\s>]", re.IGNORECASE)
+
+
+def _not_lheo(root: etree._Element | None, head: bytes) -> Rejected | None:
+    """A document whose root is not ``lheo`` in a known namespace: said plainly, never dropped in silence."""
+    if root is None:
+        return None
+    name = etree.QName(root)
+    if name.localname == "lheo" and (name.namespace or "") in NAMESPACES:
+        return None
+    html = name.localname.lower() == "html" or _HTML.search(head) is not None
+    found = "une page HTML" if html else f"un document de racine <{shown_name(name.localname)}>"
+    namespace = " dans un espace de noms inconnu" if name.namespace and not html else ""
+    return Rejected.one(
+        "pas_lheo",
+        f"document reçu : {found}{namespace}, pas un flux LHEO : racine <lheo> attendue, dans l'un des "
+        f"espaces de noms {_EXPECTED_NAMESPACES}",
+        shown_name(name.localname),
+        subject=SUBJECT,
+        rule="lheo",
+        expected=f"<lheo> : {_EXPECTED_NAMESPACES}",
+        received=name.namespace,
+    )
 
 
 def parse_lheo(source: bytes | BinaryIO, context: InboundContext) -> Iterator[Outcome]:
     stream: BinaryIO = io.BytesIO(source) if isinstance(source, bytes | bytearray) else source
+    head = bytes(source[:1024]) if isinstance(source, bytes | bytearray) else b""
     region = context.partner.removeprefix("region-")
+    feed = _Feed(stream)
     number = 0
     try:
-        for number, formation in enumerate(_formations(stream), start=1):
+        for number, formation in enumerate(feed, start=1):
+            if number == 1 and (wrong := _not_lheo(feed.root, head)) is not None:
+                yield wrong
+                return
             yield from _translate_formation(formation, number, region)
     except etree.XMLSyntaxError as exc:
-        line = exc.lineno if exc.lineno is not None else "?"
+        html = _not_lheo(etree.Element("html"), head) if not number and _HTML.search(head) else None
+        if html is not None:
+            yield html
+            return
+        line = exc.lineno or 1
         yield Rejected.one(
             "xml",
-            f"XML illisible ligne {line} : {exc.msg}",
+            f"XML illisible ligne {line} : {_xml_error(exc.msg)}",
             f"ligne {line}",
             position=f"après la formation {number}" if number else None,
             subject=SUBJECT,
         )
+        return
+    if not number:
+        yield _not_lheo(feed.root, head) or Rejected.one(
+            "vide", "flux LHEO sans aucune formation : rien à traduire", "offres", subject=SUBJECT
+        )
+
+
+def _xml_error(message: str) -> str:
+    """libxml2's message, in French for what a sender most often gets wrong; never the bytes it quotes."""
+    if "not proper UTF-8" in message or "Invalid bytes in character encoding" in message or "Bytes:" in message:
+        return (
+            "octets invalides pour l'encodage du document (UTF-8 sans déclaration ; un flux en latin-1 déclare "
+            '<?xml version="1.0" encoding="ISO-8859-1"?>)'
+        )
+    if "Document is empty" in message or "no element found" in message or "Start tag expected" in message:
+        return "document vide ou qui ne commence pas par une balise"
+    return message
 
 
 def _translate_formation(formation: etree._Element, number: int, region: str) -> Iterator[Outcome]:

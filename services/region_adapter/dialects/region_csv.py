@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -31,16 +32,17 @@ def parse(payload: bytes, context: InboundContext) -> Iterator[Outcome]:
             received=subject,
         )
         return
-    try:
-        text = payload.decode(context.encoding)
-    except UnicodeDecodeError as exc:
-        yield Rejected.one("encodage", f"le fichier n'est pas en {context.encoding} (octet {exc.start})", "$")
-        return
+    # Bytes the declared encoding cannot read are kept aside (surrogate escapes) and refuse their own row only.
+    text = payload.decode(context.encoding, "surrogateescape")
     separator = context.extras.get("separateur", ";")
     lines = io.StringIO(text, newline="").readlines()  # \r\n, \r or \n, as the csv module reads them
     header = _header(lines[0] if lines else "", separator)
     if isinstance(header, Problem):
         yield Rejected((header,), "ligne 1", subject)
+        return
+    misread = _misread(header, [f"colonne {i}" for i in range(1, len(header) + 1)], context.encoding)
+    if misread is not None:
+        yield Rejected((misread,), "ligne 1", subject)
         return
     header = [h.strip().lstrip("\ufeff") for h in header]
     for index, name in enumerate(header, start=1):
@@ -62,7 +64,7 @@ def parse(payload: bytes, context: InboundContext) -> Iterator[Outcome]:
             position="ligne 1",
         )
         return
-    for line, row in _records(lines, separator):
+    for line, row in _records(lines, separator, len(header)):
         position = f"ligne {line}"
         if isinstance(row, Problem):
             yield Rejected((row,), position, subject)
@@ -74,6 +76,10 @@ def parse(payload: bytes, context: InboundContext) -> Iterator[Outcome]:
                 "csv", f"{len(row)} colonne(s) au lieu de {len(header)}", position, position=position, subject=subject
             )
             continue
+        misread = _misread(row, header, context.encoding)
+        if misread is not None:
+            yield Rejected((misread,), position, subject)
+            continue
         nested = _nest(header, row, known)
         found = nir_in(nested, "")
         if found is not None:
@@ -82,41 +88,129 @@ def parse(payload: bytes, context: InboundContext) -> Iterator[Outcome]:
         yield translate(nested, subject, context, position, textual=True, path="")
 
 
+_UNREADABLE_BYTES = re.compile("[\udc80-\udcff]")
+_WINDOWS_1252 = re.compile("[\x80-\x9f]")
+
+
+def _misread(cells: Sequence[str], names: Sequence[str], encoding: str) -> Problem | None:
+    """The first cell whose text shows the file is not in the encoding its profile declares: bytes that
+    encoding cannot read, UTF-8 read as latin-1 (``é`` seen as ``Ã©``), or Windows-1252 read as latin-1 (its
+    ``’``, ``€`` and ``œ`` become invisible C1 control characters). Never delivered as mojibake."""
+    latin = encoding.lower().replace("_", "-") in ("latin-1", "latin1", "iso-8859-1")
+    for name, cell in zip(names, cells, strict=False):
+        if cell.isascii():
+            continue
+        if _UNREADABLE_BYTES.search(cell):
+            return Problem(
+                "encodage",
+                f"octets illisibles en {encoding} : le fichier n'est pas dans l'encodage déclaré par le profil",
+                name,
+                "encodage",
+                encoding,
+            )
+        if not latin:
+            continue
+        try:
+            utf8 = cell.encode("latin-1").decode("utf-8")
+        except UnicodeDecodeError:
+            utf8 = None
+        if utf8 is not None:
+            return Problem(
+                "encodage",
+                "texte en UTF-8 dans un fichier déclaré latin-1 (« é » y serait lu « Ã© ») : exportez en latin-1, "
+                "ou faites déclarer utf-8 dans le profil",
+                name,
+                "encodage",
+                encoding,
+            )
+        if _WINDOWS_1252.search(cell):
+            return Problem(
+                "encodage",
+                "caractère Windows-1252 (’, €, œ…) dans un fichier déclaré latin-1, où il devient un caractère "
+                "de contrôle invisible : exportez en latin-1 ou en UTF-8 déclaré",
+                name,
+                "encodage",
+                encoding,
+            )
+    return None
+
+
 def _header(line: str, separator: str) -> list[str] | Problem:
     if not line.strip():
         return Problem("csv", "fichier vide : une ligne d'en-tête est attendue", "ligne 1", "csv")
     try:
-        return next(csv.reader([line], delimiter=separator))
+        return next(csv.reader([line], delimiter=separator, strict=True))
     except csv.Error as exc:
-        return _unreadable(exc)
+        return _unreadable(exc, 0)
 
 
-def _records(lines: list[str], separator: str) -> Iterator[tuple[int, list[str] | Problem]]:
+def _records(lines: list[str], separator: str, width: int) -> Iterator[tuple[int, list[str] | Problem]]:
     """Each record after the header, with the number of its first line (the header is line 1).
 
-    A record the csv module cannot read (a cell over its size limit) is refused alone: reading starts again
-    on the line after the one it began on, so the rows that follow still go through.
+    A record the csv module cannot read (a cell over its size limit, a quote never closed, text after a closing
+    quote), and a quote left open that swallows the lines after it into one cell (the record then spans several
+    lines that look like rows of their own, or lacks the header's columns), are refused alone: reading starts
+    again on the line after the one the record began on, so the rows that follow still go through. A quoted cell
+    that rightly holds line breaks is read as one record.
     """
     start = 1  # index in ``lines`` where the current reader began
     while start < len(lines):
-        reader = csv.reader(map(lines.__getitem__, range(start, len(lines))), delimiter=separator)
+        reader = csv.reader(map(lines.__getitem__, range(start, len(lines))), delimiter=separator, strict=True)
         read = 0  # lines this reader had consumed before the record it is on
         try:
             for row in reader:
-                yield start + read + 1, row
+                first = start + read
+                span = reader.line_num - read
                 read = reader.line_num
+                if span > 1 and _swallowed(lines[first + 1 : first + span], row, separator, width):
+                    yield first + 1, _open_quote(width)
+                    start = first + 1
+                    break
+                yield first + 1, row
+            else:
+                return
         except csv.Error as exc:
-            yield start + read + 1, _unreadable(exc)
+            yield start + read + 1, _unreadable(exc, width)
             start += read + 1
-            continue
-        return
 
 
-def _unreadable(exc: csv.Error) -> Problem:
-    if "field larger than field limit" in str(exc):
+def _swallowed(continued: list[str], row: list[str], separator: str, width: int) -> bool:
+    """Whether the lines a quoted cell ran over were rows of their own."""
+    return len(row) != width or any(line.count(separator) >= width - 1 for line in continued)
+
+
+def _open_quote(width: int) -> Problem:
+    return Problem(
+        "csv",
+        f"guillemet non fermé : la cellule qu'il ouvre court sur les lignes suivantes, qui ont pourtant les "
+        f'{width} colonnes d\'une ligne à part (fermez-le, ou doublez un guillemet qui fait partie du texte : "")',
+        "$",
+        "guillemet",
+    )
+
+
+def _unreadable(exc: csv.Error, width: int) -> Problem:
+    reason = str(exc)
+    if "field larger than field limit" in reason:
         limit = f"{csv.field_size_limit():,}".replace(",", " ")
         return Problem("limite", f"cellule trop longue : plus de {limit} caractères", "$", "limite_taille_champ")
-    return Problem("csv", "ligne CSV illisible", "$", "csv")
+    if "unexpected end of data" in reason:
+        return Problem(
+            "csv",
+            "guillemet non fermé : la cellule qu'il ouvre court jusqu'à la fin du fichier "
+            '(fermez-le, ou doublez un guillemet qui fait partie du texte : "")',
+            "$",
+            "guillemet",
+        )
+    if "expected after" in reason:
+        return Problem(
+            "csv",
+            "texte après un guillemet fermant : une cellule entre guillemets se termine par un séparateur ou une "
+            'fin de ligne (doublez un guillemet qui fait partie du texte : "")',
+            "$",
+            "guillemet",
+        )
+    return Problem("csv", f"ligne illisible au format CSV ({width} colonnes attendues)", "$", "csv")
 
 
 def _nest(header: Sequence[str], row: Sequence[str], known: dict[str, tuple[str, ...]]) -> dict[str, Any]:
