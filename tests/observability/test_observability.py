@@ -28,10 +28,35 @@ async def test_health_is_ready_on_every_service(stack: Stack) -> None:
             assert response.status_code == 200, name
 
 
+# Series this test's own traffic adds to; the stack is shared, so each is compared with its value before the sends.
+DELIVERED = (
+    'sum(passerelle_messages_total{service="region_adapter",direction="out",partner="region-24",'
+    'event="formation.Positionnement",outcome="ok"})'
+)
+REJECTED = 'sum(passerelle_dlq_messages_total{service="milo_adapter",partner="imilo",reason="json"})'
+LATENCY = 'sum(passerelle_end_to_end_latency_seconds_count{partner="region-24",event="formation.Positionnement"})'
+
+
+async def _total(url: str, promql: str) -> float:
+    # A series nobody has incremented yet is absent, not zero.
+    [sample] = await query_until(url, f"({promql}) or vector(0)", lambda r: len(r) == 1)
+    return float(sample["value"][1])
+
+
+async def _grew(url: str, promql: str, before: float, by: int) -> float:
+    """The increase of ``promql`` since ``before``, once it is at least ``by``."""
+    result = await query_until(url, promql, lambda r: r and float(r[0]["value"][1]) - before >= by)
+    return float(result[0]["value"][1]) - before
+
+
 async def test_a_real_prometheus_scrapes_the_services(stack: Stack, producer: AIOKafkaProducer) -> None:
     n = uuid.uuid4().hex[:8]
     targets = [s.metrics_url.removeprefix("http://").removesuffix("/metrics") for s in stack.running.values()]
     with prometheus(targets) as url:
+        # Every target scraped once before the sends, so the totals below are what other tests left.
+        up = await query_until(url, 'up{job="passerelle"}', lambda r: len(r) == len(targets))
+        assert all(s["value"][1] == "1" for s in up)
+        before = {q: await _total(url, q) for q in (DELIVERED, REJECTED, LATENCY)}
         for i in range(3):
             await send(producer, "in.imilo", positionnement(f"{n}-{i}"), native_headers(ce_id=f"prom-{n}-{i}"))
         await send(producer, "in.imilo", b"{casse", native_headers(ce_id=f"prom-{n}-bad"))
@@ -41,30 +66,12 @@ async def test_a_real_prometheus_scrapes_the_services(stack: Stack, producer: AI
             lambda r: (header(r, "correlation_id") or "").startswith(f"prom-{n}-"),
             count=3,
         )
-        up = await query_until(url, 'up{job="passerelle"}', lambda r: len(r) == len(targets))
-        assert all(s["value"][1] == "1" for s in up)
         ready = await query_until(url, "passerelle_service_ready", lambda r: len(r) == len(targets))
         assert {s["metric"]["service"] for s in ready} == {"milo_adapter", "region_adapter", "router", "indicators"}
-        delivered = await query_until(
-            url,
-            'sum(passerelle_messages_total{service="milo_adapter",direction="out",partner="imilo"}) >= 0 or '
-            'sum(passerelle_messages_total{service="region_adapter",direction="out",partner="region-24",'
-            'event="formation.Positionnement"})',
-            lambda r: r and float(r[0]["value"][1]) >= 3,
-        )
-        assert float(delivered[0]["value"][1]) >= 3
-        dlq = await query_until(
-            url,
-            'sum(passerelle_dlq_messages_total{service="milo_adapter",reason="json"})',
-            lambda r: r and float(r[0]["value"][1]) >= 1,
-        )
-        assert float(dlq[0]["value"][1]) >= 1
-        latency = await query_until(
-            url,
-            'sum(passerelle_end_to_end_latency_seconds_count{partner="region-24"})',
-            lambda r: r and float(r[0]["value"][1]) >= 3,
-        )
-        assert float(latency[0]["value"][1]) >= 3
+        assert all(s["value"][1] == "1" for s in ready)
+        assert await _grew(url, DELIVERED, before[DELIVERED], 3) >= 3
+        assert await _grew(url, REJECTED, before[REJECTED], 1) >= 1
+        assert await _grew(url, LATENCY, before[LATENCY], 3) >= 3
 
 
 async def test_trace_context_follows_an_event_across_services(stack: Stack, producer: AIOKafkaProducer) -> None:
