@@ -51,6 +51,20 @@ class Settings(BaseSettings):
         default=1_000_000,
         description="Largest record a service produces; lowered at start to the broker's message.max.bytes.",
     )
+    inbound_max_message_bytes: int = Field(
+        default=8 * 1024 * 1024,
+        description="Largest native message a partner may send (a JSON document, a CSV file, an LHEO document).",
+    )
+    inbound_max_field_chars: int = Field(
+        default=64 * 1024,
+        description="Longest field of a native message (a JSON string or key, a CSV cell, an XML text), in characters.",
+    )
+    inbound_max_depth: int = Field(
+        default=32, description="Deepest nesting of JSON objects and arrays, or of XML elements, in a native message."
+    )
+    inbound_max_items: int = Field(
+        default=50_000, description="Most items in one native message: JSON array elements, CSV rows, LHEO sessions."
+    )
     instance_id: str = Field(
         default_factory=socket.gethostname,
         pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$",

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from passerelle.core.limits import LIMITS, Limits
 from passerelle.core.privacy import Pseudonymiser
 from passerelle.core.problems import Problem
 from passerelle.core.shapes import Shape
@@ -71,6 +72,7 @@ class InboundContext:
     extras: dict[str, str] = field(default_factory=dict)
     # Native shapes of the contracts by subject, built once by the runtime.
     shapes: Mapping[str, Shape] = field(default_factory=dict)
+    limits: Limits = LIMITS
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,14 +1,27 @@
-"""What the JSON dialects share: a message is one object or an array of them, each item known by its place."""
+"""What the JSON dialects share: a message is one object or an array of them, each item known by its place and
+already screened (NIR, forbidden characters, limits, duplicate keys, numbers no type holds).
+
+orjson reads every message. The standard library's parser reads it again only when orjson cannot (a number
+with thousands of digits is still JSON) or when a key may be given twice in one object, which orjson would
+settle in silence by keeping the last value: a count of the keys in the raw text against the keys orjson kept
+says so without walking the document.
+"""
 
 from __future__ import annotations
 
+import json
+import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from passerelle.core.dialect import Rejected
+from passerelle.core.guard import Duplicated, Unreadable, may_hold_forbidden, screen
+from passerelle.core.limits import LIMITS, Limits
 from passerelle.core.privacy import may_hold_nir
+from passerelle.core.problems import Problem
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,30 +32,117 @@ class JsonItem:
     prefix: str
     # "élément 4" inside an array, None for a lone object: what feedback calls this item.
     position: str | None
+    # Every rule the item breaks before translation; a NIR alone when there is one.
+    problems: tuple[Problem, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class JsonMessage:
     items: tuple[JsonItem, ...]
-    # False when a scan of the raw bytes found nothing that could be a NIR: the per-field walk is skipped.
-    suspect: bool
 
 
-def read_json(payload: bytes) -> JsonMessage | Rejected:
+# The end of a key: a quote, maybe spaces, a colon. Inside a string a quote is always escaped, so the count in
+# the raw text is the number of keys plus what orjson's own output shows the same way.
+_KEY_END = re.compile(rb'"\s*:')
+# A quote, colon or space written as a \u escape would hide a key's end from that count.
+_HIDDEN_KEY_END = re.compile(rb"\\u00(?:22|3[aA]|20)")
+_LARGEST = 18  # digits of an integer the contracts hold (an Avro long)
+
+
+def read_json(payload: bytes, limits: Limits = LIMITS) -> JsonMessage | Rejected:
+    too_large = limits.message_too_large(len(payload))
+    if too_large is not None:
+        return Rejected((too_large,))
+    rechecked = False  # read by the standard library: Duplicated and Unreadable may be in the document
     try:
         document = orjson.loads(payload)
     except orjson.JSONDecodeError as exc:
-        return Rejected.one("json", _unreadable(payload, exc), "$")
-    suspect = may_hold_nir(payload)
+        document = _standard(payload)
+        if document is _NOT_JSON:
+            return Rejected((_unreadable(payload, exc, limits),))
+        rechecked = True
+    else:
+        if _keys_may_repeat(payload, document):
+            document = _standard(payload)
+            rechecked = True
+    values = document if isinstance(document, list) else [document]
+    too_many = limits.too_many_items(len(values), "éléments")
+    if too_many is not None:
+        return Rejected((too_many,))
+    walk = (
+        rechecked
+        or may_hold_nir(payload)
+        or may_hold_forbidden(payload)
+        or len(payload) > limits.field_chars
+        or payload.count(b"{") + payload.count(b"[") > limits.depth
+    )
     if not isinstance(document, list):
-        return JsonMessage((JsonItem(document, 0, "", None),), suspect)
-    items = tuple(JsonItem(item, i, f"[{i}]", f"élément {i + 1}") for i, item in enumerate(document))
-    return JsonMessage(items, suspect)
+        problems = screen(document, "", limits) if walk else ()
+        return JsonMessage((JsonItem(document, 0, "", None, problems),))
+    return JsonMessage(
+        tuple(
+            JsonItem(value, i, f"[{i}]", f"élément {i + 1}", screen(value, f"[{i}]", limits, 2) if walk else ())
+            for i, value in enumerate(values)
+        )
+    )
 
 
-def _unreadable(payload: bytes, exc: orjson.JSONDecodeError) -> str:
+def _keys_may_repeat(payload: bytes, document: Any) -> bool:
+    if not isinstance(document, dict | list) or b'"' not in payload:
+        return False
+    if b"\\u00" in payload and _HIDDEN_KEY_END.search(payload):
+        return True
+    return len(_KEY_END.findall(payload)) != len(_KEY_END.findall(orjson.dumps(document)))
+
+
+_NOT_JSON = object()
+
+
+def _standard(payload: bytes) -> Any:
+    """The standard library's reading, which keeps what orjson would lose: keys given twice, long numbers."""
+    try:
+        text = payload.decode("utf-8")
+        return json.loads(
+            text, object_pairs_hook=_pairs, parse_int=_integer, parse_float=_decimal, parse_constant=_constant
+        )
+    except (ValueError, RecursionError):
+        return _NOT_JSON
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    twice: list[str] = []
+    for key, value in pairs:
+        if key in seen and key not in twice:
+            twice.append(key)
+        seen[key] = value
+    if not twice:
+        return seen
+    duplicated = Duplicated(seen)
+    duplicated.duplicates = tuple(twice)
+    return duplicated
+
+
+def _integer(text: str) -> int | Unreadable:
+    digits = len(text.lstrip("-"))
+    return int(text) if digits <= _LARGEST else Unreadable(digits)  # int() refuses 4,300 digits and more
+
+
+def _decimal(text: str) -> float | Unreadable:
+    value = float(text)
+    return value if math.isfinite(value) else Unreadable(sum(c.isdigit() for c in text))
+
+
+def _constant(_text: str) -> Unreadable:
+    return Unreadable()
+
+
+def _unreadable(payload: bytes, exc: orjson.JSONDecodeError, limits: Limits) -> Problem:
     try:
         payload.decode("utf-8")
     except UnicodeDecodeError as bad:
-        return f"JSON illisible : octets invalides en UTF-8 à la position {bad.start} (le JSON est toujours en UTF-8)"
-    return f"JSON illisible ligne {exc.lineno}, colonne {exc.colno} : {exc.msg}"
+        message = f"JSON illisible : octets invalides en UTF-8 à la position {bad.start} (JSON s'écrit en UTF-8)"
+        return Problem("json", message, "$", "json")
+    if "depth limit" in exc.msg or "recursion" in exc.msg:
+        return limits.too_deep("$")
+    return Problem("json", f"JSON illisible ligne {exc.lineno}, colonne {exc.colno} : {exc.msg}", "$", "json")

@@ -8,6 +8,7 @@ the bus, so recipients can correlate events without learning the identifier.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import math
@@ -26,9 +27,9 @@ from typing import Any
 # number (0.736479997634888, 47.8642616271973: LHEO coordinates) are not read as one.
 #
 # The rule reads UTF-8 bytes: Python's regular expressions scan some 10 ns a character, too slow for a whole LHEO
-# formation, but bytes methods are fast. The bytes are mapped to classes first (digits and the A and B of Corsica
-# to 0, spaces, hyphens, dots and every non-ASCII byte to s), and the exact rule only reads the places where a
-# digit starts 15 such bytes or more, found by a pattern that begins with a literal (a fast search).
+# formation, but bytes methods are fast. The bytes are mapped to classes first (digits to 0, the A and B of
+# Corsica to a, spaces, hyphens, dots and every non-ASCII byte to s), and the exact rule only reads the places
+# where a digit starts 15 such bytes or more, found by a pattern that begins with a literal (a fast search).
 _SEPARATOR_CHARS = " .-\u00ad\u200b\u200c\u200d\u200e\u200f\u2010\u2011\u2012\u2013\u2014\u2015\u202a\u202b\u202c\u202d"
 _SEPARATOR_CHARS += "\u202e\u2060\u2066\u2067\u2068\u2069\u2212\ufeff"
 _SEPARATOR = b"(?:" + b"|".join(re.escape(c.encode()) for c in _SEPARATOR_CHARS) + b")"
@@ -38,15 +39,17 @@ _RUN = re.compile(_GROUP + rb"(?:" + _SEPARATOR + rb"{1,3}+" + _GROUP + rb")*+")
 _SPLIT = re.compile(rb"(" + _SEPARATOR + rb"+)")
 _NIR_BODY = re.compile(rb"[1-478][0-9]{2}(?:0[1-9]|1[0-2]|[2-9][0-9])(?:[0-9]{2}|2[AB])[0-9]{8}")
 _NIR_LENGTH = 15
-_PLACES = re.compile(rb"0[0s]{14,}")
+_PLACES = re.compile(rb"0[0as]{14,}")
 # Ints with more digits than this are one group longer than a NIR, or too long for str() (Python's 4,300 digits).
 _NUMBER_DIGITS = 40
 
 
 def _classes() -> bytes:
     table = bytearray(b"|" * 256)
-    for byte in b"0123456789AB":
+    for byte in b"0123456789":
         table[byte] = ord("0")
+    for byte in b"AB":
+        table[byte] = ord("a")
     for byte in [*b" .-", *range(0x80, 0x100)]:
         table[byte] = ord("s")
     table[ord("\\")] = ord("\\")
@@ -76,8 +79,14 @@ def normalise(text: str) -> str:
     return text if text.isascii() else unicodedata.normalize("NFKC", text)
 
 
-def _encoded(text: str) -> bytes:
+def normalised_utf8(text: str) -> bytes:
+    """What the byte-level looks read: the UTF-8 of the NFKC text."""
     return normalise(text).encode("utf-8", "surrogatepass")
+
+
+def utf8_holds_nir(data: bytes) -> bool:
+    """The guard over text already through ``normalised_utf8`` (a whole LHEO formation, read once)."""
+    return next(_nir_spans(data), None) is not None
 
 
 def _nir_spans(data: bytes, classes: bytes | None = None, commas: bool = True) -> Iterator[tuple[int, int]]:
@@ -87,7 +96,7 @@ def _nir_spans(data: bytes, classes: bytes | None = None, commas: bool = True) -
     classes = data.translate(_CLASSES) if classes is None else classes
     for place in _PLACES.finditer(classes):
         begin, finish = place.span()
-        if classes.count(b"0", begin, finish) < _NIR_LENGTH:
+        if classes.count(b"0", begin, finish) + classes.count(b"a", begin, finish) < _NIR_LENGTH:
             continue
         whole, point, decimals = data[begin:finish].partition(b".")
         if point and len(whole) != _NIR_LENGTH and whole.isdigit() and decimals.isdigit():
@@ -134,9 +143,16 @@ def _nir_key_ok(body: bytes) -> bool:
 
 
 def contains_nir(text: str) -> bool:
-    if len(text) < _NIR_LENGTH and text.isascii():
+    if text.isascii():
+        if len(text) < _NIR_LENGTH:
+            return False
+        data = text.encode()
+    else:
+        data = normalised_utf8(text)
+    classes = data.translate(_CLASSES)
+    if classes.count(b"0") < _NIR_LENGTH - 2:  # 13 digits at least, with Corsica's 2A or 2B
         return False
-    return next(_nir_spans(_encoded(text)), None) is not None
+    return next(_nir_spans(data, classes), None) is not None
 
 
 def number_holds_nir(value: int | float) -> bool:
@@ -156,7 +172,7 @@ def may_hold_nir(raw: bytes) -> bool:
     """One look at a raw JSON message: False means no string, number or key can hold a NIR once parsed,
     so the per-field walk is skipped."""
     if not raw.isascii():
-        raw = _encoded(raw.decode("utf-8", "replace"))
+        raw = normalised_utf8(raw.decode("utf-8", "replace"))
     classes = raw.translate(_CLASSES)
     # An escape (\u0031, or \n read as a letter before digits) or a number in exponent notation
     # (1.84127645108946e14) spells digits the raw text does not show.
@@ -201,6 +217,7 @@ _DIGIT_RUN = re.compile(r"[0-9]{5}")
 MASKED_NAME = "(nom masqué)"
 
 
+@functools.lru_cache(maxsize=4096)  # called for every key of a walked message, on the few names formats use
 def shown_name(name: str) -> str:
     if _PLAIN_NAME.fullmatch(name) and not _DIGIT_RUN.search(name):
         return name
@@ -258,7 +275,7 @@ def redact_text(text: str) -> str:
 def _mask_nirs(text: str) -> str:
     if len(text) < _NIR_LENGTH and text.isascii():
         return text
-    data = _encoded(text)
+    data = normalised_utf8(text)
     pieces: list[bytes] = []
     last = 0
     for start, end in _nir_spans(data):

@@ -208,6 +208,19 @@ def read_scalar(value: Any, node: Node, reading: Reading, path: str, textual: bo
     return value
 
 
+def read_id(value: Any, reading: Reading, path: str, what: str) -> str | None:
+    """An identifier a pseudonym is made from: text, or a whole number, never a boolean (``true`` would make
+    every such message the same young person), a decimal, a list or an object."""
+    if isinstance(value, str) and value.strip():
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if value is None or value == "":
+        return None
+    reading.bad("type", path, f"{what} : texte ou nombre entier attendu", "texte ou nombre entier")
+    return None
+
+
 _FR_DATE = re.compile(r"([0-9]{2})/([0-9]{2})/([0-9]{4})")
 # fromisoformat alone also takes week dates (2026-W01-1) and compact ones (20260301).
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")

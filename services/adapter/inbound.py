@@ -18,6 +18,7 @@ from passerelle.core.dialect import Draft, InboundContext, Outcome, Rejected
 from passerelle.core.envelope import Envelope, new_trace_parent, parse_time
 from passerelle.core.events import Dialect
 from passerelle.core.headers import CAUSE, FIRST_LINE
+from passerelle.core.limits import Limits
 from passerelle.core.partners import PartnerProfile
 from passerelle.runtime.context import ServiceContext
 from passerelle.runtime.failures import Failure, reject
@@ -36,6 +37,13 @@ class InboundTranslator:
     def __init__(self, ctx: ServiceContext, dialects: Dialects) -> None:
         self.ctx = ctx
         self.dialects = dialects
+        settings = ctx.settings
+        self.limits = Limits(
+            message_bytes=settings.inbound_max_message_bytes,
+            field_chars=settings.inbound_max_field_chars,
+            depth=settings.inbound_max_depth,
+            items=settings.inbound_max_items,
+        )
 
     def process(self, message: Incoming, tally: Tally) -> list[Output]:
         partner = topics.partner_of(message.topic) or "?"
@@ -55,6 +63,7 @@ class InboundTranslator:
             encoding=profile.csv.encoding,
             extras={"separateur": profile.csv.separator},
             shapes=self.ctx.shapes,
+            limits=self.limits,
         )
         sent_at = _sent_at(message)
         if isinstance(sent_at, Rejected):

@@ -21,9 +21,7 @@ from passerelle.core import events
 from passerelle.core.dialect import Draft, InboundContext, OutboundContext, Outcome, Rejected, Rendered
 from passerelle.core.events import Dialect
 from passerelle.core.native_json import read_json
-from passerelle.core.privacy import NirDetected, reject_nir
-from passerelle.core.problems import Problem
-from passerelle.core.shapes import Reading, read_date
+from passerelle.core.shapes import Reading, read_date, read_id
 
 CONTENT_TYPE = "application/json"
 INBOUND = events.sent_in(Dialect.IMILO_JSON)
@@ -91,22 +89,19 @@ def native_path(subject: str, canonical: str) -> str:
 
 
 def parse(payload: bytes, context: InboundContext) -> Iterator[Outcome]:
-    message = read_json(payload)
+    message = read_json(payload, context.limits)
     if isinstance(message, Rejected):
         yield message
         return
     for item in message.items:
-        yield _one(item.value, context, item.position, item.prefix, message.suspect)
+        if item.problems:  # first: a NIR anywhere, even as the event's name, is refused without echo
+            named = item.value.get("typeEvenement") if isinstance(item.value, dict) else None
+            yield Rejected(item.problems, item.position, named if named in INBOUND else None)
+            continue
+        yield _one(item.value, context, item.position, item.prefix)
 
 
-def _one(item: Any, context: InboundContext, position: str | None, prefix: str, suspect: bool) -> Outcome:
-    try:
-        if suspect:
-            reject_nir(item, prefix)
-    except NirDetected as nir:  # first: a NIR anywhere, even as the event's name, is refused without echo
-        named = item.get("typeEvenement") if isinstance(item, dict) else None
-        known = named if named in INBOUND else None
-        return Rejected((Problem("nir", str(nir), nir.path, "nir"),), position, known)
+def _one(item: Any, context: InboundContext, position: str | None, prefix: str) -> Outcome:
     if not isinstance(item, dict):
         return Rejected.one("type", "objet JSON attendu", prefix or "$", position=position)
     subject = item.get("typeEvenement") or context.event_type
@@ -128,11 +123,12 @@ def _one(item: Any, context: InboundContext, position: str | None, prefix: str, 
         if converted is not None:
             put_path(record, canonical, converted)
     if subject != "reperage.SuiteSignalement":
-        dossier_id = get_path(item, "dossier.idDossier")
-        if not isinstance(dossier_id, str | int) or not str(dossier_id).strip():
-            reading.bad("obligatoire", _at(prefix, "dossier.idDossier"), "identifiant du dossier I-MILO absent")
-        else:
-            put_path(record, "jeune.pseudonyme", context.pseudonymiser("imilo", str(dossier_id)))
+        where = _at(prefix, "dossier.idDossier")
+        dossier_id = read_id(get_path(item, "dossier.idDossier"), reading, where, "identifiant du dossier I-MILO")
+        if dossier_id is not None:
+            put_path(record, "jeune.pseudonyme", context.pseudonymiser("imilo", dossier_id))
+        elif not any(p.path == where for p in reading.problems):
+            reading.bad("obligatoire", where, "identifiant du dossier I-MILO absent")
     if reading.problems:
         return Rejected(tuple(reading.problems), position, subject)
     key = record.get("pseudonyme") or record.get("jeune", {}).get("pseudonyme") or ""

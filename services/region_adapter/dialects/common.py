@@ -12,9 +12,7 @@ from typing import Any
 from passerelle.core import events
 from passerelle.core.dialect import Draft, InboundContext, Outcome, Rejected
 from passerelle.core.events import Dialect
-from passerelle.core.privacy import NirDetected, reject_nir
-from passerelle.core.problems import Problem
-from passerelle.core.shapes import Reading, Shape, read_nested, snake
+from passerelle.core.shapes import Reading, Shape, read_id, read_nested, snake
 
 REGION_IN = events.sent_in(Dialect.REGION_JSON)
 # A Region's own id for a young person it signals, never sent on the bus.
@@ -73,15 +71,16 @@ def _dropout_pseudonym(native: dict[str, Any], context: InboundContext, reading:
         return None
     person = dict(person)
     native["jeune"] = person
-    own_id = person.pop(REGION_PERSON_ID, None)
-    ine = person.get("ine")
-    if ine:
-        return context.pseudonymiser("ine", str(ine))
-    if own_id:
-        return context.pseudonymiser(context.partner, str(own_id))
-    reading.bad(
-        "obligatoire", f"{path}jeune.{REGION_PERSON_ID}", "identifiant du jeune absent : ine ou id_jeune attendu"
-    )
+    own_id = read_id(person.pop(REGION_PERSON_ID, None), reading, f"{path}jeune.{REGION_PERSON_ID}", "id_jeune")
+    ine = read_id(person.get("ine"), reading, f"{path}jeune.ine", "INE")
+    if ine is not None:
+        return context.pseudonymiser("ine", ine)
+    if own_id is not None:
+        return context.pseudonymiser(context.partner, own_id)
+    if not reading.problems:
+        reading.bad(
+            "obligatoire", f"{path}jeune.{REGION_PERSON_ID}", "identifiant du jeune absent : ine ou id_jeune attendu"
+        )
     return None
 
 
@@ -92,16 +91,6 @@ def _key(subject: str, record: Mapping[str, Any]) -> str:
     if isinstance(person, Mapping) and person.get("pseudonyme"):
         return str(person["pseudonyme"])
     return str(record.get(events.id_field(subject) or "", subject))
-
-
-def nir_in(native: Any, path: str, suspect: bool = True) -> Problem | None:
-    """The NIR guard over one native item; ``suspect=False`` when a look at the raw message found none."""
-    try:
-        if suspect:
-            reject_nir(native, path)
-    except NirDetected as nir:
-        return Problem("nir", str(nir), nir.path, "nir")
-    return None
 
 
 def json_path(_subject: str, canonical: str) -> str:

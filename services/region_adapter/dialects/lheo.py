@@ -20,7 +20,9 @@ from lxml import etree
 
 from passerelle.core.contracts.formats import FORMATS
 from passerelle.core.dialect import Draft, InboundContext, Outcome, Rejected
-from passerelle.core.privacy import NirDetected, contains_nir, shown_name
+from passerelle.core.guard import may_hold_forbidden, text_problem
+from passerelle.core.limits import LIMITS, Limits
+from passerelle.core.privacy import contains_nir, normalised_utf8, shown_name, utf8_holds_nir
 from passerelle.core.problems import Problem
 
 SUBJECT = "formation.OffreSession"
@@ -70,7 +72,17 @@ class _Feed:
     document's root element, which says whether it is LHEO at all."""
 
     def __init__(self, source: BinaryIO) -> None:
-        self._events = etree.iterparse(source, events=("end",), tag=_FORMATION_TAGS, huge_tree=True)
+        # No entity is expanded and nothing fetched from the network; libxml2 keeps its own limits on depth
+        # (256 levels) and text size (10 MB), which a feed of any length stays within.
+        self._events = etree.iterparse(
+            source,
+            events=("end",),
+            tag=_FORMATION_TAGS,
+            resolve_entities=False,
+            no_network=True,
+            load_dtd=False,
+            huge_tree=False,
+        )
         self.root: etree._Element | None = None
 
     def __iter__(self) -> Iterator[etree._Element]:
@@ -118,17 +130,32 @@ def _not_lheo(root: etree._Element | None, head: bytes) -> Rejected | None:
 
 
 def parse_lheo(source: bytes | BinaryIO, context: InboundContext) -> Iterator[Outcome]:
+    limits = context.limits
+    if isinstance(source, bytes | bytearray):
+        # Checked before parsing: the size, and the sessions counted by their start tag (with a prefix or not).
+        sessions = source.count(b"<session") + source.count(b":session")
+        too_much = limits.message_too_large(len(source)) or limits.too_many_items(sessions, "sessions")
+        if too_much is not None:
+            yield Rejected((too_much,), None, SUBJECT)
+            return
     stream: BinaryIO = io.BytesIO(source) if isinstance(source, bytes | bytearray) else source
     head = bytes(source[:1024]) if isinstance(source, bytes | bytearray) else b""
     region = context.partner.removeprefix("region-")
     feed = _Feed(stream)
     number = 0
+    outcomes = 0
     try:
         for number, formation in enumerate(feed, start=1):
             if number == 1 and (wrong := _not_lheo(feed.root, head)) is not None:
                 yield wrong
                 return
-            yield from _translate_formation(formation, number, region)
+            for outcome in _translate_formation(formation, number, region, limits):
+                outcomes += 1
+                too_many = limits.too_many_items(outcomes, "sessions")  # a stream from a file: counted as read
+                if too_many is not None:
+                    yield Rejected((too_many,), None, SUBJECT)
+                    return
+                yield outcome
     except etree.XMLSyntaxError as exc:
         html = _not_lheo(etree.Element("html"), head) if not number and _HTML.search(head) else None
         if html is not None:
@@ -158,13 +185,19 @@ def _xml_error(message: str) -> str:
         )
     if "Document is empty" in message or "no element found" in message or "Start tag expected" in message:
         return "document vide ou qui ne commence pas par une balise"
+    if "amplification" in message or "Detected an entity reference loop" in message:
+        return "entités XML refusées (déclarations qui se démultiplient) : un flux LHEO n'en a pas besoin"
+    if "Excessive depth" in message:
+        return "imbrication trop profonde (256 niveaux au plus pour l'analyseur XML)"
     return message
 
 
-def _translate_formation(formation: etree._Element, number: int, region: str) -> Iterator[Outcome]:
+def _translate_formation(
+    formation: etree._Element, number: int, region: str, limits: Limits = LIMITS
+) -> Iterator[Outcome]:
     ns = etree.QName(formation).namespace or ""
     find = _Finder(ns)
-    screened = _screen(formation, number, find.prefix)
+    screened = _screen(formation, number, find.prefix, limits)
     if screened.formation:
         yield Rejected(tuple(screened.formation), f"formation {number}", SUBJECT)
         return
@@ -203,23 +236,47 @@ def _translate_formation(formation: etree._Element, number: int, region: str) ->
             yield Draft(SUBJECT, record, record["idSession"], position, f"session:{numero}")
 
 
-def _screen(formation: etree._Element, number: int, prefix: str) -> _Screened:
-    """One look at the whole formation as text first: the serialisation bounds every text, attribute and name
-    with markup, so it holds a NIR exactly when one of them does; the walk that says where runs only then."""
-    if not contains_nir(etree.tostring(formation, encoding="unicode", with_tail=False)):
-        return _CLEAN
-    return _Screened(formation, number, prefix)
+def _screen(formation: etree._Element, number: int, prefix: str, limits: Limits) -> _Screened:
+    """One look at the whole formation as text first, in C: the serialisation bounds every text, attribute and
+    name with markup, so it holds a NIR or a forbidden character exactly when one of them does, and no field is
+    longer than it. The walk that says where runs only when that look finds something."""
+    text = etree.tostring(formation, encoding="unicode", with_tail=False)
+    data = normalised_utf8(text)
+    ancestors = sum(1 for _ in formation.iterancestors())
+    too_deep = _deeper(formation, limits.depth - ancestors)
+    if too_deep or utf8_holds_nir(data) or may_hold_forbidden(data) or len(text) > limits.field_chars:
+        return _Screened(formation, number, prefix, limits, too_deep)
+    return _CLEAN
+
+
+def _deeper(formation: etree._Element, levels: int) -> bool:
+    """Whether an element lies more than ``levels`` levels down from the formation (the formation is level 1)."""
+    if levels < 1:
+        return True
+    return bool(_below(levels)(formation))
+
+
+@functools.cache
+def _below(levels: int) -> etree.XPath:
+    return etree.XPath("boolean(" + "/".join(["*"] * levels) + ")")
 
 
 class _Screened:
-    """What the NIR guard found in a formation, by the smallest item it concerns: a problem in a session refuses
+    """What the guard found in a formation, by the smallest item it concerns: a problem in a session refuses
     that session, in an action (outside its sessions) every session of the action, elsewhere the formation.
 
     One pass over every element, text, tail, attribute and name of the formation (comments included), in C
     through ``iter``; paths are only built for what is found.
     """
 
-    def __init__(self, formation: etree._Element | None = None, number: int = 0, prefix: str = "") -> None:
+    def __init__(
+        self,
+        formation: etree._Element | None = None,
+        number: int = 0,
+        prefix: str = "",
+        limits: Limits = LIMITS,
+        too_deep: bool = False,
+    ) -> None:
         self.formation: list[Problem] = []
         self.actions: dict[int, list[Problem]] = {}
         self.sessions: dict[tuple[int, int], list[Problem]] = {}
@@ -229,6 +286,10 @@ class _Screened:
         self._number = number
         self._action = f"{prefix}action"
         self._session = f"{prefix}session"
+        self._limits = limits
+        if too_deep:
+            self.formation.append(limits.too_deep(f"formation[{number}]"))
+            return
         for node in formation.iter():
             if isinstance(node.tag, str):
                 self._check(node, node.tag.rpartition("}")[2], "", in_name=True)
@@ -241,11 +302,12 @@ class _Screened:
                 self._check(node.getparent(), node.tail, "")
 
     def _check(self, node: etree._Element | None, text: str | None, suffix: str, in_name: bool = False) -> None:
-        if not text or node is None or not contains_nir(text):
+        if not text or node is None or text_problem(text, "", self._limits, in_name) is None:
             return
         path, scope = self._locate(node)
-        nir = NirDetected(path + suffix, in_name)
-        self._add(scope, Problem("nir", str(nir), nir.path, "nir"))
+        problem = text_problem(text, path + suffix, self._limits, in_name)
+        if problem is not None:
+            self._add(scope, problem)
 
     def _locate(self, node: etree._Element) -> tuple[str, tuple[int, ...]]:
         """The XML path of ``node`` (``formation[2]/action[1]/session[3]/periode/debut``) and the indexes of the

@@ -14,10 +14,12 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from passerelle.core.dialect import InboundContext, OutboundContext, Outcome, Rejected, Rendered
-from passerelle.core.privacy import NirDetected, contains_nir
+from passerelle.core.guard import text_problem
+from passerelle.core.limits import Limits
+from passerelle.core.privacy import shown_name
 from passerelle.core.problems import Problem
 from passerelle.core.shapes import Shape, columns, snake, write_scalar
-from services.region_adapter.dialects.common import REGION_IN, REGION_PERSON_ID, nir_in, translate
+from services.region_adapter.dialects.common import REGION_IN, REGION_PERSON_ID, translate
 
 CONTENT_TYPE = "text/csv"
 
@@ -32,10 +34,19 @@ def parse(payload: bytes, context: InboundContext) -> Iterator[Outcome]:
             received=subject,
         )
         return
+    limits = context.limits
+    too_large = limits.message_too_large(len(payload))
+    if too_large is not None:
+        yield Rejected((too_large,), None, subject)
+        return
     # Bytes the declared encoding cannot read are kept aside (surrogate escapes) and refuse their own row only.
     text = payload.decode(context.encoding, "surrogateescape")
     separator = context.extras.get("separateur", ";")
     lines = io.StringIO(text, newline="").readlines()  # \r\n, \r or \n, as the csv module reads them
+    too_many = limits.too_many_items(len(lines) - 1, "lignes")
+    if too_many is not None:
+        yield Rejected((too_many,), None, subject)
+        return
     header = _header(lines[0] if lines else "", separator)
     if isinstance(header, Problem):
         yield Rejected((header,), "ligne 1", subject)
@@ -45,11 +56,16 @@ def parse(payload: bytes, context: InboundContext) -> Iterator[Outcome]:
         yield Rejected((misread,), "ligne 1", subject)
         return
     header = [h.strip().lstrip("\ufeff") for h in header]
-    for index, name in enumerate(header, start=1):
-        if contains_nir(name):  # a NIR as a column name must not come back in the list of unknown columns
-            nir = NirDetected(f"ligne 1, colonne {index}", in_name=True)
-            yield Rejected((Problem("nir", str(nir), nir.path, "nir"),), "ligne 1", subject)
-            return
+    # First: a NIR or a control character as a column name must not come back in the list of unknown columns.
+    screened = _screened(header, [f"colonne {i}" for i in range(1, len(header) + 1)], limits, in_name=True)
+    twice = sorted({h for h in header if header.count(h) > 1})
+    if not screened and twice:
+        names = ", ".join(f"« {shown_name(h)} »" for h in twice)
+        message = f"colonne(s) en double dans l'en-tête : {names} (une seule colonne par champ)"
+        screened = (Problem("colonne_en_double", message, "ligne 1", "colonne_en_double"),)
+    if screened:
+        yield Rejected(screened, "ligne 1", subject)
+        return
     shape: Shape = context.shapes[subject]
     known = {name: path for name, path, _ in columns(shape.root)}
     if subject == "reperage.SignalementDecrochage":
@@ -64,7 +80,9 @@ def parse(payload: bytes, context: InboundContext) -> Iterator[Outcome]:
             position="ligne 1",
         )
         return
+    rows = 0
     for line, row in _records(lines, separator, len(header)):
+        rows += 1
         position = f"ligne {line}"
         if isinstance(row, Problem):
             yield Rejected((row,), position, subject)
@@ -80,12 +98,20 @@ def parse(payload: bytes, context: InboundContext) -> Iterator[Outcome]:
         if misread is not None:
             yield Rejected((misread,), position, subject)
             continue
-        nested = _nest(header, row, known)
-        found = nir_in(nested, "")
-        if found is not None:
-            yield Rejected((found,), position, subject)
+        screened = _screened(row, header, limits)
+        if screened:
+            yield Rejected(screened, position, subject)
             continue
-        yield translate(nested, subject, context, position, textual=True, path="")
+        yield translate(_nest(header, row, known), subject, context, position, textual=True, path="")
+    if not rows:
+        yield Rejected.one("vide", "fichier sans aucune ligne de données après l'en-tête", "ligne 2", subject=subject)
+
+
+def _screened(cells: Sequence[str], names: Sequence[str], limits: Limits, in_name: bool = False) -> tuple[Problem, ...]:
+    """Every cell's rule breaks (NIR, control characters, length), by column; a NIR alone when there is one."""
+    problems = [p for cell, name in zip(cells, names, strict=False) if (p := text_problem(cell, name, limits, in_name))]
+    nir = [p for p in problems if p.code == "nir"]
+    return tuple(nir[:1] or problems)
 
 
 _UNREADABLE_BYTES = re.compile("[\udc80-\udcff]")
@@ -225,20 +251,37 @@ def _nest(header: Sequence[str], row: Sequence[str], known: dict[str, tuple[str,
     return out
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection). A text cell that does gets
+# a leading apostrophe, which spreadsheets take as "this is text" and do not show; numbers and dates never need it.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
 def render(subject: str, record: dict[str, Any], context: OutboundContext) -> Rendered:
     cols = list(columns(context.shape.root))
     encoding = context.encoding
     out = io.StringIO(newline="")
     writer = csv.writer(out, delimiter=context.separator, lineterminator="\r\n")
     writer.writerow(["evenement", *(name for name, _, _ in cols)])
-    writer.writerow([subject, *(cell(record, path) for _, path, _ in cols)])
+    writer.writerow([subject, *(_inert(record, path) for _, path, _ in cols)])
     return Rendered(out.getvalue().encode(encoding, "replace"), f"{CONTENT_TYPE}; charset={encoding}")
 
 
-def cell(record: dict[str, Any], path: tuple[str, ...]) -> str:
+def _inert(record: dict[str, Any], path: tuple[str, ...]) -> str:
+    text = cell(record, path)
+    value = _value(record, path)
+    written = isinstance(value, str) or (isinstance(value, list) and any(isinstance(v, str) for v in value))
+    return f"'{text}" if written and text.startswith(_FORMULA_START) else text
+
+
+def _value(record: dict[str, Any], path: tuple[str, ...]) -> Any:
     value: Any = record
     for part in path:
         value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def cell(record: dict[str, Any], path: tuple[str, ...]) -> str:
+    value = _value(record, path)
     if value is None:
         return ""
     if isinstance(value, list):

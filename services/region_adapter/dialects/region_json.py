@@ -10,22 +10,21 @@ import orjson
 from passerelle.core.dialect import InboundContext, OutboundContext, Outcome, Rejected, Rendered
 from passerelle.core.native_json import read_json
 from passerelle.core.shapes import write_nested
-from services.region_adapter.dialects.common import REGION_IN, event_of, nir_in, translate
+from services.region_adapter.dialects.common import REGION_IN, event_of, translate
 
 CONTENT_TYPE = "application/json"
 
 
 def parse(payload: bytes, context: InboundContext) -> Iterator[Outcome]:
-    message = read_json(payload)
+    message = read_json(payload, context.limits)
     if isinstance(message, Rejected):
         yield message
         return
     for item in message.items:
         path = f"{item.prefix}." if item.prefix else ""
-        nir = nir_in(item.value, item.prefix, message.suspect)
-        if nir is not None:  # first: a NIR anywhere, even as the event's name, is refused without echo
+        if item.problems:  # first: a NIR anywhere, even as the event's name, is refused without echo
             named = item.value.get("evenement") if isinstance(item.value, dict) else None
-            yield Rejected((nir,), item.position, named if named in REGION_IN else None)
+            yield Rejected(item.problems, item.position, named if named in REGION_IN else None)
             continue
         if not isinstance(item.value, dict):
             yield Rejected.one("type", "objet JSON attendu", item.prefix or "$", position=item.position)
