@@ -272,6 +272,17 @@ def redact_text(text: str) -> str:
     return _PHONE.sub(MASK, _EMAIL.sub(MASK, _mask_nirs(text)))
 
 
+def shown_value(value: Any, limit: int = 60) -> str:
+    """What an error may quote of a received value: short, with NIRs, e-mails and phone numbers masked."""
+    if isinstance(value, dict | list | tuple):
+        return "(objet)" if isinstance(value, dict) else "(liste)"
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > _NUMBER_DIGITS * 4:
+        return f"(nombre de plus de {_NUMBER_DIGITS} chiffres)"  # str() refuses 4,300 digits and more
+    text = value if isinstance(value, str) else str(value)
+    text = redact_text(text[: limit * 4])  # masked before it is cut, so no NIR is cut out of its mask
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _mask_nirs(text: str) -> str:
     if len(text) < _NIR_LENGTH and text.isascii():
         return text

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from passerelle.core.contracts.typed import MASKED
+from passerelle.core.privacy import shown_name, shown_value
 from passerelle.core.problems import Problem
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])([A-Z])")
@@ -137,7 +138,9 @@ def read_nested(native: Any, node: Node, reading: Reading, path: str = "", textu
         children = {snake(c.name): c for c in node.children}
         for key in native:
             if key not in children and key != "evenement":
-                reading.bad("champ_inconnu", _join(path, key), "champ inconnu du format", ", ".join(children))
+                # The name is the sender's: a NIR or an e-mail address used as a key must not become the path.
+                where = _join(path, shown_name(str(key)))
+                reading.bad("champ_inconnu", where, "champ inconnu du format", ", ".join(children))
         for native_name, child in children.items():
             value = read_nested(native.get(native_name), child, reading, _join(path, native_name), textual)
             if value is not None:
@@ -291,5 +294,4 @@ def _join(path: str, key: str) -> str:
 
 
 def _show(value: Any) -> str:
-    text = str(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return shown_value(value)

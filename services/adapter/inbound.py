@@ -20,6 +20,7 @@ from passerelle.core.events import Dialect
 from passerelle.core.headers import CAUSE, FIRST_LINE
 from passerelle.core.limits import Limits
 from passerelle.core.partners import PartnerProfile
+from passerelle.core.privacy import shown_value
 from passerelle.runtime.context import ServiceContext
 from passerelle.runtime.failures import Failure, reject
 from passerelle.runtime.messages import Incoming, Output, derived_id
@@ -94,11 +95,13 @@ class InboundTranslator:
             flow = profile.publishes.get(event_type)
             if flow is None:
                 known = ", ".join(sorted(profile.publishes)) or "aucun"
+                # The header is the sender's text: only a name from the catalogue is quoted in the message.
+                named = event_type if event_type in self.ctx.catalogue else "cet événement"
                 return Rejected.one(
                     "evenement_non_publie",
-                    f"{profile.id} ne publie pas {event_type} selon son profil (publie : {known})",
+                    f"{profile.id} ne publie pas {named} selon son profil (publie : {known})",
                     "ce_type",
-                    received=event_type,
+                    received=shown_value(event_type),
                 )
             return flow.dialect
         by_type = _CONTENT_TYPES.get(message.headers.get("content-type", "").split(";")[0].strip())

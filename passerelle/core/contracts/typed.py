@@ -29,6 +29,7 @@ from pydantic_core import PydanticCustomError
 from passerelle.core.contracts.catalogue import Catalogue, SchemaVersion
 from passerelle.core.contracts.errors import ValidationFailed
 from passerelle.core.contracts.formats import FORMATS, NIVEAUX_2019, Format
+from passerelle.core.privacy import shown_value
 from passerelle.core.problems import Problem
 
 INT32 = (-(2**31), 2**31 - 1)
@@ -253,4 +254,4 @@ def _show(value: Any) -> str:
         text = orjson.dumps(value, default=str).decode()
     except TypeError:
         text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
+    return shown_value(text, 80)

@@ -21,6 +21,7 @@ from passerelle.core import events
 from passerelle.core.dialect import Draft, InboundContext, OutboundContext, Outcome, Rejected, Rendered
 from passerelle.core.events import Dialect
 from passerelle.core.native_json import read_json
+from passerelle.core.privacy import shown_value
 from passerelle.core.shapes import Reading, read_date, read_id
 
 CONTENT_TYPE = "application/json"
@@ -111,7 +112,7 @@ def _one(item: Any, context: InboundContext, position: str | None, prefix: str) 
             f"typeEvenement attendu parmi : {', '.join(INBOUND)}",
             _at(prefix, "typeEvenement"),
             position=position,
-            received=str(subject) if subject else None,
+            received=shown_value(subject) if subject else None,
         )
     reading = Reading()
     record: dict[str, Any] = {}

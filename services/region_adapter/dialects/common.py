@@ -12,6 +12,7 @@ from typing import Any
 from passerelle.core import events
 from passerelle.core.dialect import Draft, InboundContext, Outcome, Rejected
 from passerelle.core.events import Dialect
+from passerelle.core.privacy import shown_value
 from passerelle.core.shapes import Reading, Shape, read_id, read_nested, snake
 
 REGION_IN = events.sent_in(Dialect.REGION_JSON)
@@ -26,11 +27,13 @@ def event_of(native: Mapping[str, Any], context: InboundContext, path: str) -> s
             "type_inconnu", "type d'événement absent : champ « evenement » ou en-tête ce_type", f"{path}evenement"
         )
     if event not in REGION_IN:
+        # The sender's text stays out of the message: only a name from the events table is quoted.
+        named = event if isinstance(event, str) and events.event(event) else "cet événement"
         return Rejected.one(
             "evenement_non_pris_en_charge",
-            f"une Région ne publie pas {event} dans ce format (attendus : {', '.join(REGION_IN)})",
+            f"une Région ne publie pas {named} dans ce format (attendus : {', '.join(REGION_IN)})",
             f"{path}evenement",
-            received=str(event),
+            received=shown_value(event),
         )
     return str(event)
 

@@ -22,7 +22,7 @@ from passerelle.core.contracts.formats import FORMATS
 from passerelle.core.dialect import Draft, InboundContext, Outcome, Rejected
 from passerelle.core.guard import may_hold_forbidden, text_problem
 from passerelle.core.limits import LIMITS, Limits
-from passerelle.core.privacy import contains_nir, normalised_utf8, shown_name, utf8_holds_nir
+from passerelle.core.privacy import normalised_utf8, shown_name, shown_value, utf8_holds_nir
 from passerelle.core.problems import Problem
 
 SUBJECT = "formation.OffreSession"
@@ -125,7 +125,7 @@ def _not_lheo(root: etree._Element | None, head: bytes) -> Rejected | None:
         subject=SUBJECT,
         rule="lheo",
         expected=f"<lheo> : {_EXPECTED_NAMESPACES}",
-        received=name.namespace,
+        received=shown_value(name.namespace) if name.namespace else None,
     )
 
 
@@ -218,8 +218,9 @@ def _translate_formation(
         for s_index, session in enumerate(find.all(action, "session"), start=1):
             numero = session.get("numero") or f"{action.get('numero') or a_index}-{s_index}"
             where = f"formation[{number}]/action[{a_index}]/session[{s_index}]"
-            # The position is shown to the sender: a session named by a NIR is shown by its place.
-            position = f"formation {number} / session {f'{a_index}-{s_index}' if contains_nir(numero) else numero}"
+            # The position is shown to the sender: a session named by a NIR, an e-mail... is shown by its place.
+            named = numero if shown_value(numero) == numero else f"{a_index}-{s_index}"
+            position = f"formation {number} / session {named}"
             if action_problems:
                 yield Rejected(tuple(action_problems), position, SUBJECT)
                 continue
@@ -498,12 +499,15 @@ def _lheo_date(text: str | None, path: str) -> tuple[str | None, str]:
     if not text or text in ("00000000", "99999999"):
         return None, "INCONNU"
     if not _DATE.fullmatch(text):
-        raise _Bad(Problem("date", "date LHEO invalide, attendue AAAAMMJJ", path, "date", "AAAAMMJJ", text))
+        raise _Bad(
+            Problem("date", "date LHEO invalide, attendue AAAAMMJJ", path, "date", "AAAAMMJJ", shown_value(text))
+        )
     month_only = text.endswith("00")
     try:
         day = dt.date(int(text[:4]), int(text[4:6]), 1 if month_only else int(text[6:]))
     except ValueError:
-        raise _Bad(Problem("date", "date LHEO invalide, attendue AAAAMMJJ", path, "date", "AAAAMMJJ", text)) from None
+        problem = Problem("date", "date LHEO invalide, attendue AAAAMMJJ", path, "date", "AAAAMMJJ", shown_value(text))
+        raise _Bad(problem) from None
     return day.isoformat(), "MOIS" if month_only else "JOUR"
 
 
@@ -517,7 +521,7 @@ def _codes(values: list[str], fmt: str, path: str) -> list[str]:
                     path,
                     f"format_{fmt}",
                     FORMATS[fmt].expected,
-                    value,
+                    shown_value(value),
                 )
             )
     return values
@@ -545,11 +549,14 @@ def _int(text: str | None, path: str) -> int | None:
     if not text:
         return None
     if not _DIGITS.fullmatch(text):  # str.isdigit() also takes "²", which int() then refuses
-        raise _Bad(Problem("type", "nombre entier attendu (chiffres de 0 à 9)", path, "type", "nombre entier", text))
+        expected = "nombre entier"
+        raise _Bad(
+            Problem("type", "nombre entier attendu (chiffres de 0 à 9)", path, "type", expected, shown_value(text))
+        )
     significant = text.lstrip("0") or "0"
     if len(significant) > _INT_DIGITS or int(significant) > _INT_MAX:  # int() refuses 4,300 digits and more
         expected = f"≤ {_INT_MAX}"
-        shown = text if len(text) <= 20 else f"{text[:20]}… ({len(text)} chiffres)"
+        shown = shown_value(text) if len(text) <= 20 else f"{len(text)} chiffres"
         raise _Bad(Problem("borne", f"valeur trop grande ({expected})", path, "borne", expected, shown))
     return int(significant)
 

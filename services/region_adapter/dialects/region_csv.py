@@ -10,13 +10,13 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from passerelle.core.dialect import InboundContext, OutboundContext, Outcome, Rejected, Rendered
 from passerelle.core.guard import text_problem
 from passerelle.core.limits import Limits
-from passerelle.core.privacy import shown_name
+from passerelle.core.privacy import shown_name, shown_value
 from passerelle.core.problems import Problem
 from passerelle.core.shapes import Shape, columns, snake, write_scalar
 from services.region_adapter.dialects.common import REGION_IN, REGION_PERSON_ID, translate
@@ -31,7 +31,7 @@ def parse(payload: bytes, context: InboundContext) -> Iterator[Outcome]:
             "type_inconnu",
             f"indiquez l'événement du fichier dans l'en-tête ce_type (attendus : {', '.join(REGION_IN)})",
             "ce_type",
-            received=subject,
+            received=shown_value(subject) if subject else None,
         )
         return
     limits = context.limits
@@ -72,13 +72,7 @@ def parse(payload: bytes, context: InboundContext) -> Iterator[Outcome]:
         known[f"jeune_{REGION_PERSON_ID}"] = ("jeune", REGION_PERSON_ID)
     unknown = [h for h in header if h not in known]
     if unknown:
-        yield Rejected.one(
-            "champ_inconnu",
-            f"colonne(s) inconnue(s) : {', '.join(unknown)}",
-            "ligne 1",
-            expected=", ".join(known),
-            position="ligne 1",
-        )
+        yield Rejected((_unknown_columns(header, unknown, known),), "ligne 1", subject)
         return
     rows = 0
     for line, row in _records(lines, separator, len(header)):
@@ -159,6 +153,20 @@ def _misread(cells: Sequence[str], names: Sequence[str], encoding: str) -> Probl
                 encoding,
             )
     return None
+
+
+def _unknown_columns(header: Sequence[str], unknown: Sequence[str], known: Mapping[str, object]) -> Problem:
+    """Unknown columns named when they are a few typos among column names; a first line that is mostly not
+    column names is a data row (the header line is missing) and none of its cells is quoted."""
+    expected = ", ".join(known)
+    if all(shown_name(h) == h for h in unknown) and len(unknown) * 2 <= len(header):
+        message = f"colonne(s) inconnue(s) : {', '.join(unknown)}"
+        return Problem("champ_inconnu", message, "ligne 1", "champ_inconnu", expected)
+    message = (
+        f"la ligne 1 n'est pas une ligne d'en-tête : {len(unknown)} de ses {len(header)} cellules ne sont pas des "
+        "noms de colonne (la ligne d'en-tête, avec les noms des colonnes, est attendue en premier)"
+    )
+    return Problem("champ_inconnu", message, "ligne 1", "en_tete_absent", expected)
 
 
 def _header(line: str, separator: str) -> list[str] | Problem:
