@@ -8,6 +8,7 @@ NIRs are masked by shape, wherever they appear in the event.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import time
 from collections.abc import Callable, Mapping, MutableMapping
@@ -70,6 +71,9 @@ def configure(log_format: str = "console", level: str = "INFO", stream: Any = No
             handler.addFilter(RepeatFilter())
 
 
+_DIGITS = re.compile(r"\d+")
+
+
 class _CurrentStderr:
     """Whatever ``sys.stderr`` is when a line is written, not when logging was configured (test runners swap it)."""
 
@@ -90,7 +94,8 @@ class RepeatFilter(logging.Filter):
         self._seen: dict[tuple[str, str], tuple[float, int]] = {}
 
     def filter(self, record: logging.LogRecord) -> bool:
-        key = (record.name, str(record.msg))
+        # Numbers (ports, client ids, milliseconds) vary between repeats of the same complaint.
+        key = (record.name, _DIGITS.sub("#", record.getMessage())[:160])
         now = self.clock()
         first, count = self._seen.get(key, (0.0, -1))
         if count >= 0 and now - first < self.window_s:

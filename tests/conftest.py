@@ -10,6 +10,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from passerelle.broker.apache import KafkaCluster
 from passerelle.broker.embedded import EmbeddedBroker, embedded_settings
 from passerelle.core.contracts.catalogue import Catalogue
 from passerelle.core.contracts.codec import AvroCodec
@@ -99,21 +100,58 @@ def lheo_fixtures(request: pytest.FixtureRequest) -> list[Path]:
 
 
 @pytest.fixture(scope="session")
-def kafka() -> Iterator[str]:
-    """Bootstrap address of a real broker: PASSERELLE_KAFKA_BOOTSTRAP, else an embedded Tansu."""
+def apache_kafka_node() -> Iterator[KafkaCluster]:
+    """One Apache Kafka node from the Maven jars (internal topics on one replica, no auto-created topics)."""
+    with KafkaCluster(nodes=1) as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def apache_kafka(apache_kafka_node: KafkaCluster) -> str:
+    return apache_kafka_node.bootstrap
+
+
+@pytest.fixture(scope="session")
+def apache_cluster() -> Iterator[KafkaCluster]:
+    """Three Apache Kafka nodes with the production settings (replication 3, min.insync.replicas 2).
+
+    Tests that kill or stop nodes start them again before they end, so the next test finds three nodes.
+    """
+    with KafkaCluster(nodes=3) as cluster:
+        yield cluster
+
+
+BROKERS = ["tansu", "kafka"]
+
+
+@pytest.fixture(scope="session", params=BROKERS)
+def broker_kind(request: pytest.FixtureRequest) -> str:
+    """Every test over a broker runs on both: the embedded Tansu and a real Apache Kafka."""
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def kafka(request: pytest.FixtureRequest, broker_kind: str) -> Iterator[str]:
+    """Bootstrap address of a real broker: PASSERELLE_KAFKA_BOOTSTRAP, else Tansu or Apache Kafka."""
     external = os.environ.get("PASSERELLE_KAFKA_BOOTSTRAP")
     if external:
+        if broker_kind != BROKERS[0]:
+            pytest.skip("PASSERELLE_KAFKA_BOOTSTRAP names the one broker to test")
         yield external
+        return
+    if broker_kind == "kafka":
+        yield request.getfixturevalue("apache_kafka")
         return
     with EmbeddedBroker() as broker:
         yield broker.bootstrap
 
 
 @pytest.fixture(scope="session")
-def kafka_settings(kafka: str) -> Settings:
-    """Settings pointing at the test broker (idempotence off on the embedded one)."""
+def kafka_settings(kafka: str, broker_kind: str) -> Settings:
+    """Settings pointing at the test broker (the embedded one gets its own fetch and session settings)."""
     settings = Settings(kafka_bootstrap=kafka, pseudonym_secret=TEST_SECRET, batch_timeout_ms=10)
-    return settings if "PASSERELLE_KAFKA_BOOTSTRAP" in os.environ else embedded_settings(settings, kafka)
+    external = "PASSERELLE_KAFKA_BOOTSTRAP" in os.environ
+    return settings if external or broker_kind == "kafka" else embedded_settings(settings, kafka)
 
 
 @pytest.fixture(scope="session")

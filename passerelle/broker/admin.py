@@ -35,9 +35,19 @@ async def ensure_topics(
         ]
         with contextlib.suppress(TopicAlreadyExistsError):  # another member raced us: fine
             await admin.create_topics(new)
+        await _until_visible(admin, {s.name for s in missing})
         return [s.name for s in missing]
     finally:
         await admin.close()
+
+
+async def _until_visible(admin: AIOKafkaAdminClient, names: set[str], timeout_s: float = 15.0) -> None:
+    """Apache Kafka answers CreateTopics before every broker's metadata lists the topics: wait until it does,
+    so whoever reads them next does not find them missing."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(timeout_s):
+            while not names <= set(await admin.list_topics()):
+                await asyncio.sleep(0.1)
 
 
 async def broker_message_limit(bootstrap: str, timeout_s: float = 10.0) -> int | None:

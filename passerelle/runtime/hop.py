@@ -62,6 +62,8 @@ _KEPT_ON_DEGRADE = frozenset({"ce_id", "ce_type", "ce_source", "correlation_id",
 # Errors about the record itself: producing the same record again can only fail again.
 _REFUSED_FOR_GOOD = frozenset({KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.INVALID_MSG_SIZE, KafkaError.INVALID_MSG})
 _BROKER_AWAY = frozenset({KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT})
+# A newer instance with the same transactional id, or a newer group generation, owns the work now.
+_FENCED_CODES = frozenset({KafkaError._FENCED, KafkaError.PRODUCER_FENCED, KafkaError.INVALID_PRODUCER_EPOCH})
 
 
 class Processor(Protocol):
@@ -176,15 +178,7 @@ class Hop:
         )
         self.seen.add_all(done)
         log.info("hop.memoire_reconstruite", service=self.spec.service, entrees_deja_traitees=len(done))
-        transactional_id = f"passerelle.{self.spec.service}.{self.settings.instance_id}" if transactional else None
-        self._producer = Producer(
-            producer_config(
-                self.settings, max_message_bytes=self.budget.max_bytes + 64 * 1024, transactional_id=transactional_id
-            )
-        )
-        if transactional:
-            # Aborts whatever a predecessor with the same id left open, and fences it.
-            await asyncio.to_thread(self._producer.init_transactions, _CALL_TIMEOUT_S)
+        self._producer = await asyncio.to_thread(self._new_producer)
         config = consumer_config(self.settings, self.group_id, read_committed=transactional)
         config["error_cb"] = self._on_client_error
         self._consumer = Consumer(config)
@@ -194,6 +188,19 @@ class Hop:
         self._stopping.clear()
         self._thread = threading.Thread(target=self._run, name=f"hop-{self.spec.service}", daemon=True)
         self._thread.start()
+
+    def _new_producer(self) -> Producer:
+        transactional = self.guarantee is Guarantee.TRANSACTIONS
+        transactional_id = f"passerelle.{self.spec.service}.{self.settings.instance_id}" if transactional else None
+        producer = Producer(
+            producer_config(
+                self.settings, max_message_bytes=self.budget.max_bytes + 64 * 1024, transactional_id=transactional_id
+            )
+        )
+        if transactional:
+            # Aborts whatever a predecessor with the same id left open, and fences it.
+            producer.init_transactions(_CALL_TIMEOUT_S)
+        return producer
 
     async def stop(self) -> None:
         """Stop within a bounded time even when the broker is gone (a SIGTERM must end the service)."""
@@ -214,10 +221,13 @@ class Hop:
     # ------------------------------------------------------------------ the loop (its own thread)
 
     def _run(self) -> None:
-        consumer, producer = self._consumer, self._producer
-        assert consumer is not None and producer is not None
+        consumer = self._consumer
+        assert consumer is not None
         timeout_s = max(self.settings.batch_timeout_ms, 100) / 1000
         while not self._stopping.is_set():
+            producer = self._producer or self._replace_producer()
+            if producer is None:
+                continue
             try:
                 messages = consumer.consume(self.settings.batch_max_records, timeout_s)
             except KafkaException as exc:
@@ -232,6 +242,15 @@ class Hop:
             if records:
                 self._handle(consumer, producer, records)
             self._maybe_check(consumer)
+
+    def _replace_producer(self) -> Producer | None:
+        """A producer after a fatal error: tried again with back-off while the broker does not answer."""
+        try:
+            self._producer = self._new_producer()
+        except KafkaException as exc:
+            self._back_off(exc.args[0])
+            return None
+        return self._producer
 
     def _handle(self, consumer: Consumer, producer: Producer, records: list[Message]) -> None:
         started = time.perf_counter()
@@ -328,15 +347,22 @@ class Hop:
     ) -> None:
         error: KafkaError = exc.args[0]
         if self.guarantee is Guarantee.TRANSACTIONS:
-            if error.fatal() or error.code() in (KafkaError.PRODUCER_FENCED, KafkaError._FENCED):
+            if error.code() in _FENCED_CODES:
                 # A successor took over: nothing of this batch was committed, and this instance must stop.
                 log.error("hop.evincee", service=self.spec.service, erreur=error.name())
                 self.trouble = FENCED
                 self._report()
                 self._stopping.set()
                 return
-            with contextlib.suppress(KafkaException):
-                producer.abort_transaction(_CALL_TIMEOUT_S)
+            if error.fatal() or self._failures >= 2:
+                # The producer cannot go on (a restarted broker forgot its id, say): a new one, same transactional id.
+                log.warning("hop.producteur_recree", service=self.spec.service, erreur=error.name())
+                with contextlib.suppress(KafkaException, RuntimeError):
+                    producer.abort_transaction(1.0)
+                self._producer = None
+            else:
+                with contextlib.suppress(KafkaException):
+                    producer.abort_transaction(_CALL_TIMEOUT_S)
         # Read the batch again from its first record, after a wait that grows with each failure.
         for tp in _first_offsets(records):
             with contextlib.suppress(KafkaException):

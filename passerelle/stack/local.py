@@ -14,6 +14,7 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import structlog
 import uvicorn
@@ -22,10 +23,11 @@ from rich.table import Table
 
 from passerelle.broker import topics
 from passerelle.broker.admin import ensure_topics
+from passerelle.broker.apache import KafkaCluster
 from passerelle.broker.embedded import LOOPBACK, EmbeddedBroker, embedded_settings
 from passerelle.core.contracts.catalogue import Catalogue
 from passerelle.core.partners import Profiles
-from passerelle.runtime.audit import write_key_pair
+from passerelle.runtime.audit import KeyPairFiles, write_key_pair
 from passerelle.runtime.service import ServiceRuntime, http_server
 from passerelle.settings import Settings
 from passerelle.stack.deployables import SERVICES, build_service
@@ -33,10 +35,17 @@ from passerelle.stack.deployables import SERVICES, build_service
 log = structlog.get_logger("passerelle.stack")
 
 
-def with_audit_keys(settings: Settings) -> tuple[Settings, Path | None]:
-    """``settings`` with an audit key pair: the configured one, else an ephemeral one in a new temporary folder."""
+def with_audit_keys(settings: Settings, keep_in: Path | None = None) -> tuple[Settings, Path | None]:
+    """``settings`` with an audit key pair: the configured one, else the one kept in ``keep_in`` (made there once,
+    so a resumed stack continues its chain), else an ephemeral one in a new temporary folder."""
     if settings.audit_signing_key_file is not None:
         return settings, None
+    if keep_in is not None:
+        kept = KeyPairFiles(keep_in / "audit-signing.pem", keep_in / "audit-public.pem")
+        if not kept.signing.exists():
+            kept = write_key_pair(keep_in)
+        update = {"audit_signing_key_file": kept.signing, "audit_public_key_file": kept.public}
+        return settings.model_copy(update=update), None
     folder = Path(tempfile.mkdtemp(prefix="passerelle-audit-"))
     files = write_key_pair(folder)
     log.warning(
@@ -68,14 +77,24 @@ class RunningService:
         return f"http://{LOOPBACK}:{self.port}/metrics"
 
 
+BrokerKind = Literal["tansu", "kafka"]
+
+
 @dataclass
 class Stack:
-    """Starts and stops a whole Passerelle on loopback; the broker is embedded unless one is configured."""
+    """Starts and stops a whole Passerelle on loopback.
+
+    The broker is the configured one (``PASSERELLE_KAFKA_BOOTSTRAP``), else one started here: the embedded Tansu
+    (memory only), or Apache Kafka keeping its data in ``data_dir``, so a stopped stack can be resumed.
+    """
 
     settings: Settings
     services: Sequence[str] = tuple(SERVICES)
     with_registry: bool = True
+    broker_kind: BrokerKind = "tansu"
+    data_dir: Path | None = None
     broker: EmbeddedBroker | None = None
+    cluster: KafkaCluster | None = None
     running: dict[str, RunningService] = field(default_factory=dict)
     registry_port: int | None = None
     _registry: tuple[uvicorn.Server, asyncio.Task[None]] | None = None
@@ -91,11 +110,18 @@ class Stack:
         return f"http://{LOOPBACK}:{self.registry_port}" if self.registry_port else None
 
     async def start(self, ready_limit_s: float = 60.0) -> Stack:
-        if not self.settings.kafka_bootstrap:
+        if not self.settings.kafka_bootstrap and self.broker_kind == "kafka":
+            data = self.data_dir / "kafka" if self.data_dir else None
+            self.cluster = await asyncio.to_thread(KafkaCluster(nodes=1, data_dir=data).start)
+            self.settings = self.settings.model_copy(update={"kafka_bootstrap": self.cluster.bootstrap})
+        elif not self.settings.kafka_bootstrap:
             self.broker = EmbeddedBroker().start()
             self.settings = embedded_settings(self.settings, self.broker.bootstrap)
         if self._ephemeral_keys is None:
-            self.settings, self._ephemeral_keys = with_audit_keys(self.settings)
+            keys = self.data_dir / "audit" if self.data_dir else None
+            if keys:
+                keys.mkdir(parents=True, exist_ok=True)
+            self.settings, self._ephemeral_keys = with_audit_keys(self.settings, keys)
         catalogue = Catalogue.load(self.settings.schemas_dir)
         profiles = Profiles.load(self.settings.contracts_dir / "partners", frozenset(catalogue.subjects))
         await ensure_topics(self.bootstrap, topics.all_topics(profiles.ids, catalogue.subjects))
@@ -160,6 +186,9 @@ class Stack:
         if self.broker:
             self.broker.close()
             self.broker = None
+        if self.cluster:
+            await asyncio.to_thread(self.cluster.close)
+            self.cluster = None
         if self._ephemeral_keys:
             shutil.rmtree(self._ephemeral_keys, ignore_errors=True)
             self._ephemeral_keys = None
@@ -173,7 +202,13 @@ class Stack:
 
 def print_addresses(stack: Stack, console: Console) -> None:
     table = Table(title="Passerelle en local", show_header=False)
-    table.add_row("broker (Kafka)", stack.bootstrap)
+    if stack.cluster:
+        kept = f", données dans {stack.data_dir}" if stack.data_dir else ""
+        table.add_row("broker (Apache Kafka)", f"{stack.bootstrap}{kept}")
+    elif stack.broker:
+        table.add_row("broker (Tansu embarqué, en mémoire, sans authentification)", stack.bootstrap)
+    else:
+        table.add_row("broker (Kafka)", stack.bootstrap)
     if stack.registry_url:
         table.add_row("registre des contrats", stack.registry_url)
     for name, service in stack.running.items():

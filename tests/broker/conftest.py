@@ -1,36 +1,12 @@
-"""Real Apache Kafka for the tests: one node (``apache_kafka``) and a production-like three-node cluster
-(``apache_cluster``), started once per session from the jars ``deploy/kafka/pom.xml`` pins."""
+"""A failing Apache Kafka test shows its nodes' logs (the fixtures live in tests/conftest.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator
+from collections.abc import Generator
 
 import pytest
 
 from passerelle.broker.apache import KafkaCluster
-
-
-@pytest.fixture(scope="session")
-def apache_kafka_node() -> Iterator[KafkaCluster]:
-    """The single Kafka node behind ``apache_kafka``, for tests that need its log or its process."""
-    with KafkaCluster(nodes=1) as cluster:
-        yield cluster
-
-
-@pytest.fixture(scope="session")
-def apache_kafka(apache_kafka_node: KafkaCluster) -> str:
-    """Bootstrap address of one Apache Kafka node (internal topics on one replica, no auto-created topics)."""
-    return apache_kafka_node.bootstrap
-
-
-@pytest.fixture(scope="session")
-def apache_cluster() -> Iterator[KafkaCluster]:
-    """Three Apache Kafka nodes with the production settings (replication 3, min.insync.replicas 2).
-
-    Tests that kill or stop nodes start them again before they end, so the next test finds three nodes.
-    """
-    with KafkaCluster(nodes=3) as cluster:
-        yield cluster
 
 
 @pytest.hookimpl(wrapper=True)
