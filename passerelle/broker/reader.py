@@ -14,6 +14,20 @@ class TopicNotFound(LookupError):
     pass
 
 
+async def partitions_of(consumer: AIOKafkaConsumer, topic: str, wait_s: float = 3.0) -> set[int]:
+    """The topic's partitions; a topic just created may be listed before its partitions are: ask again briefly."""
+    deadline = asyncio.get_running_loop().time() + wait_s
+    while True:
+        # The consumer's own cached metadata only knows topics it has asked about: read the fresh answer.
+        cluster = await consumer._client.fetch_all_metadata()
+        parts = cluster.partitions_for_topic(topic)
+        if parts:
+            return set(parts)
+        if asyncio.get_running_loop().time() > deadline:
+            return set()
+        await asyncio.sleep(0.2)
+
+
 async def read_topic(
     bootstrap: str,
     topic: str,
@@ -31,8 +45,7 @@ async def read_topic(
     )
     await consumer.start()
     try:
-        await consumer.topics()
-        parts = consumer.partitions_for_topic(topic)
+        parts = await partitions_of(consumer, topic)
         if not parts:
             raise TopicNotFound(f"topic inconnu : {topic}")
         tps = [TopicPartition(topic, p) for p in sorted(parts)]

@@ -11,6 +11,7 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from passerelle.broker.reader import partitions_of
 from passerelle.broker.topics import AUDIT_TOPIC
 from passerelle.core.audit import (
     AuditKeyError,
@@ -102,10 +103,7 @@ async def chain_head(
     await consumer.start()
     try:
         async with asyncio.timeout(stall_s):
-            await consumer.topics()
-            partitions = [
-                TopicPartition(AUDIT_TOPIC, p) for p in sorted(consumer.partitions_for_topic(AUDIT_TOPIC) or ())
-            ]
+            partitions = [TopicPartition(AUDIT_TOPIC, p) for p in sorted(await partitions_of(consumer, AUDIT_TOPIC, 0))]
             if not partitions:
                 return None
             consumer.assign(partitions)

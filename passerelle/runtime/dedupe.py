@@ -13,6 +13,7 @@ from collections.abc import Iterable
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from passerelle.broker.reader import partitions_of
 from passerelle.core.headers import CAUSE
 
 
@@ -46,13 +47,7 @@ async def causes_in(bootstrap: str, topics: Iterable[str], per_partition: int, t
     )
     await consumer.start()
     try:
-        existing = await consumer.topics()
-        partitions = [
-            TopicPartition(t, p)
-            for t in topics
-            if t in existing
-            for p in sorted(consumer.partitions_for_topic(t) or ())
-        ]
+        partitions = [TopicPartition(t, p) for t in topics for p in sorted(await partitions_of(consumer, t, 0))]
         if not partitions:
             return []
         consumer.assign(partitions)
