@@ -11,8 +11,11 @@ from typing import Any
 
 import jsonschema
 import pytest
+import typer
 import yaml
 
+from passerelle.broker.apache import BROKER_PROPERTIES, kafka_version, read_properties
+from passerelle.cli import app as cli_app
 from passerelle.metrics import ServiceMetrics
 from passerelle.settings import PROJECT_ROOT, Settings
 
@@ -64,16 +67,63 @@ def test_compose_production_settings() -> None:
     assert router["PASSERELLE_AUDIT_SIGNING_KEY_FILE"] == "/run/secrets/audit_signing_key"
     assert router["PASSERELLE_INSTANCE_ID"] == "router-0"
     assert COMPOSE["secrets"]["audit_signing_key"]["file"].startswith("./secrets/")
-    kafka = [s for n, s in services.items() if n.startswith("kafka-")]
-    assert len(kafka) == 3 and all(k["image"].startswith("apache/kafka") for k in kafka)
-    assert all(k["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller" for k in kafka)
-    assert all(k["environment"]["KAFKA_DEFAULT_REPLICATION_FACTOR"] == 3 for k in kafka)
-    assert all(k["environment"]["KAFKA_MIN_INSYNC_REPLICAS"] == 2 for k in kafka)
+    assert len(_kafka_services()) == 3
     assert "karapace" in services["karapace"]["image"]
     assert services["topics"]["command"][:2] == ["topics", "create"]
     assert COMPOSE["secrets"]["pseudonym_secret"]["file"].startswith("./secrets/")
     text = (PROJECT_ROOT / "docker-compose.yml").read_text(encoding="utf-8")
     assert not re.search(r"(?i)(password|secret)\s*[:=]\s*['\"]?\w{6,}", text.replace("pseudonym_secret", ""))
+
+
+def _kafka_services() -> dict[str, dict[str, Any]]:
+    return {name: s for name, s in COMPOSE["services"].items() if name.startswith("kafka-")}
+
+
+def _image_variable(setting: str) -> str:
+    """The image's variable for a broker setting: it reads ``_`` as ``.``, ``__`` as ``_``, ``___`` as ``-``."""
+    return "KAFKA_" + setting.replace("_", "__").replace("-", "___").replace(".", "_").upper()
+
+
+def _topics_create_options(args: list[str]) -> dict[str, Any]:
+    """What ``passerelle topics create`` makes of ``args``, defaults included, read by the command's own parser."""
+    assert args[:2] == ["topics", "create"], args
+    command = typer.main.get_command(cli_app)
+    for name in args[:2]:
+        assert isinstance(command, typer.core.TyperGroup)
+        command = command.commands[name]
+    with command.make_context("create", list(args[2:])) as ctx:
+        return dict(ctx.params)
+
+
+def test_compose_kafka_runs_the_tested_version_with_the_settings_of_deploy_kafka() -> None:
+    settings = read_properties(BROKER_PROPERTIES)
+    assert {"default.replication.factor", "min.insync.replicas", "auto.create.topics.enable"} <= set(settings)
+    volumes = COMPOSE.get("volumes") or {}
+    for name, service in _kafka_services().items():
+        image, _, tag = service["image"].partition(":")
+        assert (image, tag) == ("apache/kafka", kafka_version()), name
+        env = service["environment"]
+        # Strings as the container receives them: an unquoted false or 3 would be YAML's, not the file's.
+        assert {k: env.get(_image_variable(k)) for k in settings} == settings, name
+        # The data on a named volume where the broker writes, not in the container's /tmp.
+        data = env["KAFKA_LOG_DIRS"]
+        [mount] = [m for m in service["volumes"] if m.endswith(f":{data}")]
+        assert mount.split(":")[0] in volumes, name
+
+
+@pytest.mark.parametrize("where", ["k8s", "compose"])
+def test_topics_are_created_with_the_replication_of_deploy_kafka(where: str) -> None:
+    settings = read_properties(BROKER_PROPERTIES)
+    if where == "k8s":
+        [job] = [d for d in _k8s() if d["kind"] == "Job" and d["metadata"]["name"] == "passerelle-topics"]
+        [container] = job["spec"]["template"]["spec"]["containers"]
+        assert "command" not in container  # the image's entrypoint, passerelle, reads the args
+        args = container["args"]
+    else:
+        args = COMPOSE["services"]["topics"]["command"]
+    options = _topics_create_options(args)
+    assert options["replication_factor"] == int(settings["default.replication.factor"])
+    assert options["min_insync"] == int(settings["min.insync.replicas"])
 
 
 def test_prometheus_configuration_and_rules() -> None:
