@@ -1,0 +1,117 @@
+"""The router killed mid-stream on Apache Kafka: its deliveries and their audit records are committed together,
+so after its restart every event is delivered once and the signed chain has no gap, no fork, no duplicate."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import orjson
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from passerelle.broker.embedded import free_port
+from passerelle.broker.reader import collect
+from passerelle.broker.topics import AUDIT_TOPIC
+from passerelle.core.audit import verify
+from passerelle.runtime.audit import KeyPairFiles, read_public_keys, write_key_pair
+from passerelle.settings import Settings
+from passerelle.stack.local import Stack
+from tests.conftest import TEST_SECRET
+from tests.e2e.traffic import positionnement
+from tests.flows import native_headers, send
+
+pytestmark = pytest.mark.kafka
+
+N = 300
+
+
+@pytest.fixture
+async def adapters(apache_kafka: str) -> AsyncIterator[Stack]:
+    """The I-MILO adapter in this process; the router runs in a process of its own, to be killed."""
+    settings = Settings(kafka_bootstrap=apache_kafka, pseudonym_secret=TEST_SECRET, batch_timeout_ms=10)
+    stack = Stack(settings, services=("milo-adapter",), with_registry=False)
+    await stack.start()
+    try:
+        yield stack
+    finally:
+        await stack.stop()
+
+
+async def _router(bootstrap: str, keys: KeyPairFiles, instance: str) -> asyncio.subprocess.Process:
+    env = {
+        **os.environ,
+        "PASSERELLE_KAFKA_BOOTSTRAP": bootstrap,
+        "PASSERELLE_PSEUDONYM_SECRET": TEST_SECRET,
+        "PASSERELLE_INSTANCE_ID": instance,
+        "PASSERELLE_AUDIT_SIGNING_KEY_FILE": str(keys.signing),
+        "PASSERELLE_AUDIT_PUBLIC_KEY_FILE": str(keys.public),
+        "PASSERELLE_METRICS_PORT": str(free_port()),
+        "PASSERELLE_BATCH_MAX_RECORDS": "40",
+        "PASSERELLE_LOG_LEVEL": "WARNING",
+    }
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "passerelle.cli", "service", "run", "router", "--host", "127.0.0.1",
+        env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+async def _chain(bootstrap: str, chain: str) -> list[tuple[str, bytes]]:
+    records = await collect(bootstrap, AUDIT_TOPIC)
+    return [(f"{r.partition}:{r.offset}", r.value) for r in records if orjson.loads(r.value).get("chaine") == chain]
+
+
+async def _deliveries(bootstrap: str, markers: set[str]) -> Counter[str]:
+    """Delivered events per original input (the router's cause is the canonical event, whose correlation id is
+    the input's ce_id)."""
+    records = await collect(bootstrap, "deliver.region-24")
+    return Counter(
+        v.decode() for r in records for k, v in (r.headers or ()) if k == "correlation_id" and v.decode() in markers
+    )
+
+
+async def test_a_killed_router_leaves_a_continuous_chain_and_delivers_once(
+    apache_kafka: str, adapters: Stack, tmp_path: Path
+) -> None:
+    keys = write_key_pair(tmp_path / "cles")
+    chain = f"routeur-{uuid.uuid4().hex[:6]}"
+    tag = uuid.uuid4().hex[:6]
+    markers = {f"audit-{tag}-{i}" for i in range(N)}
+    producer = AIOKafkaProducer(bootstrap_servers=apache_kafka)
+    await producer.start()
+    try:
+        for i in range(N):
+            headers = native_headers("formation.Positionnement", ce_id=f"audit-{tag}-{i}")
+            await send(producer, "in.imilo", positionnement(f"{tag}-{i}"), headers)
+    finally:
+        await producer.stop()
+
+    router = await _router(apache_kafka, keys, chain)
+    try:
+        async with asyncio.timeout(120):
+            while len(await _chain(apache_kafka, chain)) < 40:
+                await asyncio.sleep(0.3)
+        router.kill()  # mid-stream, likely mid-transaction
+        await router.wait()
+        router = await _router(apache_kafka, keys, chain)  # same instance: aborts what was left open
+        async with asyncio.timeout(180):
+            while len(await _deliveries(apache_kafka, markers)) < N:
+                await asyncio.sleep(0.5)
+        await asyncio.sleep(2)
+    finally:
+        router.kill()
+        await router.wait()
+
+    delivered = await _deliveries(apache_kafka, markers)
+    assert len(delivered) == N and set(delivered.values()) == {1}, Counter(delivered.values())
+    records = await _chain(apache_kafka, chain)
+    report = verify(records, read_public_keys([keys.public]))
+    assert report.ok, report.breaks[:3]
+    assert report.last_sequence[chain] == len(records) >= N
+    causes = Counter(v for _, raw in records for v in [orjson.loads(raw)["idEvenement"]])
+    assert set(causes.values()) == {1}  # one audit record per delivery, none written twice
