@@ -41,13 +41,26 @@ async def ensure_topics(
         await admin.close()
 
 
-async def _until_visible(admin: AIOKafkaAdminClient, names: set[str], timeout_s: float = 15.0) -> None:
-    """Apache Kafka answers CreateTopics before every broker's metadata lists the topics: wait until it does,
-    so whoever reads them next does not find them missing."""
+async def _until_visible(admin: AIOKafkaAdminClient, names: set[str], timeout_s: float = 30.0) -> None:
+    """Apache Kafka answers CreateTopics before the new partitions have leaders: wait until every one has, so
+    whoever reads or writes them next does not find them missing or leaderless."""
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(timeout_s):
-            while not names <= set(await admin.list_topics()):
-                await asyncio.sleep(0.1)
+            while not await _all_led(admin, names):
+                await asyncio.sleep(0.2)
+
+
+async def _all_led(admin: AIOKafkaAdminClient, names: set[str]) -> bool:
+    try:
+        described = await admin.describe_topics(sorted(names))
+    except KafkaError:
+        return False
+    return len(described) == len(names) and all(
+        topic["error_code"] == 0
+        and topic["partitions"]
+        and all(p["error_code"] == 0 and p["leader"] >= 0 for p in topic["partitions"])
+        for topic in described
+    )
 
 
 async def broker_message_limit(bootstrap: str, timeout_s: float = 10.0) -> int | None:

@@ -13,11 +13,13 @@ import uuid
 from enum import Enum
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+import structlog
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
 from passerelle.broker import topics
 from passerelle.settings import Settings
 
+log = structlog.get_logger("passerelle.sonde")
 # librdkafka's lines go through the standard logging, so they are folded and formatted like every other line.
 LIBRDKAFKA_LOG = logging.getLogger("librdkafka")
 
@@ -66,18 +68,44 @@ def producer_config(
     return config
 
 
-def probe_guarantee(settings: Settings, timeout_s: float = 15.0) -> Guarantee:
-    """Ask the broker, not a flag: write a record in a transaction, abort it, and see if a read_committed
-    reader still gets it. A broker that implements transactions hides it; one that only answers the calls
-    (the embedded broker) does not."""
+# What a broker answers when it will not do transactions at all (or not for this client).
+_REFUSALS = frozenset(
+    {
+        KafkaError.UNSUPPORTED_VERSION,
+        KafkaError._UNSUPPORTED_FEATURE,
+        KafkaError._NOT_IMPLEMENTED,
+        KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+        KafkaError.CLUSTER_AUTHORIZATION_FAILED,
+        KafkaError.INVALID_TRANSACTION_TIMEOUT,
+    }
+)
+
+
+def probe_guarantee(settings: Settings, timeout_s: float = 60.0, attempts: int = 10) -> Guarantee:
+    """Transactions when the broker really has them (see ``_probe``); a broker still starting (its transaction
+    log not yet created: « not coordinator ») is asked again."""
     if settings.transactions == "off":
         return Guarantee.ACK_THEN_COMMIT
+    for attempt in range(1, attempts + 1):
+        try:
+            return _probe(settings, timeout_s)
+        except KafkaException as exc:
+            LIBRDKAFKA_LOG.warning("sonde des transactions, essai %d : %s", attempt, exc.args[0])
+            time.sleep(min(attempt, 5))
+    return Guarantee.ACK_THEN_COMMIT
+
+
+def _probe(settings: Settings, timeout_s: float) -> Guarantee:
+    """Ask the broker, not a flag: write a record in a transaction, abort it, and see if a read_committed
+    reader still gets it. A broker that implements transactions hides it; one that only answers the calls
+    does not, and one that refuses them says so."""
     marker = uuid.uuid4().hex.encode()
     probe = topics.PROBE_TOPIC
     reader = Consumer(consumer_config(settings, f"passerelle.sonde.{marker.decode()}", read_committed=True))
     try:
         found = reader.list_topics(probe, timeout=timeout_s).topics.get(probe)
         if found is None or found.error is not None:
+            log.warning("sonde.topic_absent", topic=probe, erreur=str(found.error if found else None))
             return Guarantee.ACK_THEN_COMMIT  # nobody created it: the broker cannot be asked
         _, start = reader.get_watermark_offsets(TopicPartition(probe, 0), timeout=timeout_s)
         producer = Producer(
@@ -91,11 +119,16 @@ def probe_guarantee(settings: Settings, timeout_s: float = 15.0) -> Guarantee:
         producer.produce(probe, b"valide:" + marker)
         producer.commit_transaction(timeout_s)
         seen = _read_from(reader, TopicPartition(probe, 0, start), b"valide:" + marker, timeout_s)
-    except KafkaException:
-        return Guarantee.ACK_THEN_COMMIT
+    except KafkaException as exc:
+        error = exc.args[0]
+        if error.code() not in _REFUSALS:
+            raise  # a broker still settling (no leader, no coordinator yet): asked again
+        log.warning("sonde.transactions_refusees", erreur=error.name())
+        return Guarantee.ACK_THEN_COMMIT  # the broker refuses transactions outright
     finally:
         reader.close()
     if b"valide:" + marker not in seen:
+        log.warning("sonde.sans_reponse", topic=probe)
         return Guarantee.ACK_THEN_COMMIT
     return Guarantee.ACK_THEN_COMMIT if b"annule:" + marker in seen else Guarantee.TRANSACTIONS
 

@@ -66,6 +66,8 @@ def read_json(payload: bytes, limits: Limits = LIMITS) -> JsonMessage | Rejected
             document = _standard(payload)
             rechecked = True
     values = document if isinstance(document, list) else [document]
+    if not values:
+        return Rejected.one("vide", "tableau JSON vide : aucun élément à traduire", "$")
     too_many = limits.too_many_items(len(values), "éléments")
     if too_many is not None:
         return Rejected((too_many,))
@@ -145,4 +147,22 @@ def _unreadable(payload: bytes, exc: orjson.JSONDecodeError, limits: Limits) -> 
         return Problem("json", message, "$", "json")
     if "depth limit" in exc.msg or "recursion" in exc.msg:
         return limits.too_deep("$")
-    return Problem("json", f"JSON illisible ligne {exc.lineno}, colonne {exc.colno} : {exc.msg}", "$", "json")
+    reason = _REASONS.get(exc.msg, "syntaxe JSON invalide")
+    return Problem("json", f"JSON illisible ligne {exc.lineno}, colonne {exc.colno} : {reason}", "$", "json")
+
+
+# orjson's messages, in French for the sender's integrator.
+_REASONS = {
+    "Input is a zero-length, empty document": "message vide",
+    "unexpected end of data": "fin inattendue (message tronqué ?)",
+    "unexpected content after document": "contenu après la fin du document",
+    "unexpected control character in string": "caractère de contrôle non échappé dans une chaîne",
+    "invalid escaped sequence in string": "séquence d'échappement invalide dans une chaîne",
+    "number is infinity when parsed as double": "nombre hors limites",
+    "unexpected character, expected ',' or '}'": "caractère inattendu, « , » ou « } » attendu",
+    "unexpected character, expected ',' or ']'": "caractère inattendu, « , » ou « ] » attendu",
+    "unexpected character, expected ':' after key": "caractère inattendu, « : » attendu après une clé",
+    "unexpected character, expected a JSON value": "caractère inattendu, une valeur JSON attendue",
+    "unexpected character, expected a string key": "caractère inattendu, une clé entre guillemets attendue",
+    "unexpected character": "caractère inattendu",
+}
