@@ -151,3 +151,30 @@ async def test_the_router_finds_its_chain_head_through_any_number_of_windows(
     for window in (1, 3, len(records) + 10):
         assert await chain_head(audited.bootstrap, CHAIN, trusted, window=window) == expected
     assert await chain_head(audited.bootstrap, "router-9", trusted, window=2) is None  # read to the beginning
+
+
+async def test_the_chain_resumes_after_a_batch_of_many_records(audited: Stack, keys: KeyPairFiles) -> None:
+    """The embedded broker answers ListOffsets with the first offset of the last batch plus one: a router that
+    trusted it resumed after the first record of its last batch and broke its own chain."""
+    producer = AIOKafkaProducer(bootstrap_servers=audited.bootstrap, enable_idempotence=False, linger_ms=200)
+    await producer.start()
+    try:
+        start = len(await collect(audited.bootstrap, AUDIT_TOPIC))
+        tag = uuid.uuid4().hex[:8]
+        for i in range(30):  # one produce batch, one router batch, one batch of 30 audit records
+            await producer.send(
+                "in.imilo", positionnement(f"{tag}-{i}"), headers=native_headers(ce_id=f"lot-{tag}-{i}")
+            )
+        await producer.flush()
+        await wait_for(audited.bootstrap, AUDIT_TOPIC, lambda _r: True, count=start + 30)
+        await audited.remove("router")
+        await audited.add("router")
+        await audited.wait_ready()
+        after = await deliver_one(audited, producer, start + 31)
+    finally:
+        await producer.stop()
+    report = verify(after, read_public_keys([keys.public]))
+    resumed = orjson.loads(after[-1][1])
+    previous = orjson.loads(after[-2][1])
+    assert (resumed["sequence"], resumed["hashPrecedent"]) == (previous["sequence"] + 1, previous["hash"])
+    assert not [b for b in report.breaks if b.sequence is not None and b.sequence > previous["sequence"]]
