@@ -187,7 +187,8 @@ def funding_region(record: Mapping[str, Any]) -> str | None:
     if explicit:
         return str(explicit)
     prefix, sep, _ = str(record.get("idSession") or "").partition(":")
-    return prefix if sep else None
+    # An empty prefix (":114782") names no region either: the routing error then points at idSession.
+    return prefix if sep and prefix else None
 
 
 def subjects(events: Iterable[Event] = EVENTS) -> tuple[str, ...]:

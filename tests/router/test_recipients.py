@@ -232,11 +232,6 @@ def test_a_region_that_is_the_only_recipient_of_its_own_event_is_not_a_silent_dr
         recipients(subject, {"region": "24"}, "region-24", only_self, REFERENCE)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="events.funding_region returns '' for an idSession with an empty prefix (':114782'), not None: "
-    "the error then points the sender at regionDestinataire instead of idSession",
-)
 def test_an_empty_session_prefix_names_no_funding_region(typed: TypedContracts, profiles: Profiles) -> None:
     assert events.funding_region({"idSession": ":114782", "regionDestinataire": None}) is None
     record = canonical(typed, "formation.Positionnement", idSession=":114782")
