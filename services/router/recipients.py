@@ -60,7 +60,21 @@ def recipients(
     # A Region is not sent back what it published; aggregates go to every party they concern.
     if rule is not Rule.TO_BOTH and sender in subscribed and sender != ML:
         subscribed = tuple(t for t in subscribed if t != sender)
+        if not subscribed:
+            raise RoutingError(
+                "expediteur_seul_destinataire",
+                f"le seul destinataire abonné à {subject} est son expéditeur {sender}, à qui un événement "
+                "n'est pas renvoyé : vérifiez la région indiquée (voir les profils des partenaires)",
+                _region_field(rule, record),
+            )
     return Route(subscribed, enriched)
+
+
+def _region_field(rule: Rule, record: Mapping[str, Any]) -> str:
+    """The field that named the Region, for the sender to correct."""
+    if rule is Rule.TO_FUNDING_REGION:
+        return "regionDestinataire" if record.get("regionDestinataire") else "idSession"
+    return "region"
 
 
 def _funding_region(record: Mapping[str, Any]) -> str:

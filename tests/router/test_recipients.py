@@ -220,16 +220,27 @@ def test_a_region_is_not_sent_back_what_it_sent() -> None:
     assert recipients(offre, {}, "imilo", imilo, REFERENCE).partners == ("imilo",)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="recipients() returns an empty route when the sender is the only subscriber: the event is "
-    "counted « ok » and delivered to nobody, the silent drop the module's docstring rules out",
-)
 def test_a_region_that_is_the_only_recipient_of_its_own_event_is_not_a_silent_drop() -> None:
     subject = "aide.DemandeAide"
     only_self = _profiles(_profile("region-24", [subject]))
-    with pytest.raises(RoutingError):
+    with pytest.raises(RoutingError) as caught:
         recipients(subject, {"region": "24"}, "region-24", only_self, REFERENCE)
+    assert (caught.value.code, caught.value.path) == ("expediteur_seul_destinataire", "region")
+    assert "region-24" in caught.value.message and subject in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("record", "path"),
+    [({"regionDestinataire": "24", "idSession": "53:1"}, "regionDestinataire"), ({"idSession": "24:1"}, "idSession")],
+)
+def test_a_funding_region_sending_to_itself_is_pointed_at_the_field_that_named_it(
+    record: dict[str, Any], path: str
+) -> None:
+    subject = "formation.Positionnement"
+    only_self = _profiles(_profile("region-24", [subject]))
+    with pytest.raises(RoutingError) as caught:
+        recipients(subject, record, "region-24", only_self, REFERENCE)
+    assert (caught.value.code, caught.value.path) == ("expediteur_seul_destinataire", path)
 
 
 def test_an_empty_session_prefix_names_no_funding_region(typed: TypedContracts, profiles: Profiles) -> None:
