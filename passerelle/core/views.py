@@ -22,8 +22,16 @@ class Withheld:
     default: Any
 
 
-# A plan maps each field to True (keep), Withheld (replace by default), or the plan of a nested record.
-Plan = Mapping[str, Union[bool, Withheld, "Plan"]]
+@dataclass(frozen=True)
+class Items:
+    """An array whose items the view minimises, each like a record at that place (or an inner array)."""
+
+    rule: Plan | Items
+
+
+# A plan maps each field to True (keep), Withheld (replace by default), the plan of a nested record, or
+# Items for an array of records with something withheld inside (one withholding nothing stays True).
+Plan = Mapping[str, Union[bool, Withheld, Items, "Plan"]]
 
 
 @dataclass(frozen=True)
@@ -42,39 +50,38 @@ def compile_plan(schema: Mapping[str, Any], categories: frozenset[str], free_tex
             named[avro["name"]] = avro
             if avro.get("namespace"):
                 named[f"{avro['namespace']}.{avro['name']}"] = avro
-        plan: dict[str, bool | Withheld | Plan] = {}
+        plan: dict[str, bool | Withheld | Items | Plan] = {}
         for field in avro["fields"]:
             pii = field.get("pii")
             allowed = (pii is None or pii in categories) and (free_text or not field.get("texte_libre"))
-            nested = _record_of(field["type"], named)
-            if not allowed:
-                plan[field["name"]] = Withheld(field.get("default"))
-            elif nested is not None:
-                plan[field["name"]] = record_plan(nested)
-            else:
-                plan[field["name"]] = True
+            plan[field["name"]] = type_rule(field["type"]) if allowed else Withheld(field.get("default"))
         return plan
+
+    def type_rule(avro: Any) -> bool | Items | Plan:
+        if isinstance(avro, list):
+            # A union with null (or other plain branches): its record or array of records decides.
+            for branch in avro:
+                rule = type_rule(branch)
+                if rule is not True:
+                    return rule
+            return True
+        if isinstance(avro, str):
+            avro = named.get(avro)
+        if not isinstance(avro, Mapping):
+            return True
+        if avro.get("type") == "record":
+            return record_plan(avro)
+        if avro.get("type") == "array":
+            items = type_rule(avro["items"])
+            # Items withholding nothing: the array goes whole, without a walk per item.
+            return Items(items) if not isinstance(items, bool) and _withholds_rule(items) else True
+        return True
 
     return record_plan(schema)
 
 
-def _record_of(avro: Any, named: dict[str, Mapping[str, Any]]) -> Mapping[str, Any] | None:
-    if isinstance(avro, list):
-        for branch in avro:
-            found = _record_of(branch, named)
-            if found is not None:
-                return found
-        return None
-    if isinstance(avro, str):
-        candidate = named.get(avro)
-        return candidate if candidate and candidate.get("type") == "record" else None
-    if isinstance(avro, Mapping) and avro.get("type") == "record":
-        return avro
-    return None
-
-
 def apply_plan(plan: Plan, record: Mapping[str, Any], prefix: str = "") -> tuple[dict[str, Any], list[str]]:
-    """(minimised record, dotted paths delivered with a value)."""
+    """(minimised record, dotted paths delivered with a value; ``name[].field`` inside minimised arrays)."""
     out: dict[str, Any] = {}
     delivered: list[str] = []
     for name, rule in plan.items():
@@ -86,6 +93,12 @@ def apply_plan(plan: Plan, record: Mapping[str, Any], prefix: str = "") -> tuple
             out[name] = value
             if value is not None and value != []:
                 delivered.append(path)
+        elif isinstance(rule, Items):
+            if isinstance(value, list):
+                out[name], inner = _apply_items(rule, value, path)
+                delivered += inner
+            else:
+                out[name] = value
         elif isinstance(value, Mapping):
             out[name], inner = apply_plan(rule, value, path + ".")
             delivered += inner
@@ -94,8 +107,33 @@ def apply_plan(plan: Plan, record: Mapping[str, Any], prefix: str = "") -> tuple
     return out, delivered
 
 
+def _apply_items(items: Items, values: list[Any], path: str) -> tuple[list[Any], list[str]]:
+    out: list[Any] = []
+    # Each path once, however many items carry it.
+    delivered: dict[str, None] = {}
+    for value in values:
+        kept: Any
+        if isinstance(items.rule, Items) and isinstance(value, list):
+            kept, inner = _apply_items(items.rule, value, path + "[]")
+        elif isinstance(items.rule, Mapping) and isinstance(value, Mapping):
+            kept, inner = apply_plan(items.rule, value, path + "[].")
+        else:
+            kept, inner = value, []
+        out.append(kept)
+        delivered.update(dict.fromkeys(inner))
+    return out, list(delivered)
+
+
+def _withholds_rule(rule: bool | Withheld | Items | Plan) -> bool:
+    if isinstance(rule, Withheld):
+        return True
+    if isinstance(rule, Items):
+        return _withholds_rule(rule.rule)
+    return isinstance(rule, Mapping) and _withholds(rule)
+
+
 def _withholds(plan: Plan) -> bool:
-    return any(isinstance(rule, Withheld) or (isinstance(rule, Mapping) and _withholds(rule)) for rule in plan.values())
+    return any(_withholds_rule(rule) for rule in plan.values())
 
 
 class ViewPlans:
