@@ -42,42 +42,108 @@ class _Key:
     free_text: bool
 
 
-def compile_plan(schema: Mapping[str, Any], categories: frozenset[str], free_text: bool) -> Plan:
-    named: dict[str, Mapping[str, Any]] = {}
+_PRIMITIVES = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})
 
-    def record_plan(avro: Mapping[str, Any]) -> Plan:
-        if avro.get("name"):
-            named[avro["name"]] = avro
-            if avro.get("namespace"):
-                named[f"{avro['namespace']}.{avro['name']}"] = avro
-        plan: dict[str, bool | Withheld | Items | Plan] = {}
+
+def compile_plan(schema: Mapping[str, Any], categories: frozenset[str], free_text: bool) -> Plan:
+    named = _named_types(schema)
+    # One plan per record full name: every reference shares it, and a recursive record refers to itself.
+    plans: dict[str, dict[str, bool | Withheld | Items | Plan]] = {}
+
+    def record_plan(avro: Mapping[str, Any], namespace: str) -> Plan:
+        full, own = _full_name(avro, namespace)
+        if full in plans:
+            return plans[full]
+        plan = plans[full] = {}
         for field in avro["fields"]:
             pii = field.get("pii")
             allowed = (pii is None or pii in categories) and (free_text or not field.get("texte_libre"))
-            plan[field["name"]] = type_rule(field["type"]) if allowed else Withheld(field.get("default"))
+            plan[field["name"]] = type_rule(field["type"], own) if allowed else Withheld(field.get("default"))
         return plan
 
-    def type_rule(avro: Any) -> bool | Items | Plan:
+    def type_rule(avro: Any, namespace: str) -> bool | Items | Plan:
         if isinstance(avro, list):
             # A union with null (or other plain branches): its record or array of records decides.
             for branch in avro:
-                rule = type_rule(branch)
+                rule = type_rule(branch, namespace)
                 if rule is not True:
                     return rule
             return True
         if isinstance(avro, str):
-            avro = named.get(avro)
+            if avro in _PRIMITIVES:
+                return True
+            avro, namespace = _resolve(avro, namespace, named)
         if not isinstance(avro, Mapping):
             return True
-        if avro.get("type") == "record":
-            return record_plan(avro)
-        if avro.get("type") == "array":
-            items = type_rule(avro["items"])
-            # Items withholding nothing: the array goes whole, without a walk per item.
-            return Items(items) if not isinstance(items, bool) and _withholds_rule(items) else True
-        return True
+        kind = avro.get("type")
+        if kind == "record":
+            return record_plan(avro, namespace)
+        if kind == "array":
+            items = type_rule(avro["items"], namespace)
+            return True if isinstance(items, bool) else Items(items)
+        if kind in ("map", "enum", "fixed"):
+            return True
+        return type_rule(kind, namespace)  # {"type": "string"}, {"type": "t.Personne"}…
 
-    return record_plan(schema)
+    root = record_plan(schema, "")
+    # Only now are the plans whole (a recursive one was not while its fields were compiled): an array whose
+    # items withhold nothing goes whole, without a walk per item.
+    for plan in plans.values():
+        for name, rule in plan.items():
+            if isinstance(rule, Items) and not _withholds_rule(rule, set()):
+                plan[name] = True
+    return root
+
+
+def _full_name(avro: Mapping[str, Any], enclosing: str) -> tuple[str, str]:
+    """(full name, namespace it gives the types defined inside it), by Avro's rules."""
+    name = str(avro["name"])
+    if "." in name:
+        return name, name.rpartition(".")[0]
+    namespace = avro.get("namespace")
+    namespace = enclosing if namespace is None else str(namespace)
+    return (f"{namespace}.{name}" if namespace else name), namespace
+
+
+def _named_types(schema: Any) -> dict[str, tuple[Mapping[str, Any], str]]:
+    """Every named type of the schema, wherever it is defined (even under a field a view withholds), by full
+    name, with the namespace enclosing its definition."""
+    found: dict[str, tuple[Mapping[str, Any], str]] = {}
+
+    def walk(avro: Any, namespace: str) -> None:
+        if isinstance(avro, list):
+            for branch in avro:
+                walk(branch, namespace)
+            return
+        if not isinstance(avro, Mapping):
+            return
+        kind = avro.get("type")
+        if kind in ("record", "enum", "fixed"):
+            full, own = _full_name(avro, namespace)
+            found[full] = (avro, namespace)
+            for field in avro.get("fields", ()):
+                walk(field["type"], own)
+        elif kind == "array":
+            walk(avro.get("items"), namespace)
+        elif kind == "map":
+            walk(avro.get("values"), namespace)
+        else:
+            walk(kind, namespace)
+
+    walk(schema, "")
+    return found
+
+
+def _resolve(
+    reference: str, namespace: str, named: Mapping[str, tuple[Mapping[str, Any], str]]
+) -> tuple[Mapping[str, Any], str]:
+    """The definition a name refers to: in the enclosing namespace unless dotted, else (as Java Avro) in the
+    null one. An unknown name fails: a view must not guess what it would let through."""
+    full = reference if "." in reference or not namespace else f"{namespace}.{reference}"
+    found = named.get(full) or named.get(reference)
+    if found is None:
+        raise ValueError(f"type nommé inconnu dans le contrat : {reference}")
+    return found
 
 
 def apply_plan(plan: Plan, record: Mapping[str, Any], prefix: str = "") -> tuple[dict[str, Any], list[str]]:
@@ -124,16 +190,20 @@ def _apply_items(items: Items, values: list[Any], path: str) -> tuple[list[Any],
     return out, list(delivered)
 
 
-def _withholds_rule(rule: bool | Withheld | Items | Plan) -> bool:
+def _withholds_rule(rule: bool | Withheld | Items | Plan, seen: set[int]) -> bool:
     if isinstance(rule, Withheld):
         return True
     if isinstance(rule, Items):
-        return _withholds_rule(rule.rule)
-    return isinstance(rule, Mapping) and _withholds(rule)
+        return _withholds_rule(rule.rule, seen)
+    return isinstance(rule, Mapping) and _withholds(rule, seen)
 
 
-def _withholds(plan: Plan) -> bool:
-    return any(_withholds_rule(rule) for rule in plan.values())
+def _withholds(plan: Plan, seen: set[int]) -> bool:
+    """Whether any Withheld is reachable from the plan; ``seen`` stops at a recursive record's plan."""
+    if id(plan) in seen:
+        return False
+    seen.add(id(plan))
+    return any(_withholds_rule(rule, seen) for rule in plan.values())
 
 
 class ViewPlans:
@@ -141,20 +211,26 @@ class ViewPlans:
 
     def __init__(self, catalogue: Catalogue) -> None:
         self.catalogue = catalogue
-        self._plans: dict[_Key, Plan] = {}
+        # Each plan with whether it withholds anything, both asked on every delivery.
+        self._plans: dict[_Key, tuple[Plan, bool]] = {}
+
+    def _compiled(self, schema: SchemaVersion, reception: Reception) -> tuple[Plan, bool]:
+        key = _Key(schema.subject, schema.version, frozenset(reception.view), reception.free_text)
+        compiled = self._plans.get(key)
+        if compiled is None:
+            plan = compile_plan(schema.schema, key.categories, key.free_text)
+            compiled = self._plans[key] = (plan, _withholds(plan, set()))
+        return compiled
 
     def plan(self, schema: SchemaVersion, reception: Reception) -> Plan:
-        key = _Key(schema.subject, schema.version, frozenset(reception.view), reception.free_text)
-        if key not in self._plans:
-            self._plans[key] = compile_plan(schema.schema, key.categories, key.free_text)
-        return self._plans[key]
+        return self._compiled(schema, reception)[0]
 
     def withholds_nothing(self, schema: SchemaVersion, reception: Reception) -> bool:
         """True when this recipient sees every field: its delivery can be the canonical bytes as they are."""
-        return not _withholds(self.plan(schema, reception))
+        return not self._compiled(schema, reception)[1]
 
     def apply(
         self, schema: SchemaVersion, record: Mapping[str, Any], reception: Reception
     ) -> tuple[dict[str, Any], list[str]]:
-        minimised, delivered = apply_plan(self.plan(schema, reception), record)
+        minimised, delivered = apply_plan(self._compiled(schema, reception)[0], record)
         return minimised, sorted(delivered)

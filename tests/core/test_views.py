@@ -346,11 +346,6 @@ def test_an_array_of_records_with_personal_fields_inside_withholds_something() -
     assert views.withholds_nothing(schema, reception(("identite",), False))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="compile_plan learns a named record only when it walks into it: defined under a withheld field, "
-    "a later reference by name is not recognised as a record and is delivered whole",
-)
 def test_a_record_referred_to_by_name_is_minimised_like_its_definition() -> None:
     schema = _schema(
         _field("responsable", ["null", PERSONNE], default=None, pii="contact"),
@@ -359,6 +354,72 @@ def test_a_record_referred_to_by_name_is_minimised_like_its_definition() -> None
     record = {"responsable": {"nom": "Martin", "role": "a"}, "tuteur": {"nom": "Durand", "role": "b"}}
     out, _ = apply_plan(compile_plan(schema, frozenset(), False), record)
     assert out == {"responsable": None, "tuteur": {"nom": None, "role": "b"}}
+
+
+def test_names_resolve_by_avro_namespaces_wherever_the_type_is_defined() -> None:
+    # Personne is defined in namespace t inside an array under a withheld field, then referred to by its
+    # short name from t and from an inner record in namespace u, by full name inside an array.
+    inner = {
+        "type": "record",
+        "name": "Equipe",
+        "namespace": "u",
+        "fields": [_field("chef", ["null", "t.Personne"], default=None), _field("code", "string")],
+    }
+    schema = _schema(
+        _field("anciens", {"type": "array", "items": PERSONNE}, default=[], pii="identite"),
+        _field("tuteur", ["null", "Personne"], default=None),
+        _field("membres", {"type": "array", "items": "t.Personne"}, default=[]),
+        _field("equipe", inner),
+    )
+    record = {
+        "anciens": [{"nom": "Martin", "role": "a"}],
+        "tuteur": {"nom": "Durand", "role": "b"},
+        "membres": [{"nom": "Petit", "role": "c"}],
+        "equipe": {"chef": {"nom": "Leroy", "role": "d"}, "code": "E1"},
+    }
+    out, delivered = apply_plan(compile_plan(schema, frozenset(), False), record)
+    assert out == {
+        "anciens": [],
+        "tuteur": {"nom": None, "role": "b"},
+        "membres": [{"nom": None, "role": "c"}],
+        "equipe": {"chef": {"nom": None, "role": "d"}, "code": "E1"},
+    }
+    assert sorted(delivered) == ["equipe.chef.role", "equipe.code", "membres[].role", "tuteur.role"]
+
+
+def test_a_recursive_record_is_minimised_at_every_depth() -> None:
+    noeud = {
+        "type": "record",
+        "name": "Noeud",
+        "fields": [
+            _field("enfants", {"type": "array", "items": "Noeud"}, default=[]),
+            _field("parent", ["null", "Noeud"], default=None),
+            _field("nom", ["null", "string"], default=None, pii="identite"),
+            _field("code", "string"),
+        ],
+    }
+    schema = _schema(_field("racine", noeud))
+    leaf: dict[str, Any] = {"enfants": [], "parent": None, "nom": "Durand", "code": "B"}
+    record = {"racine": {"enfants": [leaf], "parent": {**leaf, "code": "P"}, "nom": "Martin", "code": "A"}}
+    out, delivered = apply_plan(compile_plan(schema, frozenset(), False), record)
+    assert out == {
+        "racine": {
+            "enfants": [{**leaf, "nom": None}],
+            "parent": {**leaf, "nom": None, "code": "P"},
+            "nom": None,
+            "code": "A",
+        }
+    }
+    assert sorted(delivered) == ["racine.code", "racine.enfants[].code", "racine.parent.code"]
+    views = ViewPlans(Catalogue({}))
+    assert not views.withholds_nothing(SchemaVersion("t.Essai", 1, schema), reception((), False))
+    assert views.withholds_nothing(SchemaVersion("t.Essai", 1, schema), reception(("identite",), False))
+
+
+def test_an_unknown_type_name_fails_rather_than_letting_its_value_through() -> None:
+    schema = _schema(_field("tuteur", ["null", "t.Inconnu"], default=None))
+    with pytest.raises(ValueError, match=r"t\.Inconnu"):
+        compile_plan(schema, frozenset(), False)
 
 
 # ---- ViewPlans: withholds_nothing and the cache --------------------------------------------------------------
