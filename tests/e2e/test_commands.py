@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import orjson
 import pytest
+from aiokafka import AIOKafkaProducer
 from lxml import etree
 
 from passerelle.broker.embedded import LOOPBACK, free_port
@@ -24,8 +25,8 @@ from passerelle.simulation.lheo_feed import write_feed
 from passerelle.stack.local import Stack
 from services.region_adapter.dialects.lheo import split_lheo
 from tests.conftest import OWN_LHEO, TEST_SETTINGS
-from tests.e2e.traffic import pseudonym_of
-from tests.flows import caused_by, cli, wait_for
+from tests.e2e.traffic import positionnement, pseudonym_of
+from tests.flows import caused_by, cli, native_headers, send, wait_for
 
 pytestmark = pytest.mark.broker
 
@@ -130,7 +131,7 @@ async def test_dev_up_prints_its_addresses_serves_metrics_and_stops_on_ctrl_c() 
                 assert line, f"dev up s'est arrêté :\n{seen.getvalue()}"
                 seen.write(line.decode())
         text = seen.getvalue()
-        assert re.search(r"broker \(Kafka\)\W+127\.0\.0\.1:\d+", text)
+        assert re.search(r"broker \(Tansu embarqué[^)]*\)\W+127\.0\.0\.1:\d+", text)
         urls = re.findall(r"http://127\.0\.0\.1:\d+/metrics", text)
         assert len(urls) == 4
         async with httpx.AsyncClient() as client:
@@ -140,6 +141,77 @@ async def test_dev_up_prints_its_addresses_serves_metrics_and_stops_on_ctrl_c() 
         process.send_signal(signal.SIGINT)
         rest, _ = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode == 0, seen.getvalue() + rest.decode()
+
+
+async def _dev_up(*args: str) -> tuple[asyncio.subprocess.Process, str]:
+    """``passerelle dev up ARGS`` until it says Ctrl-C: the process and what it printed."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "passerelle.cli", "dev", "up", *args,
+        env=_without_broker(), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    assert process.stdout is not None
+    seen = io.StringIO()
+    async with asyncio.timeout(180):
+        while "Ctrl-C" not in seen.getvalue():
+            line = await process.stdout.readline()
+            assert line, f"dev up s'est arrêté :\n{seen.getvalue()}"
+            seen.write(line.decode())
+    return process, seen.getvalue()
+
+
+async def _stop(process: asyncio.subprocess.Process) -> None:
+    process.send_signal(signal.SIGINT)
+    await asyncio.wait_for(process.communicate(), 90)
+    assert process.returncode == 0
+
+
+@pytest.mark.kafka
+async def test_dev_up_on_apache_kafka_keeps_its_data_and_resumes(tmp_path: Path) -> None:
+    data = tmp_path / "donnees"
+    process, text = await _dev_up("--broker", "kafka", "--donnees", str(data))
+    try:
+        found = re.search(r"broker \(Apache Kafka\)\W+(127\.0\.0\.1:\d+)", text)
+        assert found, text
+        bootstrap = found.group(1)
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+        await producer.start()
+        try:
+            await send(producer, "in.imilo", positionnement("reprise"), native_headers(ce_id="reprise-1"))
+        finally:
+            await producer.stop()
+        await wait_for(bootstrap, "out.region-24", caused_by("reprise-1"), timeout_s=60)
+    finally:
+        await _stop(process)
+    assert (data / "audit" / "audit-signing.pem").exists()
+
+    process, text = await _dev_up("--broker", "kafka", "--donnees", str(data))
+    try:
+        found = re.search(r"broker \(Apache Kafka\)\W+(127\.0\.0\.1:\d+)", text)
+        assert found, text
+        bootstrap = found.group(1)
+        # The delivery made before the stop is still there: the broker resumed its data.
+        assert await wait_for(bootstrap, "out.region-24", caused_by("reprise-1"), timeout_s=30)
+        env = {**os.environ, "PASSERELLE_KAFKA_BOOTSTRAP": bootstrap}
+        env["PASSERELLE_AUDIT_PUBLIC_KEY_FILE"] = str(data / "audit" / "audit-public.pem")
+        verified = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "passerelle.cli", "audit", "verify",
+            env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        )  # fmt: skip
+        out, _ = await asyncio.wait_for(verified.communicate(), 60)
+        assert verified.returncode == 0, out.decode()
+    finally:
+        await _stop(process)
+
+
+async def test_killing_dev_up_takes_its_embedded_broker_along() -> None:
+    before = _tansu_processes()
+    process, _ = await _dev_up()
+    assert _tansu_processes() == before + 1
+    process.kill()  # no Ctrl-C, no clean-up code: the kernel tells the broker its parent is gone
+    await process.wait()
+    async with asyncio.timeout(20):
+        while _tansu_processes() > before:
+            await asyncio.sleep(0.2)
 
 
 def _tansu_processes() -> int:
