@@ -38,12 +38,8 @@ class Upper:
 async def topics_pair(kafka: str) -> tuple[str, str]:
     suffix = uuid.uuid4().hex[:8]
     source, target = f"in.hop-{suffix}", f"canon.hop-{suffix}"
-    specs = [
-        TopicSpec.of(source, 3),
-        TopicSpec.of(target, 3),
-        TopicSpec.of("dlq.hoptest", 1),
-        TopicSpec.of(PROBE_TOPIC),
-    ]
+    dlq = f"dlq.{_service(source)}"  # auto-created on the embedded broker, never on Apache Kafka
+    specs = [TopicSpec.of(source, 3), TopicSpec.of(target, 3), TopicSpec.of(dlq, 1), TopicSpec.of(PROBE_TOPIC)]
     await ensure_topics(kafka, specs)
     return source, target
 

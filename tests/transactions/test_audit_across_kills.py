@@ -8,13 +8,14 @@ import os
 import sys
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from passerelle.broker.apache import KafkaCluster
 from passerelle.broker.embedded import free_port
 from passerelle.broker.reader import collect
 from passerelle.broker.topics import AUDIT_TOPIC
@@ -31,10 +32,17 @@ pytestmark = pytest.mark.kafka
 N = 300
 
 
+@pytest.fixture(scope="module")
+def own_kafka() -> Iterator[str]:
+    """A node of its own: this test signs with its own keys, and the shared node's chain must verify alone."""
+    with KafkaCluster(nodes=1) as cluster:
+        yield cluster.bootstrap
+
+
 @pytest.fixture
-async def adapters(apache_kafka: str) -> AsyncIterator[Stack]:
+async def adapters(own_kafka: str) -> AsyncIterator[Stack]:
     """The I-MILO adapter in this process; the router runs in a process of its own, to be killed."""
-    settings = Settings(kafka_bootstrap=apache_kafka, pseudonym_secret=TEST_SECRET, batch_timeout_ms=10)
+    settings = Settings(kafka_bootstrap=own_kafka, pseudonym_secret=TEST_SECRET, batch_timeout_ms=10)
     stack = Stack(settings, services=("milo-adapter",), with_registry=False)
     await stack.start()
     try:
@@ -76,8 +84,9 @@ async def _deliveries(bootstrap: str, markers: set[str]) -> Counter[str]:
 
 
 async def test_a_killed_router_leaves_a_continuous_chain_and_delivers_once(
-    apache_kafka: str, adapters: Stack, tmp_path: Path
+    own_kafka: str, adapters: Stack, tmp_path: Path
 ) -> None:
+    apache_kafka = own_kafka
     keys = write_key_pair(tmp_path / "cles")
     chain = f"routeur-{uuid.uuid4().hex[:6]}"
     tag = uuid.uuid4().hex[:6]
