@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-fast setup system-deps java-deps kafka-jars lint typecheck contracts-check clean
+.PHONY: demo test test-fast fuzz setup system-deps java-deps kafka-jars lint typecheck contracts-check clean
 
 demo: $(STAMP)
 	$(BIN)/passerelle demo $(ARGS)
@@ -19,6 +19,10 @@ test: $(STAMP) system-deps kafka-jars lint typecheck contracts-check
 # No broker, no network: the domain core, the dialects, the hop with fakes. Under 30 s.
 test-fast: $(STAMP)
 	$(BIN)/pytest -q -m "not broker and not kafka" $(PYTEST_ARGS)
+
+# The fuzz suite's long run: 10,000 hostile inputs per dialect, through the adapters' real inbound flow.
+fuzz: $(STAMP)
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -q -p no:cacheprovider tests/fuzz $(PYTEST_ARGS)
 
 setup: $(STAMP)
 

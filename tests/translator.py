@@ -68,14 +68,14 @@ class Recording(InboundTranslator):
 
 
 @functools.cache
-def _context(service: str) -> ServiceContext:
+def service_context(service: str) -> ServiceContext:
     return ServiceContext.build(service, Settings(pseudonym_secret="secret-de-test"))
 
 
 def translator(partner: str) -> Recording:
     """The translator of the adapter that reads ``partner``'s messages, as the service builds it (offline)."""
     app = milo if partner == "imilo" else region
-    return Recording(_context(app.SERVICE), app.DIALECTS)
+    return Recording(service_context(app.SERVICE), app.DIALECTS)
 
 
 def incoming(

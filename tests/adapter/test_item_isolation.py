@@ -138,3 +138,11 @@ def test_a_good_ce_time_and_a_strange_first_line_header() -> None:
     assert len(seen.canonical) == 2 and not seen.rejected
     odd = translator("region-53").run(incoming("region-53", _csv({}), headers={FIRST_LINE: "²"}, ce_type=STATUS))
     assert len(odd.canonical) == 4 and not odd.rejected
+
+
+def test_an_amount_that_becomes_a_nir_in_cents_is_refused() -> None:
+    """Found by the fuzz suite: 2840537261084.46 euros is a decimal number, not a NIR, until converted to cents."""
+    base = orjson.loads(simulated.imilo_message("aide.DemandeAide", {"idDossier": "D-1", "idDemande": "A-1"}))
+    [refused] = imilo_json.parse(orjson.dumps({**base, "montantDemande": 2840537261084.46}), context("imilo"))
+    assert isinstance(refused, Rejected) and refused.problems[0].code == "nir"
+    assert "2840537261084" not in repr(refused)

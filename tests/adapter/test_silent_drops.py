@@ -124,3 +124,11 @@ def test_json_that_is_not_utf_8_says_so() -> None:
         b'{"evenement": "formation.StatutCandidature", "commentaire": "\xe9t\xe9"}', context("region-24")
     )
     assert isinstance(refused, Rejected) and "UTF-8" in refused.problems[0].message
+
+
+def test_a_formation_without_sessions_says_so() -> None:
+    """Found by the fuzz suite: a formation whose action was dropped yielded nothing at all."""
+    empty = "<formation><intitule-formation>Vide</intitule-formation></formation>"
+    outcomes = list(parse_lheo(_lheo(formations=empty + FORMATION), context("region-24", OFFER)))
+    assert [type(o) for o in outcomes] == [Rejected, Draft]
+    assert outcomes[0].problems[0].code == "vide" and outcomes[0].position == "formation 1"  # type: ignore[union-attr]

@@ -21,7 +21,7 @@ from passerelle.core import events
 from passerelle.core.dialect import Draft, InboundContext, OutboundContext, Outcome, Rejected, Rendered
 from passerelle.core.events import Dialect
 from passerelle.core.native_json import read_json
-from passerelle.core.privacy import shown_value
+from passerelle.core.privacy import NirDetected, number_holds_nir, shown_value
 from passerelle.core.shapes import Reading, read_date, read_id
 
 CONTENT_TYPE = "application/json"
@@ -149,6 +149,9 @@ def _convert(value: Any, kind: str, reading: Reading, path: str, personal: bool)
         cents = value * 100
         if not math.isfinite(cents):  # round() of an infinite amount raises OverflowError
             reading.bad("borne", path, "montant hors limites", "montant en euros", value)
+            return None
+        if number_holds_nir(round(cents)):  # 2840537261084.46 euros are a NIR in cents: the guard read euros
+            reading.bad("nir", path, str(NirDetected(path)))
             return None
         return round(cents)
     return value

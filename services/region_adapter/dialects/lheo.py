@@ -206,6 +206,7 @@ def _translate_formation(
     except _Bad as bad:
         yield Rejected((bad.problem,), f"formation {number}", SUBJECT)
         return
+    sessions = 0
     for a_index, action in enumerate(find.all(formation, "action"), start=1):
         # Reported on each session: each session is its own event.
         action_problems: list[Problem] = list(screened.actions.get(a_index, ()))
@@ -216,6 +217,7 @@ def _translate_formation(
             except _Bad as bad:
                 action_problems = [bad.problem]
         for s_index, session in enumerate(find.all(action, "session"), start=1):
+            sessions += 1
             numero = session.get("numero") or f"{action.get('numero') or a_index}-{s_index}"
             where = f"formation[{number}]/action[{a_index}]/session[{s_index}]"
             # The position is shown to the sender: a session named by a NIR, an e-mail... is shown by its place.
@@ -235,6 +237,9 @@ def _translate_formation(
             record["idSession"] = f"{region}:{numero}"
             record["idAction"] = action.get("numero") or f"{common['idFormation']}-{a_index}"
             yield Draft(SUBJECT, record, record["idSession"], position, f"session:{numero}")
+    if not sessions:  # an event is a session: a formation without any would vanish without a word
+        message = "formation sans aucune session (action/session) : rien à traduire"
+        yield Rejected.one("vide", message, f"formation[{number}]", position=f"formation {number}", subject=SUBJECT)
 
 
 def _screen(formation: etree._Element, number: int, prefix: str, limits: Limits) -> _Screened:
