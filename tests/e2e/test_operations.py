@@ -66,7 +66,7 @@ async def test_audit_topics_and_partners_commands(stack: Stack, producer: AIOKaf
     await send(producer, "in.imilo", positionnement(n), native_headers(ce_id=f"audit-{n}"))
     await wait_for(stack.bootstrap, "out.region-24", caused_by(f"audit-{n}"))
     code, out = await cli(stack, "audit", "verify")
-    assert code == 0 and "intègre" in out
+    assert code == 0 and "intègre" in out, out
     code, out = await cli(stack, "topics", "create")
     assert code == 0 and "déjà présent" in out
     code, out = await cli(stack, "partners", "list")
@@ -75,10 +75,13 @@ async def test_audit_topics_and_partners_commands(stack: Stack, producer: AIOKaf
 
 async def test_a_killed_adapter_loses_nothing_and_doubles_nothing(stack: Stack, producer: AIOKafkaProducer) -> None:
     await stack.remove("region-adapter")
+    # The stack's own broker settings (on the embedded broker: short session, ack then commit), so the killed
+    # member's partitions move as fast as the in-process services' would.
+    same = ("producer_idempotence", "consumer_session_timeout_ms", "transactions", "fetch_max_wait_ms")
     env = {
         **os.environ,
+        **{f"PASSERELLE_{name.upper()}": str(getattr(stack.settings, name)).lower() for name in same},
         "PASSERELLE_KAFKA_BOOTSTRAP": stack.bootstrap,
-        "PASSERELLE_PRODUCER_IDEMPOTENCE": "false",
         "PASSERELLE_METRICS_PORT": "0",
         "PASSERELLE_BATCH_MAX_RECORDS": "50",
         "PASSERELLE_LOG_LEVEL": "WARNING",
