@@ -18,7 +18,7 @@ test: $(STAMP) system-deps kafka-jars lint typecheck contracts-check
 
 # No broker, no network: the domain core, the dialects, the hop with fakes. Under 30 s.
 test-fast: $(STAMP)
-	$(BIN)/pytest -q -m "not broker and not kafka" $(PYTEST_ARGS)
+	$(BIN)/pytest -q -n 2 -m "not broker and not kafka" $(PYTEST_ARGS)
 
 # The fuzz suite's long run: 10,000 hostile inputs per dialect, through the adapters' real inbound flow.
 fuzz: $(STAMP)
