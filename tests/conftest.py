@@ -17,6 +17,7 @@ from passerelle.core.contracts.codec import AvroCodec
 from passerelle.core.contracts.typed import TypedContracts
 from passerelle.core.partners import Profiles
 from passerelle.core.privacy import Pseudonymiser
+from passerelle.runtime.audit import KeyPairFiles, write_key_pair
 from passerelle.settings import PROJECT_ROOT, Settings
 from passerelle.stack.local import Stack
 
@@ -147,9 +148,21 @@ def kafka(request: pytest.FixtureRequest, broker_kind: str) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def kafka_settings(kafka: str, broker_kind: str) -> Settings:
+def audit_keys(tmp_path_factory: pytest.TempPathFactory) -> KeyPairFiles:
+    """One audit key pair for the session: a stack set up again on the same broker continues the same chain."""
+    return write_key_pair(tmp_path_factory.mktemp("audit") / "cles")
+
+
+@pytest.fixture(scope="session")
+def kafka_settings(kafka: str, broker_kind: str, audit_keys: KeyPairFiles) -> Settings:
     """Settings pointing at the test broker (the embedded one gets its own fetch and session settings)."""
-    settings = Settings(kafka_bootstrap=kafka, pseudonym_secret=TEST_SECRET, batch_timeout_ms=10)
+    settings = Settings(
+        kafka_bootstrap=kafka,
+        pseudonym_secret=TEST_SECRET,
+        batch_timeout_ms=10,
+        audit_signing_key_file=audit_keys.signing,
+        audit_public_key_file=audit_keys.public,
+    )
     external = "PASSERELLE_KAFKA_BOOTSTRAP" in os.environ
     return settings if external or broker_kind == "kafka" else embedded_settings(settings, kafka)
 
