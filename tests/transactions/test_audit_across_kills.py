@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import sys
 import uuid
 from collections import Counter
@@ -61,6 +62,7 @@ async def _router(bootstrap: str, keys: KeyPairFiles, instance: str) -> asyncio.
         "PASSERELLE_AUDIT_PUBLIC_KEY_FILE": str(keys.public),
         "PASSERELLE_METRICS_PORT": str(free_port()),
         "PASSERELLE_BATCH_MAX_RECORDS": "40",
+        "PASSERELLE_CONSUMER_SESSION_TIMEOUT_MS": "6000",  # a paused instance loses its partitions in seconds
         "PASSERELLE_LOG_LEVEL": "WARNING",
     }
     return await asyncio.create_subprocess_exec(
@@ -124,3 +126,51 @@ async def test_a_killed_router_leaves_a_continuous_chain_and_delivers_once(
     assert report.last_sequence[chain] == len(records) >= N
     causes = Counter(v for _, raw in records for v in [orjson.loads(raw)["idEvenement"]])
     assert set(causes.values()) == {1}  # one audit record per delivery, none written twice
+
+
+async def test_a_paused_router_woken_after_its_successor_took_over_breaks_no_chain(
+    own_kafka: str, adapters: Stack, tmp_path: Path
+) -> None:
+    """Two router instances, two chains: the first is paused mid-stream, the second takes its partitions; when the
+    first wakes, its open transaction is refused, its chain rolls back to its last committed record, and every
+    event is still delivered once, each chain verifying on its own."""
+    keys = write_key_pair(tmp_path / "cles")
+    first_chain, second_chain = f"routeur-a-{uuid.uuid4().hex[:4]}", f"routeur-b-{uuid.uuid4().hex[:4]}"
+    tag = uuid.uuid4().hex[:6]
+    markers = {f"zombie-{tag}-{i}" for i in range(N)}
+    producer = AIOKafkaProducer(bootstrap_servers=own_kafka)
+    await producer.start()
+    try:
+        for i in range(N):
+            headers = native_headers("formation.Positionnement", ce_id=f"zombie-{tag}-{i}")
+            await send(producer, "in.imilo", positionnement(f"z{tag}-{i}"), headers)
+    finally:
+        await producer.stop()
+
+    first = await _router(own_kafka, keys, first_chain)
+    second: asyncio.subprocess.Process | None = None
+    try:
+        async with asyncio.timeout(120):
+            while len(await _chain(own_kafka, first_chain)) < 40:
+                await asyncio.sleep(0.3)
+        first.send_signal(signal.SIGSTOP)
+        second = await _router(own_kafka, keys, second_chain)
+        async with asyncio.timeout(240):
+            while len(await _deliveries(own_kafka, markers)) < N:
+                await asyncio.sleep(0.5)
+        first.send_signal(signal.SIGCONT)
+        await asyncio.sleep(10)  # it wakes, tries to commit what it held, and is refused
+    finally:
+        for process in (first, second):
+            if process is not None and process.returncode is None:
+                process.send_signal(signal.SIGCONT)
+                process.kill()
+                await process.wait()
+
+    delivered = await _deliveries(own_kafka, markers)
+    assert len(delivered) == N and set(delivered.values()) == {1}, Counter(delivered.values())
+    public = read_public_keys([keys.public])
+    for chain in (first_chain, second_chain):
+        records = await _chain(own_kafka, chain)
+        report = verify(records, public)
+        assert report.ok, (chain, report.breaks[:3])
