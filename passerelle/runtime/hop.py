@@ -267,6 +267,12 @@ class Hop:
                 call_hook(self.processor, "rollback")
                 self._failed_batch(consumer, producer, records, exc)
                 return
+            except Exception:  # the loop must outlive a bug: the batch is read again, loudly
+                log.exception("hop.lot_erreur_inattendue", service=self.spec.service)
+                call_hook(self.processor, "rollback")
+                failure = KafkaException(KafkaError(KafkaError._FAIL, "erreur inattendue du saut"))
+                self._failed_batch(consumer, producer, records, failure)
+                return
             call_hook(self.processor, "commit")
         self.seen.add_all(done)
         self._progressed()

@@ -172,3 +172,62 @@ def test_an_unreachable_broker_fails_the_batch_so_it_is_read_again() -> None:
             _Producer(down=True),  # type: ignore[arg-type]
             [Output("canon.formation.Positionnement", b"ok", b"k", [])],
         )
+
+
+class _Record:
+    """The parts of a librdkafka message the hop reads."""
+
+    def __init__(self, offset: int) -> None:
+        self._offset = offset
+
+    def topic(self) -> str:
+        return "in.region-24"
+
+    def partition(self) -> int:
+        return 0
+
+    def offset(self) -> int:
+        return self._offset
+
+    def key(self) -> bytes:
+        return b"k"
+
+    def value(self) -> bytes:
+        return b"{}"
+
+    def headers(self) -> list[tuple[str, bytes]]:
+        return [("ce_id", f"m-{self._offset}".encode())]
+
+    def timestamp(self) -> tuple[int, int]:
+        return (0, 0)
+
+    def error(self) -> None:
+        return None
+
+
+class _Consumer:
+    def __init__(self) -> None:
+        self.seeks: list[Any] = []
+        self.commits = 0
+
+    def seek(self, tp: Any) -> None:
+        self.seeks.append((tp.topic, tp.partition, tp.offset))
+
+    def commit(self, **_: Any) -> None:
+        self.commits += 1
+
+
+class _Broken:
+    def produce(self, *_: Any, **__: Any) -> None:
+        raise RuntimeError("bogue du client")
+
+
+def test_an_unexpected_error_reads_the_batch_again_and_keeps_the_loop_alive() -> None:
+    hop = _hop(_Huge(), budget=1_000_000)
+    hop._sleep = lambda _s: None  # type: ignore[method-assign, assignment]
+    consumer = _Consumer()
+    records: list[Any] = [_Record(7), _Record(8)]
+    hop._handle(consumer, _Broken(), records)  # type: ignore[arg-type]
+    assert consumer.seeks == [("in.region-24", 0, 7)] and consumer.commits == 0
+    assert hop.trouble is not None and hop._failures == 1
+    assert "m-7" not in hop.seen  # not done: it will be read again
