@@ -11,7 +11,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
-from passerelle.broker.reader import collect
+from passerelle.broker.reader import TopicNotFound, collect
 
 
 def native_headers(event: str | None = None, ce_id: str | None = None, **extra: str) -> list[tuple[str, bytes]]:
@@ -56,6 +56,20 @@ async def wait_for(
         await asyncio.sleep(settle_s)
         found = [r for r in await collect(bootstrap, topic) if match(r)]
     return found
+
+
+async def counts_along(bootstrap: str, path: Sequence[str], marker: str) -> dict[str, int]:
+    """How many records of each topic carry the marker (ce_id or correlation id; -1: no such topic), to tell
+    which hop lost a message."""
+    seen = {}
+    for topic in path:
+        try:
+            records = await collect(bootstrap, topic)
+        except TopicNotFound:
+            seen[topic] = -1
+            continue
+        seen[topic] = sum(1 for r in records if marker in (header(r, "ce_id"), header(r, "correlation_id")))
+    return seen
 
 
 def header(record: Any, name: str) -> str | None:

@@ -57,6 +57,7 @@ FENCED = "instance évincée : une autre instance a repris ses partitions"
 STALL_AFTER_S = 60.0
 _CHECK_EVERY_S = 5.0
 _CALL_TIMEOUT_S = 30.0
+_CLOSE_WAIT_S = 10.0
 # Headers a degraded DLQ record keeps from the refused output, so an operator can follow it.
 _KEPT_ON_DEGRADE = frozenset({"ce_id", "ce_type", "ce_source", "correlation_id", "traceparent", CAUSE, SENDER})
 # Errors about the record itself: producing the same record again can only fail again.
@@ -118,6 +119,8 @@ class Hop:
         self._last_progress = time.monotonic()
         self._last_check = 0.0
         self._stopping = threading.Event()
+        # Set when no broker answers: the loop then waits for one and starts again with a new consumer.
+        self._all_down = threading.Event()
         # The loop thread holds it for each batch; publish() from the event loop takes it too.
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -169,7 +172,6 @@ class Hop:
         self.guarantee = await asyncio.to_thread(probe_guarantee, self.settings)
         for mode in Guarantee:
             self.metrics.guarantee.labels(self.spec.service, mode.value).set(1 if mode is self.guarantee else 0)
-        transactional = self.guarantee is Guarantee.TRANSACTIONS
         log.info("hop.garantie", service=self.spec.service, garantie=self.guarantee.value)
         done = await _with_backoff(
             "memoire",
@@ -179,15 +181,19 @@ class Hop:
         self.seen.add_all(done)
         log.info("hop.memoire_reconstruite", service=self.spec.service, entrees_deja_traitees=len(done))
         self._producer = await asyncio.to_thread(self._new_producer)
-        config = consumer_config(self.settings, self.group_id, read_committed=transactional)
-        config["error_cb"] = self._on_client_error
-        self._consumer = Consumer(config)
-        self._consumer.subscribe(
-            list(self.spec.inputs), on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_revoke
-        )
+        self._consumer = self._new_consumer()
         self._stopping.clear()
         self._thread = threading.Thread(target=self._run, name=f"hop-{self.spec.service}", daemon=True)
         self._thread.start()
+
+    def _new_consumer(self) -> Consumer:
+        config = consumer_config(self.settings, self.group_id, read_committed=self.guarantee is Guarantee.TRANSACTIONS)
+        config["error_cb"] = self._on_client_error
+        consumer = Consumer(config)
+        consumer.subscribe(
+            list(self.spec.inputs), on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_revoke
+        )
+        return consumer
 
     def _new_producer(self) -> Producer:
         transactional = self.guarantee is Guarantee.TRANSACTIONS
@@ -212,22 +218,25 @@ class Hop:
             self._thread = None
         consumer, self._consumer = self._consumer, None
         if consumer is not None:
-            await _bounded_step("consommateur", self.spec.service, asyncio.to_thread(consumer.close))
+            await _bounded_step("consommateur", self.spec.service, _in_daemon_thread(consumer.close))
         producer, self._producer = self._producer, None
         if producer is not None:
-            await _bounded_step("producteur", self.spec.service, asyncio.to_thread(producer.flush, 5.0))
+            await _bounded_step("producteur", self.spec.service, _in_daemon_thread(lambda: producer.flush(5.0)))
         self._set_ready(False)
 
     # ------------------------------------------------------------------ the loop (its own thread)
 
     def _run(self) -> None:
-        consumer = self._consumer
-        assert consumer is not None
         timeout_s = max(self.settings.batch_timeout_ms, 100) / 1000
         while not self._stopping.is_set():
             producer = self._producer or self._replace_producer()
             if producer is None:
                 continue
+            if self._all_down.is_set():
+                self._reconnect()
+                continue
+            consumer = self._consumer
+            assert consumer is not None
             try:
                 messages = consumer.consume(self.settings.batch_max_records, timeout_s)
             except KafkaException as exc:
@@ -242,6 +251,24 @@ class Hop:
             if records:
                 self._handle(consumer, producer, records)
             self._maybe_check(consumer)
+
+    def _reconnect(self) -> None:
+        """Once no broker answered, read nothing until one does, then start again from the committed offsets
+        with a new consumer: a broker that came back without its log (the embedded one keeps it in memory)
+        would otherwise be read from positions it no longer has, skipping its first new records."""
+        old = self._consumer
+        assert old is not None
+        self._sleep(1.0)
+        try:
+            old.list_topics(timeout=2.0)
+        except KafkaException:
+            return
+        log.warning("hop.reconnexion", service=self.spec.service)
+        self._all_down.clear()
+        closing = threading.Thread(target=_close_quietly, args=(old,), name="hop-fermeture", daemon=True)
+        closing.start()
+        closing.join(_CLOSE_WAIT_S)
+        self._consumer = self._new_consumer()
 
     def _replace_producer(self) -> Producer | None:
         """A producer after a fatal error: tried again with back-off while the broker does not answer."""
@@ -408,6 +435,8 @@ class Hop:
         return None  # every batch is committed before the next poll: nothing is pending at a rebalance
 
     def _on_client_error(self, error: KafkaError) -> None:
+        if error.code() == KafkaError._ALL_BROKERS_DOWN:
+            self._all_down.set()
         if error.code() in _BROKER_AWAY:
             if self.trouble != BROKER_DOWN:
                 log.warning("hop.broker_injoignable", service=self.spec.service, erreur=error.name())
@@ -592,6 +621,39 @@ async def _with_backoff(what: str, service: str, action: Callable[[], Awaitable[
             log.warning("hop.demarrage_en_attente", service=service, etape=what, erreur=type(exc).__name__)
             await asyncio.sleep(delay)
             delay = min(30.0, delay * 2)
+
+
+def _close_quietly(consumer: Consumer) -> None:
+    with contextlib.suppress(KafkaException, RuntimeError):
+        consumer.close()
+
+
+async def _in_daemon_thread(call: Callable[[], Any]) -> None:
+    """Run a blocking client call in a daemon thread: librdkafka's close can hang on a broker that went away
+    (confluent-kafka-python#1667), and a thread of the default executor would then keep the process alive."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+
+    def target() -> None:
+        error: Exception | None = None
+        try:
+            call()
+        except (KafkaException, RuntimeError) as exc:  # handed to the awaiting side
+            error = exc
+        with contextlib.suppress(RuntimeError):  # the loop closed while the call hung: nobody waits any more
+            loop.call_soon_threadsafe(_settle, done, error)
+
+    threading.Thread(target=target, name="hop-fermeture", daemon=True).start()
+    await done
+
+
+def _settle(future: asyncio.Future[None], error: Exception | None) -> None:
+    if future.done():
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)
 
 
 async def _bounded_step(what: str, service: str, step: Awaitable[Any], timeout_s: float = 10.0) -> None:

@@ -154,9 +154,13 @@ class Stack:
         await service.task
 
     async def wait_ready(self, limit_s: float = 60.0) -> None:
-        async with asyncio.timeout(limit_s):
-            while not all(s.runtime.ready for s in self.running.values()):
-                await asyncio.sleep(0.05)
+        try:
+            async with asyncio.timeout(limit_s):
+                while not all(s.runtime.ready for s in self.running.values()):
+                    await asyncio.sleep(0.05)
+        except TimeoutError:
+            waiting = {name: s.runtime.trouble for name, s in self.running.items() if not s.runtime.ready}
+            raise TimeoutError(f"services pas prêts après {limit_s:.0f} s : {waiting}") from None
 
     async def _start_registry(self, catalogue: Catalogue) -> None:
         from services.registry.app import create_app

@@ -22,9 +22,14 @@ from passerelle.settings import Settings
 from passerelle.stack.local import Stack
 from tests.conftest import TEST_SECRET
 from tests.e2e.traffic import positionnement
-from tests.flows import caused_by, native_headers, send, wait_for
+from tests.flows import caused_by, counts_along, native_headers, send, wait_for
 
 pytestmark = pytest.mark.broker
+# The topics a positionnement from I-MILO crosses to region-24, with the places an error would go.
+PATH = (
+    "in.imilo", "canon.formation.Positionnement", "deliver.region-24", "out.region-24",
+    "dlq.milo_adapter", "dlq.router", "dlq.region_adapter", "feedback.imilo",
+)  # fmt: skip
 
 
 async def _health(stack: Stack) -> dict[str, tuple[int, str]]:
@@ -53,7 +58,12 @@ async def _deliver(bootstrap: str, n: str) -> int:
         await send(producer, "in.imilo", positionnement(f"panne-{n}"), headers)
     finally:
         await producer.stop()
-    return len(await wait_for(bootstrap, "out.region-24", caused_by(f"panne-{n}"), timeout_s=90))
+    try:
+        return len(await wait_for(bootstrap, "out.region-24", caused_by(f"panne-{n}"), timeout_s=90))
+    except AssertionError as exc:
+        raise AssertionError(
+            f"{exc} ; le long du chemin : {await counts_along(bootstrap, PATH, f'panne-{n}')}"
+        ) from None
 
 
 async def _topics_back(bootstrap: str) -> None:

@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import uuid
+from pathlib import Path
 
 import orjson
 import pytest
@@ -15,7 +16,7 @@ from aiokafka import AIOKafkaProducer
 from passerelle.simulation import native as simulated
 from passerelle.stack.local import Stack
 from tests.e2e.traffic import positionnement, pseudonym_of
-from tests.flows import caused_by, cli, header, native_headers, send, wait_for
+from tests.flows import caused_by, cli, counts_along, header, native_headers, send, wait_for
 
 pytestmark = pytest.mark.broker
 
@@ -73,7 +74,9 @@ async def test_audit_topics_and_partners_commands(stack: Stack, producer: AIOKaf
     assert code == 0 and "region-53" in out
 
 
-async def test_a_killed_adapter_loses_nothing_and_doubles_nothing(stack: Stack, producer: AIOKafkaProducer) -> None:
+async def test_a_killed_adapter_loses_nothing_and_doubles_nothing(
+    stack: Stack, producer: AIOKafkaProducer, tmp_path: Path
+) -> None:
     await stack.remove("region-adapter")
     # The stack's own broker settings (on the embedded broker: short session, ack then commit), so the killed
     # member's partitions move as fast as the in-process services' would.
@@ -87,20 +90,23 @@ async def test_a_killed_adapter_loses_nothing_and_doubles_nothing(stack: Stack, 
         "PASSERELLE_LOG_LEVEL": "WARNING",
     }
 
+    errors = tmp_path / "region-adapter.log"  # the subprocesses' log, shown if one of them misbehaves
+
     async def start() -> asyncio.subprocess.Process:
-        return await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "passerelle.cli",
-            "service",
-            "run",
-            "region-adapter",
-            "--host",
-            "127.0.0.1",
-            env=env,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
+        with errors.open("ab") as log_file:  # the child keeps its own copy of the descriptor
+            return await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "passerelle.cli",
+                "service",
+                "run",
+                "region-adapter",
+                "--host",
+                "127.0.0.1",
+                env=env,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=log_file,
+            )
 
     n = uuid.uuid4().hex[:8]
     pseudo = pseudonym_of(n)
@@ -143,10 +149,19 @@ async def test_a_killed_adapter_loses_nothing_and_doubles_nothing(stack: Stack, 
         assert len(ids) == total and len(set(ids)) == total
     finally:
         process.send_signal(signal.SIGTERM)
-        await process.wait()
+        try:
+            await asyncio.wait_for(process.wait(), 40)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+            pytest.fail(f"the restarted adapter did not end on SIGTERM: {errors.read_bytes()[-3000:]!r}")
         await stack.add("region-adapter")
         await stack.wait_ready()
-    delivered = await wait_for(
-        stack.bootstrap, "out.imilo", caused_by(f"kill-{n}"), count=total, timeout_s=60, settle_s=2.0
-    )
+    try:
+        delivered = await wait_for(
+            stack.bootstrap, "out.imilo", caused_by(f"kill-{n}"), count=total, timeout_s=60, settle_s=2.0
+        )
+    except AssertionError as exc:
+        along = await counts_along(stack.bootstrap, ("canon.formation.EntreeFormation", "deliver.imilo"), f"kill-{n}")
+        raise AssertionError(f"{exc} ; avant : {along}") from None
     assert len(delivered) == total
