@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-fast fuzz setup system-deps java-deps kafka-jars lint typecheck contracts-check clean
+.PHONY: demo test test-fast fuzz faults setup system-deps java-deps kafka-jars lint typecheck contracts-check clean
 
 demo: $(STAMP)
 	$(BIN)/passerelle demo $(ARGS)
@@ -23,6 +23,13 @@ test-fast: $(STAMP)
 # The fuzz suite's long run: 10,000 hostile inputs per dialect, through the adapters' real inbound flow.
 fuzz: $(STAMP)
 	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -q -p no:cacheprovider tests/fuzz $(PYTEST_ARGS)
+
+# The fault tests' long run on the 3-node Apache Kafka cluster: 50,000 messages per fault (docs/reliability.md).
+FAULT_EVENTS ?= 50000
+FAULT_RATE   ?= 1000
+faults: $(STAMP) kafka-jars
+	PASSERELLE_FAULT_EVENTS=$(FAULT_EVENTS) PASSERELLE_FAULT_RATE=$(FAULT_RATE) \
+	  $(BIN)/pytest -q -p no:cacheprovider -m faults tests/faults $(PYTEST_ARGS)
 
 setup: $(STAMP)
 

@@ -32,24 +32,14 @@ from bench.harness import Figure, Report, proc_status_mb
 from bench.records import native_positionnement, native_statut
 from passerelle.broker import topics
 from passerelle.broker.admin import ensure_topics
-from passerelle.broker.embedded import EMBEDDED_FETCH_MAX_WAIT_MS, LOOPBACK, EmbeddedBroker, free_port
+from passerelle.broker.embedded import EMBEDDED_FETCH_MAX_WAIT_MS, LOOPBACK, EmbeddedBroker
 from passerelle.core.contracts.catalogue import Catalogue
 from passerelle.core.partners import Profiles
 from passerelle.runtime.audit import write_key_pair
-from passerelle.settings import PROJECT_ROOT, Settings
-from passerelle.stack.deployables import SERVICES
+from passerelle.settings import Settings
+from passerelle.stack.processes import ProcessStack
 
 FLOWS = {"in.imilo": "out.region-24", "in.region-24": "out.imilo"}
-
-
-@dataclass
-class Service:
-    name: str
-    process: subprocess.Popen[bytes]
-    port: int
-
-    def rss_mb(self) -> float:
-        return proc_status_mb(self.process.pid, "VmRSS")
 
 
 @dataclass
@@ -73,9 +63,8 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def start_services(bootstrap: str, folder: Path) -> list[Service]:
-    env = {
-        **os.environ,
+def service_env(bootstrap: str, folder: Path) -> dict[str, str]:
+    return {
         "PASSERELLE_KAFKA_BOOTSTRAP": bootstrap,
         "PASSERELLE_PRODUCER_IDEMPOTENCE": "false",
         "PASSERELLE_PSEUDONYM_SECRET": "bench",
@@ -86,43 +75,10 @@ def start_services(bootstrap: str, folder: Path) -> list[Service]:
         # The router signs its audit records and will not start without a key: one for this run only.
         "PASSERELLE_AUDIT_SIGNING_KEY_FILE": str(write_key_pair(folder / "audit").signing),
     }
-    services = []
-    for name in SERVICES:
-        port = free_port()
-        log = (folder / f"{name}.log").open("wb")
-        command = [sys.executable, "-m", "passerelle.cli", "service", "run", name, "--host", LOOPBACK]
-        process = subprocess.Popen(
-            command, env={**env, "PASSERELLE_METRICS_PORT": str(port)}, cwd=PROJECT_ROOT, stdout=log, stderr=log
-        )
-        services.append(Service(name, process, port))
-    return services
 
 
-async def wait_ready(services: list[Service], limit_s: float = 120.0) -> None:
-    async with httpx.AsyncClient() as client:
-        deadline = time.monotonic() + limit_s
-        for service in services:
-            while True:
-                if service.process.poll() is not None:
-                    raise RuntimeError(f"{service.name} s'est arrêté (code {service.process.returncode})")
-                try:
-                    if (await client.get(f"http://{LOOPBACK}:{service.port}/health")).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"{service.name} pas prêt en {limit_s:.0f} s")
-                await asyncio.sleep(0.2)
-
-
-def stop_services(services: list[Service]) -> None:
-    for service in services:
-        service.process.terminate()
-    for service in services:
-        try:
-            service.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            service.process.kill()
+def rss_mb(pid: int) -> float:
+    return proc_status_mb(pid, "VmRSS")
 
 
 class Receiver:
@@ -198,18 +154,18 @@ async def play(producer: AIOKafkaProducer, receiver: Receiver, step: Step, rng: 
 _IDLE = ("EpollSelector.select", "Condition.wait", "Event.wait")
 
 
-def profile(services: list[Service], seconds: int, folder: Path) -> dict[str, list[tuple[str, float]]]:
+def profile(pids: dict[str, int], seconds: int, folder: Path) -> dict[str, list[tuple[str, float]]]:
     """Hottest functions of each service by py-spy samples (self time, share of busy samples), if installed."""
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     if not Path(spy).exists():
         return {}
     runs = {
-        s.name: subprocess.Popen(
-            [spy, "record", "--pid", str(s.process.pid), "-d", str(seconds), "-f", "raw", "-o", str(folder / s.name)],
+        name: subprocess.Popen(
+            [spy, "record", "--pid", str(pid), "-d", str(seconds), "-f", "raw", "-o", str(folder / name)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        for s in services
+        for name, pid in pids.items()
     }
     hottest: dict[str, list[tuple[str, float]]] = {}
     for name, run in runs.items():
@@ -233,11 +189,11 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def _batch_seconds(services: list[Service]) -> dict[str, float]:
+async def _batch_seconds(services: ProcessStack) -> dict[str, float]:
     """Mean time each service spends on one batch, from its own /metrics (time inside Passerelle)."""
     means: dict[str, float] = {}
     async with httpx.AsyncClient() as client:
-        for s in services:
+        for s in services.services.values():
             text = (await client.get(f"http://{LOOPBACK}:{s.port}/metrics")).text
             total = count = 0.0
             for line in text.splitlines():
@@ -255,7 +211,7 @@ class Session:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.broker = EmbeddedBroker()
-        self.services: list[Service] = []
+        self.services = ProcessStack({}, folder)
 
     async def __aenter__(self) -> Session:
         self.broker.start()
@@ -264,10 +220,11 @@ class Session:
         catalogue = Catalogue.load(settings.schemas_dir)
         profiles = Profiles.load(settings.contracts_dir / "partners", frozenset(catalogue.subjects))
         await ensure_topics(bootstrap, topics.all_topics(profiles.ids, catalogue.subjects), with_configs=False)
-        self.services = start_services(bootstrap, self.folder)
+        self.services = ProcessStack(service_env(bootstrap, self.folder), self.folder)
+        self.services.start()
         self.producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False, linger_ms=1)
         self.receiver = Receiver(bootstrap)
-        await wait_ready(self.services)
+        await self.services.wait_ready()
         await self.producer.start()
         await self.receiver.start()
         self.rng = random.Random(5)
@@ -276,7 +233,7 @@ class Session:
 
     async def step(self, step: Step, base: int) -> dict[str, float]:
         """Play one step; the CPU share (% of one core) of the broker and of each service meanwhile."""
-        pids = {"tansu": self.broker.pid or 0, **{s.name: s.process.pid for s in self.services}}
+        pids = {"tansu": self.broker.pid or 0, **self.services.pids()}
         before = {name: cpu_seconds(pid) for name, pid in pids.items()}
         started = time.monotonic()
         await play(self.producer, self.receiver, step, self.rng, base)
@@ -286,7 +243,7 @@ class Session:
     async def __aexit__(self, *_exc: object) -> None:
         await self.receiver.stop()
         await self.producer.stop()
-        stop_services(self.services)
+        self.services.stop()
         self.broker.stop()
 
 
@@ -312,8 +269,8 @@ async def _run(quick: bool, report: Report) -> None:
             _steady_figures(report, steady)
             for name, seconds in (await _batch_seconds(session.services)).items():
                 report.add(Figure(f"{name} : temps moyen par lot (dans Passerelle)", 1000 * seconds, "ms"))
-            for s in session.services:
-                report.add(Figure(f"RSS {s.name} (régime établi)", s.rss_mb(), "Mo"))
+            for name, pid in session.services.pids().items():
+                report.add(Figure(f"RSS {name} (régime établi)", rss_mb(pid), "Mo"))
         # Saturation on a fresh broker: the embedded one slows down as it holds more data (docs/performance.md).
         async with Session(folder) as session:
             held = 0
@@ -321,7 +278,7 @@ async def _run(quick: bool, report: Report) -> None:
                 step = Step(rate, step_s)
                 last = k == len(ramp) - 1
                 # The highest step is sampled by py-spy: where the time goes when it is hardest.
-                spy = asyncio.to_thread(profile, session.services, int(step_s), folder) if last else None
+                spy = asyncio.to_thread(profile, session.services.pids(), int(step_s), folder) if last else None
                 spying = asyncio.ensure_future(spy) if spy else None
                 cpu = await session.step(step, 2_000_000 + k * 1_000_000)
                 if spying:

@@ -58,6 +58,8 @@ STALL_AFTER_S = 60.0
 _CHECK_EVERY_S = 5.0
 _CALL_TIMEOUT_S = 30.0
 _CLOSE_WAIT_S = 10.0
+# Each try of a transactional call that is tried again: short, so /health tells soon that the broker is away.
+_RETRIED_CALL_S = 10.0
 # Headers a degraded DLQ record keeps from the refused output, so an operator can follow it.
 _KEPT_ON_DEGRADE = frozenset({"ce_id", "ce_type", "ce_source", "correlation_id", "traceparent", CAUSE, SENDER})
 # Errors about the record itself: producing the same record again can only fail again.
@@ -311,8 +313,35 @@ class Hop:
     ) -> None:
         producer.begin_transaction()
         self._produce_all(producer, outputs)
-        producer.send_offsets_to_transaction(offsets, consumer.consumer_group_metadata(), _CALL_TIMEOUT_S)
-        producer.commit_transaction(_CALL_TIMEOUT_S)
+        metadata = consumer.consumer_group_metadata()
+        self._retrying(lambda: producer.send_offsets_to_transaction(offsets, metadata, _RETRIED_CALL_S))
+        # A commit that failed with a retriable error may have reached the coordinator: it is asked again, never
+        # aborted, or the batch would be done twice (librdkafka's commit_transaction contract).
+        self._retrying(lambda: producer.commit_transaction(_RETRIED_CALL_S))
+
+    def _retrying(self, call: Callable[[], None], limit_s: float = 4 * _CALL_TIMEOUT_S) -> None:
+        """A transactional call again while librdkafka says its error is retriable (a coordinator moving to another
+        broker, a request timing out), for at most ``limit_s``; any other error goes to the caller."""
+        deadline = time.monotonic() + limit_s
+        delay = 0.1
+        while True:
+            try:
+                call()
+                return
+            except KafkaException as exc:
+                error: KafkaError = exc.args[0]
+                if not error.retriable() or time.monotonic() + delay > deadline or self._stopping.is_set():
+                    raise
+                self._waiting_for_broker(error)
+                self._sleep(delay)
+                delay = min(delay * 2, 2.0)
+
+    def _waiting_for_broker(self, error: KafkaError) -> None:
+        """/health says the hop waits for the broker while it blocks on a call the broker does not answer."""
+        if self.trouble != BROKER_DOWN:
+            log.warning("hop.broker_injoignable", service=self.spec.service, erreur=error.name())
+        self.trouble = BROKER_DOWN
+        self._report()
 
     def _produce_and_wait(self, producer: Producer, outputs: Sequence[Output]) -> None:
         errors: list[tuple[Output, KafkaError]] = []
@@ -396,11 +425,29 @@ class Hop:
             else:
                 with contextlib.suppress(KafkaException):
                     producer.abort_transaction(_CALL_TIMEOUT_S)
-        # Read the batch again from its first record, after a wait that grows with each failure.
-        for tp in _first_offsets(records):
+        # Read the batch again, after a wait that grows with each failure.
+        for tp in self._restart_points(consumer, _first_offsets(records)):
             with contextlib.suppress(KafkaException):
                 consumer.seek(tp)
         self._back_off(error)
+
+    def _restart_points(self, consumer: Consumer, first: list[TopicPartition]) -> list[TopicPartition]:
+        """Where to read a failed batch again: from its first records, or in transactional mode from the offsets
+        the broker holds as committed, since a commit whose answer was lost may still have succeeded."""
+        if self.guarantee is not Guarantee.TRANSACTIONS:
+            return first
+        while not self._stopping.is_set():
+            try:
+                committed = consumer.committed([TopicPartition(t.topic, t.partition) for t in first], _CALL_TIMEOUT_S)
+            except KafkaException as exc:
+                self._waiting_for_broker(exc.args[0])
+                self._sleep(1.0)
+                continue
+            held = {(c.topic, c.partition): c.offset for c in committed}
+            return [
+                TopicPartition(t.topic, t.partition, max(t.offset, held.get((t.topic, t.partition), -1))) for t in first
+            ]
+        return first
 
     def _back_off(self, error: KafkaError) -> None:
         """Wait longer after each failed batch (0.5 s to 30 s) instead of retrying in a tight loop."""
@@ -438,10 +485,7 @@ class Hop:
         if error.code() == KafkaError._ALL_BROKERS_DOWN:
             self._all_down.set()
         if error.code() in _BROKER_AWAY:
-            if self.trouble != BROKER_DOWN:
-                log.warning("hop.broker_injoignable", service=self.spec.service, erreur=error.name())
-            self.trouble = BROKER_DOWN
-            self._report()
+            self._waiting_for_broker(error)
 
     def _maybe_check(self, consumer: Consumer) -> None:
         """Every few seconds: lag per partition, whether the broker answers, whether input waits unprocessed."""
