@@ -29,6 +29,7 @@ FAULT_EVENTS ?= 50000
 FAULT_RATE   ?= 1000
 faults: $(STAMP) kafka-jars
 	PASSERELLE_FAULT_EVENTS=$(FAULT_EVENTS) PASSERELLE_FAULT_RATE=$(FAULT_RATE) \
+	PASSERELLE_FAULT_REPORT=$(CURDIR)/bench/results/faults.jsonl \
 	  $(BIN)/pytest -q -p no:cacheprovider -m faults tests/faults $(PYTEST_ARGS)
 
 setup: $(STAMP)

@@ -55,6 +55,8 @@ STARTING = "demarrage"
 FENCED = "instance évincée : une autre instance a repris ses partitions"
 # A hop that consumes nothing for this long while input waits is reported stalled on /health.
 STALL_AFTER_S = 60.0
+# A loop that has not gone round for this long (a client call that never returns) is reported on /health.
+LOOP_BLOCKED_AFTER_S = 90.0
 _CHECK_EVERY_S = 5.0
 _CALL_TIMEOUT_S = 30.0
 _CLOSE_WAIT_S = 10.0
@@ -121,8 +123,10 @@ class Hop:
         self._last_progress = time.monotonic()
         self._last_check = 0.0
         self._stopping = threading.Event()
-        # Set when no broker answers: the loop then waits for one and starts again with a new consumer.
+        # Set when no broker answers, or when the consumer cannot say where to read again: the loop then waits
+        # for a broker and starts again with a new consumer, from the committed offsets.
         self._all_down = threading.Event()
+        self._turned = time.monotonic()  # when the loop last went round: a blocked loop is not healthy
         # The loop thread holds it for each batch; publish() from the event loop takes it too.
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -161,7 +165,17 @@ class Hop:
 
     @property
     def healthy(self) -> bool:
-        return self.ready and self.trouble is None
+        return self.why_not_healthy is None
+
+    @property
+    def why_not_healthy(self) -> str | None:
+        """What /health reports for this hop: None when it can make progress."""
+        if not self.ready:
+            return STARTING
+        blocked = time.monotonic() - self._turned
+        if self._thread is not None and blocked > LOOP_BLOCKED_AFTER_S:
+            return f"boucle bloquée depuis {blocked:.0f} s"
+        return self.trouble
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -231,6 +245,7 @@ class Hop:
     def _run(self) -> None:
         timeout_s = max(self.settings.batch_timeout_ms, 100) / 1000
         while not self._stopping.is_set():
+            self._turned = time.monotonic()
             producer = self._producer or self._replace_producer()
             if producer is None:
                 continue
@@ -265,7 +280,7 @@ class Hop:
             old.list_topics(timeout=2.0)
         except KafkaException:
             return
-        log.warning("hop.reconnexion", service=self.spec.service)
+        log.warning("hop.nouveau_consommateur", service=self.spec.service)
         self._all_down.clear()
         closing = threading.Thread(target=_close_quietly, args=(old,), name="hop-fermeture", daemon=True)
         closing.start()
@@ -314,12 +329,16 @@ class Hop:
         producer.begin_transaction()
         self._produce_all(producer, outputs)
         metadata = consumer.consumer_group_metadata()
-        self._retrying(lambda: producer.send_offsets_to_transaction(offsets, metadata, _RETRIED_CALL_S))
+        # librdkafka's send_offsets_to_transaction can block past its timeout while the group coordinator is away
+        # (confluentinc/librdkafka#5456): both coordinator calls run in a thread the loop does not wait for forever.
+        self._retrying(
+            lambda: _bounded(lambda: producer.send_offsets_to_transaction(offsets, metadata, _RETRIED_CALL_S))
+        )
         # A commit that failed with a retriable error may have reached the coordinator: it is asked again, never
         # aborted, or the batch would be done twice (librdkafka's commit_transaction contract).
-        self._retrying(lambda: producer.commit_transaction(_RETRIED_CALL_S))
+        self._retrying(lambda: _bounded(lambda: producer.commit_transaction(_RETRIED_CALL_S)))
 
-    def _retrying(self, call: Callable[[], None], limit_s: float = 4 * _CALL_TIMEOUT_S) -> None:
+    def _retrying(self, call: Callable[[], None], limit_s: float = _CALL_TIMEOUT_S) -> None:
         """A transactional call again while librdkafka says its error is retriable (a coordinator moving to another
         broker, a request timing out), for at most ``limit_s``; any other error goes to the caller."""
         deadline = time.monotonic() + limit_s
@@ -416,11 +435,11 @@ class Hop:
                 self._report()
                 self._stopping.set()
                 return
-            if error.fatal() or self._failures >= 2:
-                # The producer cannot go on (a restarted broker forgot its id, say): a new one, same transactional id.
+            if error.fatal() or error.code() == KafkaError._TIMED_OUT or self._failures >= 1:
+                # The producer cannot go on (a restarted broker forgot its id, a coordinator connection that never
+                # answers): a new one with the same transactional id aborts what this one left open.
                 log.warning("hop.producteur_recree", service=self.spec.service, erreur=error.name())
-                with contextlib.suppress(KafkaException, RuntimeError):
-                    producer.abort_transaction(1.0)
+                threading.Thread(target=_abort_quietly, args=(producer,), name="hop-abandon", daemon=True).start()
                 self._producer = None
             else:
                 with contextlib.suppress(KafkaException):
@@ -436,18 +455,16 @@ class Hop:
         the broker holds as committed, since a commit whose answer was lost may still have succeeded."""
         if self.guarantee is not Guarantee.TRANSACTIONS:
             return first
-        while not self._stopping.is_set():
-            try:
-                committed = consumer.committed([TopicPartition(t.topic, t.partition) for t in first], _CALL_TIMEOUT_S)
-            except KafkaException as exc:
-                self._waiting_for_broker(exc.args[0])
-                self._sleep(1.0)
-                continue
-            held = {(c.topic, c.partition): c.offset for c in committed}
-            return [
-                TopicPartition(t.topic, t.partition, max(t.offset, held.get((t.topic, t.partition), -1))) for t in first
-            ]
-        return first
+        try:
+            committed = consumer.committed([TopicPartition(t.topic, t.partition) for t in first], _RETRIED_CALL_S)
+        except KafkaException as exc:
+            # Unknown: a new consumer will start from whatever the broker holds as committed.
+            self._waiting_for_broker(exc.args[0])
+            self._all_down.set()
+            return []
+        held = {(c.topic, c.partition): c.offset for c in committed}
+        return [TopicPartition(t.topic, t.partition, max(t.offset, held.get((t.topic, t.partition), -1)))
+                for t in first]  # fmt: skip
 
     def _back_off(self, error: KafkaError) -> None:
         """Wait longer after each failed batch (0.5 s to 30 s) instead of retrying in a tight loop."""
@@ -514,6 +531,8 @@ class Hop:
             log.warning("hop.bloque", service=self.spec.service, messages_en_attente=waiting)
             self.trouble = f"aucun progrès depuis {STALL_AFTER_S:.0f} s avec {waiting} message(s) en attente"
             self._report()
+            if self._failures == 0:  # nothing fails, yet nothing is read: the consumer itself is stuck
+                self._all_down.set()
         elif not waiting and self.trouble and self._failures == 0 and self.ready and self.trouble != FENCED:
             self.trouble = None
             self._report()
@@ -665,6 +684,33 @@ async def _with_backoff(what: str, service: str, action: Callable[[], Awaitable[
             log.warning("hop.demarrage_en_attente", service=service, etape=what, erreur=type(exc).__name__)
             await asyncio.sleep(delay)
             delay = min(30.0, delay * 2)
+
+
+def _bounded(call: Callable[[], None], timeout_s: float = _RETRIED_CALL_S + 5.0) -> None:
+    """``call`` in a daemon thread; past ``timeout_s`` its client is given up (the caller replaces the producer)
+    and the thread left to librdkafka."""
+    done = threading.Event()
+    failure: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            call()
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting loop as it is
+            failure.append(exc)
+        finally:
+            done.set()
+
+    threading.Thread(target=target, name="hop-appel-borne", daemon=True).start()
+    if not done.wait(timeout_s):
+        raise KafkaException(KafkaError(KafkaError._TIMED_OUT, f"pas de réponse du coordinateur en {timeout_s:.0f} s"))
+    if failure:
+        raise failure[0]
+
+
+def _abort_quietly(producer: Producer) -> None:
+    """Away from the loop: an abort can wait on a broker that does not answer."""
+    with contextlib.suppress(KafkaException, RuntimeError):
+        producer.abort_transaction(1.0)
 
 
 def _close_quietly(consumer: Consumer) -> None:

@@ -49,10 +49,9 @@ class ServiceRuntime:
     def trouble(self) -> str | None:
         """Why the service cannot make progress, in French; None when every hop can."""
         for hop in self.hops:
-            if not hop.ready:
-                return "demarrage"
-            if hop.trouble:
-                return hop.trouble
+            why = hop.why_not_healthy
+            if why:
+                return why
         return None
 
     async def start(self) -> None:
