@@ -9,9 +9,12 @@ import time
 from rich.console import Console
 from rich.table import Table
 
+from bench.brokers import KINDS
 from bench.harness import Report
 
 SUITES = ("codec", "one_hop", "lheo", "end_to_end", "fetch_wait")
+# The suites that take --broker; fetch_wait measures the embedded broker's polling only.
+ON_A_BROKER = ("one_hop", "end_to_end")
 # Left out of a --quick run of everything (asked for by name, it still runs).
 NOT_QUICK = ("fetch_wait",)
 
@@ -38,6 +41,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("suites", nargs="*", metavar="suite", help=f"benchmarks to run: {', '.join(SUITES)} (all)")
     parser.add_argument("--quick", action="store_true", help="small sizes: everything in under two minutes")
+    parser.add_argument(
+        "--broker",
+        choices=KINDS,
+        default="tansu",
+        help="broker of one_hop and end_to_end: the embedded Tansu, or Apache Kafka (3 nodes, 1 with --quick)",
+    )
     args = parser.parse_args()
     unknown = set(args.suites) - set(SUITES)
     if unknown:
@@ -47,7 +56,9 @@ def main() -> None:
     for name in chosen:
         started = time.perf_counter()
         module = importlib.import_module(f"bench.{name}")
-        report: Report = module.run(quick=args.quick)
+        report: Report = (
+            module.run(quick=args.quick, broker=args.broker) if name in ON_A_BROKER else module.run(quick=args.quick)
+        )
         path = report.save(name + ("-quick" if args.quick else ""))
         show(report, console)
         console.print(f"{name} : {time.perf_counter() - started:.0f} s, résultats dans {path}\n")

@@ -28,11 +28,12 @@ from pathlib import Path
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from bench.brokers import BenchBroker, bench_broker
 from bench.harness import Figure, Report, proc_status_mb
 from bench.records import native_positionnement, native_statut
 from passerelle.broker import topics
 from passerelle.broker.admin import ensure_topics
-from passerelle.broker.embedded import EMBEDDED_FETCH_MAX_WAIT_MS, LOOPBACK, EmbeddedBroker
+from passerelle.broker.embedded import EMBEDDED_FETCH_MAX_WAIT_MS, LOOPBACK
 from passerelle.core.contracts.catalogue import Catalogue
 from passerelle.core.partners import Profiles
 from passerelle.runtime.audit import write_key_pair
@@ -63,10 +64,11 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def service_env(bootstrap: str, folder: Path) -> dict[str, str]:
+def service_env(broker: BenchBroker, folder: Path) -> dict[str, str]:
     return {
-        "PASSERELLE_KAFKA_BOOTSTRAP": bootstrap,
-        "PASSERELLE_PRODUCER_IDEMPOTENCE": "false",
+        "PASSERELLE_KAFKA_BOOTSTRAP": broker.bootstrap,
+        # The embedded broker refuses aiokafka's idempotent producer; Apache Kafka runs the hops in transactions.
+        "PASSERELLE_PRODUCER_IDEMPOTENCE": "true" if broker.transactional else "false",
         "PASSERELLE_PSEUDONYM_SECRET": "bench",
         "PASSERELLE_LOG_LEVEL": "WARNING",
         "PASSERELLE_CREATE_TOPICS": "false",
@@ -189,38 +191,52 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def _batch_seconds(services: ProcessStack) -> dict[str, float]:
-    """Mean time each service spends on one batch, from its own /metrics (time inside Passerelle)."""
-    means: dict[str, float] = {}
+async def _metric_sums(services: ProcessStack, *names: str) -> dict[str, dict[str, float]]:
+    """Per service, the sum of each named series over its labels, from its own /metrics."""
+    sums: dict[str, dict[str, float]] = {}
     async with httpx.AsyncClient() as client:
         for s in services.services.values():
             text = (await client.get(f"http://{LOOPBACK}:{s.port}/metrics")).text
-            total = count = 0.0
+            found = dict.fromkeys(names, 0.0)
             for line in text.splitlines():
-                if line.startswith("passerelle_batch_processing_seconds_sum"):
-                    total += float(line.rsplit(" ", 1)[1])
-                elif line.startswith("passerelle_batch_processing_seconds_count"):
-                    count += float(line.rsplit(" ", 1)[1])
-            means[s.name] = total / count if count else float("nan")
-    return means
+                for name in names:
+                    if line.startswith((name + "{", name + " ")):
+                        found[name] += float(line.rsplit(" ", 1)[1])
+            sums[s.name] = found
+    return sums
+
+
+async def _commit_share(services: ProcessStack) -> dict[str, float]:
+    """Share of each service's batch time spent committing its transactions, in %."""
+    batch, commit = "passerelle_batch_processing_seconds_sum", "passerelle_transaction_commit_seconds_sum"
+    sums = await _metric_sums(services, batch, commit)
+    return {name: 100 * got[commit] / got[batch] for name, got in sums.items() if got[batch]}
+
+
+async def _batch_seconds(services: ProcessStack) -> dict[str, float]:
+    """Mean time each service spends on one batch, from its own /metrics (time inside Passerelle)."""
+    total, count = "passerelle_batch_processing_seconds_sum", "passerelle_batch_processing_seconds_count"
+    sums = await _metric_sums(services, total, count)
+    return {name: got[total] / got[count] if got[count] else float("nan") for name, got in sums.items()}
 
 
 class Session:
-    """A fresh embedded broker and every service as its own process, for one series of steps."""
+    """A fresh broker and every service as its own process, for one series of steps."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, kind: str, quick: bool) -> None:
         self.folder = folder
-        self.broker = EmbeddedBroker()
+        self._broker = bench_broker(kind, quick)
         self.services = ProcessStack({}, folder)
 
     async def __aenter__(self) -> Session:
-        self.broker.start()
+        self.broker = self._broker.__enter__()
         bootstrap = self.broker.bootstrap
         settings = Settings(kafka_bootstrap=bootstrap, pseudonym_secret="bench")
         catalogue = Catalogue.load(settings.schemas_dir)
         profiles = Profiles.load(settings.contracts_dir / "partners", frozenset(catalogue.subjects))
-        await ensure_topics(bootstrap, topics.all_topics(profiles.ids, catalogue.subjects), with_configs=False)
-        self.services = ProcessStack(service_env(bootstrap, self.folder), self.folder)
+        specs = topics.all_topics(profiles.ids, catalogue.subjects)
+        await ensure_topics(bootstrap, specs, replication_factor=self.broker.replication, with_configs=False)
+        self.services = ProcessStack(service_env(self.broker, self.folder), self.folder)
         self.services.start()
         self.producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False, linger_ms=1)
         self.receiver = Receiver(bootstrap)
@@ -233,27 +249,31 @@ class Session:
 
     async def step(self, step: Step, base: int) -> dict[str, float]:
         """Play one step; the CPU share (% of one core) of the broker and of each service meanwhile."""
-        pids = {"tansu": self.broker.pid or 0, **self.services.pids()}
+        pids = {**self.broker.pids, **self.services.pids()}
         before = {name: cpu_seconds(pid) for name, pid in pids.items()}
         started = time.monotonic()
         await play(self.producer, self.receiver, step, self.rng, base)
         elapsed = time.monotonic() - started
-        return {name: round(100 * (cpu_seconds(pid) - before[name]) / elapsed) for name, pid in pids.items()}
+        cpu: dict[str, float] = {
+            name: round(100 * (cpu_seconds(pid) - before[name]) / elapsed) for name, pid in pids.items()
+        }
+        cpu["broker"] = sum(cpu[name] for name in self.broker.pids)
+        return cpu
 
     async def __aexit__(self, *_exc: object) -> None:
         await self.receiver.stop()
         await self.producer.stop()
         self.services.stop()
-        self.broker.stop()
+        self._broker.__exit__(None, None, None)
 
 
-async def _run(quick: bool, report: Report) -> None:
+async def _run(quick: bool, kind: str, report: Report) -> None:
     steady_rate, steady_s = 1000, (10.0 if quick else 60.0)
     ramp = [500, 1000] if quick else [250, 500, 750, 1000, 1500, 2000]
     step_s = 4.0 if quick else 10.0
     with tempfile.TemporaryDirectory(prefix="bench-e2e-") as tmp:
         folder = Path(tmp)
-        async with Session(folder) as session:
+        async with Session(folder, kind, quick) as session:
             # Played in 10 s windows back to back, to show how latency and broker CPU evolve as data piles up.
             windows = [Step(steady_rate, 10.0) for _ in range(int(steady_s // 10))]
             steady = Step(steady_rate, steady_s)
@@ -264,15 +284,18 @@ async def _run(quick: bool, report: Report) -> None:
                     steady.latencies.setdefault(flow, []).extend(values)
                 p50 = 1000 * percentile(window.all_latencies(), 0.5)
                 report.add(Figure(f"fenêtre {w + 1} ({10 * w}-{10 * w + 10} s) : latence p50", p50, "ms"))
-                report.add(Figure(f"fenêtre {w + 1} : CPU du broker embarqué", cpu["tansu"], "% d'un cœur"))
+                report.add(Figure(f"fenêtre {w + 1} : CPU du broker", cpu["broker"], "% d'un cœur"))
                 report.details.setdefault("steady_windows", []).append({"p50_ms": p50, "cpu_percent": cpu})
             _steady_figures(report, steady)
             for name, seconds in (await _batch_seconds(session.services)).items():
                 report.add(Figure(f"{name} : temps moyen par lot (dans Passerelle)", 1000 * seconds, "ms"))
+            if session.broker.transactional:
+                for name, share in (await _commit_share(session.services)).items():
+                    report.add(Figure(f"{name} : part du lot passée à valider la transaction", share, "%"))
             for name, pid in session.services.pids().items():
                 report.add(Figure(f"RSS {name} (régime établi)", rss_mb(pid), "Mo"))
         # Saturation on a fresh broker: the embedded one slows down as it holds more data (docs/performance.md).
-        async with Session(folder) as session:
+        async with Session(folder, kind, quick) as session:
             held = 0
             for k, rate in enumerate(ramp):
                 step = Step(rate, step_s)
@@ -308,9 +331,9 @@ def _steady_figures(report: Report, step: Step) -> None:
     report.details["steady_mean_ms"] = 1000 * statistics.fmean(everything) if everything else None
 
 
-def run(quick: bool = False) -> Report:
-    report = Report(
-        "De bout en bout (services en processus séparés)", "python -m bench end_to_end" + (" --quick" if quick else "")
-    )
-    asyncio.run(_run(quick, report))
+def run(quick: bool = False, broker: str = "tansu") -> Report:
+    where = "broker embarqué" if broker == "tansu" else "Apache Kafka, " + ("1 nœud" if quick else "3 nœuds")
+    command = "python -m bench end_to_end" + (" --quick" if quick else "") + f" --broker {broker}"
+    report = Report(f"De bout en bout (services en processus séparés, {where})", command)
+    asyncio.run(_run(quick, broker, report))
     return report

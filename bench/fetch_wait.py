@@ -21,8 +21,8 @@ WAITS = (10, 25, 100, 500)
 async def _one(wait_ms: int, folder: Path) -> tuple[float, float]:
     os.environ["PASSERELLE_FETCH_MAX_WAIT_MS"] = str(wait_ms)
     try:
-        async with Session(folder) as session:
-            pid = session.broker.pid or 0
+        async with Session(folder, "tansu", quick=False) as session:
+            pid = session.broker.pids["tansu"]
             await asyncio.sleep(2)
             before, started = cpu_seconds(pid), time.monotonic()
             await asyncio.sleep(5)

@@ -62,8 +62,11 @@ def machine() -> dict[str, Any]:
     return {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}
 
 
-async def preload(bootstrap: str, topic: str, messages: Sequence[Message], partitions: int = 6) -> None:
-    await ensure_topics(bootstrap, [TopicSpec(topic, partitions, -1)], with_configs=False)
+async def preload(
+    bootstrap: str, topic: str, messages: Sequence[Message], partitions: int = 6, replication: int = 1
+) -> None:
+    spec = TopicSpec(topic, partitions, -1)
+    await ensure_topics(bootstrap, [spec], replication_factor=replication, with_configs=False)
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap, enable_idempotence=False, linger_ms=5, max_batch_size=1 << 20
     )
@@ -85,8 +88,9 @@ async def raw_passthrough(bootstrap: str, source: str, target: str, expected: in
         enable_auto_commit=False,
         max_poll_records=2000,
     )
+    # acks=all, as the hops produce.
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, enable_idempotence=False, linger_ms=5, max_batch_size=1 << 20
+        bootstrap_servers=bootstrap, enable_idempotence=False, linger_ms=5, max_batch_size=1 << 20, acks="all"
     )
     await consumer.start()
     await producer.start()
@@ -140,9 +144,12 @@ async def naive_faststream(bootstrap: str, source: str, target: str, expected: i
     return expected / (state["last"] - state["first"])
 
 
-def confluent_passthrough(bootstrap: str, source: str, target: str, expected: int, group: str) -> float:
-    """Baseline (c): librdkafka through confluent-kafka, consume → produce, commit after flush."""
-    from confluent_kafka import Consumer, Producer
+def confluent_passthrough(
+    bootstrap: str, source: str, target: str, expected: int, group: str, transactional: bool = False
+) -> float:
+    """Baseline (c): librdkafka through confluent-kafka, consume → produce, commit after flush; with
+    ``transactional``, each batch's outputs and offsets in one transaction, as the hops do on Apache Kafka."""
+    from confluent_kafka import Consumer, Producer, TopicPartition
 
     consumer = Consumer(
         {
@@ -150,9 +157,14 @@ def confluent_passthrough(bootstrap: str, source: str, target: str, expected: in
             "group.id": group,
             "auto.offset.reset": "earliest",
             "enable.auto.commit": False,
+            "isolation.level": "read_committed",
         }
     )
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, "enable.idempotence": False})
+    config: dict[str, object] = {"bootstrap.servers": bootstrap, "linger.ms": 5, "acks": "all"}
+    config |= {"transactional.id": f"bench-{group}"} if transactional else {"enable.idempotence": False}
+    producer = Producer(config)
+    if transactional:
+        producer.init_transactions(30)
     consumer.subscribe([source])
     try:
         done, first = 0, 0.0
@@ -161,12 +173,21 @@ def confluent_passthrough(bootstrap: str, source: str, target: str, expected: in
             if not records:
                 continue
             first = first or time.perf_counter()
+            if transactional:
+                producer.begin_transaction()
+            last: dict[tuple[str, int], int] = {}
             for r in records:
                 if r.error():
                     continue
                 producer.produce(target, r.value(), key=r.key(), headers=r.headers())
+                last[(str(r.topic()), int(r.partition() or 0))] = int(r.offset() or 0)
                 done += 1
                 producer.poll(0)
+            if transactional:
+                offsets = [TopicPartition(t, p, o + 1) for (t, p), o in last.items()]
+                producer.send_offsets_to_transaction(offsets, consumer.consumer_group_metadata(), 30)
+                producer.commit_transaction(30)
+                continue
             producer.flush()
             consumer.commit(asynchronous=False)
         return expected / (time.perf_counter() - first)

@@ -19,11 +19,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.brokers import bench_broker
 from bench.harness import Figure, Message, Report, confluent_passthrough, naive_faststream, preload, raw_passthrough
 from bench.records import native_positionnement, native_statut
 from passerelle.broker import topics
 from passerelle.broker.admin import ensure_topics
-from passerelle.broker.embedded import EmbeddedBroker, embedded_settings
 from passerelle.broker.topics import TopicSpec
 from passerelle.core.contracts.catalogue import Catalogue
 from passerelle.core.partners import Profiles
@@ -105,27 +105,28 @@ async def passerelle_hop(settings: Settings, case: HopCase, expected: int) -> fl
     return expected / (timed.last - timed.first)
 
 
-async def _run(quick: bool, report: Report) -> None:
+async def _run(quick: bool, broker_kind: str, report: Report) -> None:
     count = 5_000 if quick else 50_000
     naive_count = 1_500 if quick else 10_000
     chains = ["positionnement"] if quick else list(CHAINS)
-    with EmbeddedBroker() as broker, tempfile.TemporaryDirectory(prefix="bench-audit-") as keys:
+    with bench_broker(broker_kind, quick) as broker, tempfile.TemporaryDirectory(prefix="bench-audit-") as keys:
         # The router signs its audit records and will not start without a key: one for this run only.
         signing = write_key_pair(Path(keys)).signing
         base = Settings(
             pseudonym_secret="bench", create_topics=False, log_level="WARNING", audit_signing_key_file=signing
         )
-        settings = embedded_settings(base, broker.bootstrap)
+        settings = broker.settings(base)
         catalogue = Catalogue.load(settings.schemas_dir)
         profiles = Profiles.load(settings.contracts_dir / "partners", frozenset(catalogue.subjects))
         specs = topics.all_topics(profiles.ids, catalogue.subjects)
         scratch = [TopicSpec(f"bench.{kind}.{n}", 6, -1) for kind in ("raw", "naive", "rdk") for n in range(3)]
-        await ensure_topics(broker.bootstrap, specs + scratch, with_configs=False)
+        replicas = broker.replication
+        await ensure_topics(broker.bootstrap, specs + scratch, replication_factor=replicas, with_configs=False)
         rng = random.Random(11)
         for chain in chains:
             make, entry, cases = CHAINS[chain]
             messages: list[Message] = [(None, make(rng, i), [("ce_id", f"{chain}-{i}".encode())]) for i in range(count)]
-            await preload(broker.bootstrap, entry, messages)
+            await preload(broker.bootstrap, entry, messages, replication=broker.replication)
             # Quick mode: the first hop only, against all three baselines (each consumer-group join costs seconds).
             for n, case in enumerate(cases[:1] if quick else cases):
                 ours = await passerelle_hop(settings, case, count)
@@ -147,6 +148,7 @@ async def _run(quick: bool, report: Report) -> None:
                     f"bench.rdk.{n}",
                     count,
                     f"rdk.{chain}.{n}",
+                    broker.transactional,
                 )
                 report.add(Figure(f"{case.label} : confluent-kafka (c)", confluent, "msg/s"))
                 speedup = ours / naive
@@ -165,8 +167,10 @@ async def _run(quick: bool, report: Report) -> None:
     report.details.update({"messages": count, "naive_messages": naive_count, "chains": chains})
 
 
-def run(quick: bool = False) -> Report:
+def run(quick: bool = False, broker: str = "tansu") -> Report:
     configure("console", "WARNING")
-    report = Report("Un saut (broker embarqué)", "python -m bench one_hop" + (" --quick" if quick else ""))
-    asyncio.run(_run(quick, report))
+    where = "broker embarqué" if broker == "tansu" else "Apache Kafka, " + ("1 nœud" if quick else "3 nœuds")
+    command = "python -m bench one_hop" + (" --quick" if quick else "") + f" --broker {broker}"
+    report = Report(f"Un saut ({where})", command)
+    asyncio.run(_run(quick, broker, report))
     return report

@@ -34,6 +34,13 @@ class ServiceMetrics:
             buckets=BATCH_BUCKETS,
             registry=r,
         )
+        self.commit = Histogram(
+            "passerelle_transaction_commit_seconds",
+            "Durée de la validation d'une transaction (offsets et commit), incluse dans celle du lot.",
+            ["service"],
+            buckets=BATCH_BUCKETS,
+            registry=r,
+        )
         self.batch_size = Histogram(
             "passerelle_batch_size_messages",
             "Nombre de messages par lot consommé.",

@@ -135,6 +135,7 @@ class Hop:
         self._describe(broker or KafkaBroker(settings.kafka_bootstrap, logger=None))
         self._processing = metrics.processing.labels(spec.service)
         self._batch_size = metrics.batch_size.labels(spec.service)
+        self._commit_seconds = metrics.commit.labels(spec.service)
 
     def _describe(self, broker: KafkaBroker) -> None:
         """The FastStream description of what this hop reads and writes, for the AsyncAPI document only."""
@@ -329,6 +330,7 @@ class Hop:
         producer.begin_transaction()
         self._produce_all(producer, outputs)
         metadata = consumer.consumer_group_metadata()
+        started = time.perf_counter()
         # librdkafka's send_offsets_to_transaction can block past its timeout while the group coordinator is away
         # (confluentinc/librdkafka#5456): both coordinator calls run in a thread the loop does not wait for forever.
         self._retrying(
@@ -337,6 +339,7 @@ class Hop:
         # A commit that failed with a retriable error may have reached the coordinator: it is asked again, never
         # aborted, or the batch would be done twice (librdkafka's commit_transaction contract).
         self._retrying(lambda: _bounded(lambda: producer.commit_transaction(_RETRIED_CALL_S)))
+        self._commit_seconds.observe(time.perf_counter() - started)
 
     def _retrying(self, call: Callable[[], None], limit_s: float = _CALL_TIMEOUT_S) -> None:
         """A transactional call again while librdkafka says its error is retriable (a coordinator moving to another

@@ -1,0 +1,53 @@
+"""The broker a benchmark runs on: the embedded Tansu, or Apache Kafka with the production settings."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from passerelle.broker.apache import KafkaCluster
+from passerelle.broker.embedded import EmbeddedBroker, embedded_settings
+from passerelle.settings import Settings
+
+KINDS = ("tansu", "kafka")
+
+
+@dataclass(frozen=True)
+class BenchBroker:
+    kind: str
+    bootstrap: str
+    # The broker processes, for their CPU share.
+    pids: dict[str, int]
+    replication: int
+
+    @property
+    def label(self) -> str:
+        if self.kind == "tansu":
+            return "broker embarqué"
+        return f"Apache Kafka, {self.replication} nœud(s), acks=all"
+
+    @property
+    def transactional(self) -> bool:
+        """Whether the hops run in transactions here (Apache Kafka), so the raw baseline must too."""
+        return self.kind == "kafka"
+
+    def settings(self, base: Settings) -> Settings:
+        if self.kind == "tansu":
+            return embedded_settings(base, self.bootstrap)
+        return base.model_copy(update={"kafka_bootstrap": self.bootstrap})
+
+
+@contextlib.contextmanager
+def bench_broker(kind: str, quick: bool) -> Iterator[BenchBroker]:
+    """A fresh broker for one benchmark: Tansu, or Apache Kafka on 3 nodes (1 node with ``--quick``)."""
+    if kind == "tansu":
+        with EmbeddedBroker() as broker:
+            yield BenchBroker(kind, broker.bootstrap, {"tansu": broker.pid or 0}, 1)
+        return
+    if kind != "kafka":
+        raise ValueError(f"broker inconnu : {kind} ({', '.join(KINDS)})")
+    nodes = 1 if quick else 3
+    with KafkaCluster(nodes=nodes) as cluster:
+        pids = {f"kafka-{n.node_id}": n.process.pid for n in cluster.nodes if n.process is not None}
+        yield BenchBroker(kind, cluster.bootstrap, pids, nodes)
