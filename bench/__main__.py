@@ -59,7 +59,8 @@ def main() -> None:
         report: Report = (
             module.run(quick=args.quick, broker=args.broker) if name in ON_A_BROKER else module.run(quick=args.quick)
         )
-        path = report.save(name + ("-quick" if args.quick else ""))
+        on_kafka = args.broker == "kafka" and name in ON_A_BROKER
+        path = report.save(name + ("-kafka" if on_kafka else "") + ("-quick" if args.quick else ""))
         show(report, console)
         console.print(f"{name} : {time.perf_counter() - started:.0f} s, résultats dans {path}\n")
 

@@ -47,7 +47,8 @@ def table(result: dict[str, Any]) -> str:
 def _saturation(steps: list[dict[str, Any]]) -> list[str]:
     if not steps:
         return []
-    services = [name for name in steps[0]["cpu_percent"] if name != "tansu"]
+    # The broker's share is "broker" (the sum of its nodes), or "tansu" in runs from before --broker.
+    services = [n for n in steps[0]["cpu_percent"] if n not in ("tansu", "broker") and not n.startswith("kafka-")]
     lines = [
         "",
         "Saturation steps (CPU in % of one core over the step):",
@@ -58,7 +59,8 @@ def _saturation(steps: list[dict[str, Any]]) -> list[str]:
     for step in steps:
         cpu = step["cpu_percent"]
         lines.append(
-            f"| {step['rate']} | {step['sent']} | {step['received']} | {step['p99_ms']:.0f} | {cpu['tansu']} | "
+            f"| {step['rate']} | {step['sent']} | {step['received']} | {step['p99_ms']:.0f} "
+            f"| {cpu.get('broker', cpu.get('tansu'))} | "
             + " | ".join(str(cpu[name]) for name in services)
             + f" | {'yes' if step['held'] else 'no'} |"
         )
