@@ -36,7 +36,7 @@ from passerelle.broker.admin import ensure_topics
 from passerelle.broker.embedded import EMBEDDED_FETCH_MAX_WAIT_MS, LOOPBACK
 from passerelle.core.contracts.catalogue import Catalogue
 from passerelle.core.partners import Profiles
-from passerelle.runtime.audit import write_key_pair
+from passerelle.runtime.audit import SIGNING_FILE, write_key_pair
 from passerelle.settings import Settings
 from passerelle.stack.processes import ProcessStack
 
@@ -75,8 +75,14 @@ def service_env(broker: BenchBroker, folder: Path) -> dict[str, str]:
         "PASSERELLE_INDICATORS_INTERVAL_S": "3600",
         "PASSERELLE_FETCH_MAX_WAIT_MS": os.environ.get("PASSERELLE_FETCH_MAX_WAIT_MS", str(EMBEDDED_FETCH_MAX_WAIT_MS)),
         # The router signs its audit records and will not start without a key: one for this run only.
-        "PASSERELLE_AUDIT_SIGNING_KEY_FILE": str(write_key_pair(folder / "audit").signing),
+        "PASSERELLE_AUDIT_SIGNING_KEY_FILE": str(_signing_key(folder / "audit")),
     }
+
+
+def _signing_key(folder: Path) -> Path:
+    """The run's audit key, written by its first session and used by the next (a key is never overwritten)."""
+    existing = folder / SIGNING_FILE
+    return existing if existing.exists() else write_key_pair(folder).signing
 
 
 def rss_mb(pid: int) -> float:
