@@ -71,6 +71,8 @@ class Timed:
 
     inner: Processor
     expected: int
+    # The hop calls commit() from its own thread: the event is set through the loop that awaits it.
+    loop: asyncio.AbstractEventLoop
     processed: int = 0
     first: float = 0.0
     last: float = 0.0
@@ -83,9 +85,9 @@ class Timed:
 
     def commit(self) -> None:  # called by the hop once the batch's outputs are acknowledged
         call_hook(self.inner, "commit")
-        if self.processed >= self.expected and not self.done.is_set():
+        if self.processed >= self.expected and not self.last:
             self.last = time.perf_counter()
-            self.done.set()
+            self.loop.call_soon_threadsafe(self.done.set)
 
     def rollback(self) -> None:
         call_hook(self.inner, "rollback")
@@ -95,7 +97,7 @@ async def passerelle_hop(settings: Settings, case: HopCase, expected: int) -> fl
     """The real service, started whole; only the hop reading ``case.source`` is timed."""
     runtime = build_service(case.service, settings)
     hop = next(h for h in runtime.hops if case.source in h.spec.inputs)
-    timed = Timed(hop.processor, expected)
+    timed = Timed(hop.processor, expected, asyncio.get_running_loop())
     hop.processor = timed
     await runtime.start()
     try:
