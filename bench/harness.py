@@ -120,7 +120,7 @@ async def naive_faststream(bootstrap: str, source: str, target: str, expected: i
     from faststream import AckPolicy
     from faststream.kafka import KafkaBroker, KafkaMessage
 
-    broker = KafkaBroker(bootstrap, logger=None)
+    broker = KafkaBroker(bootstrap.split(","), logger=None)  # a cluster's list, not one host name
     state = {"n": 0, "first": 0.0, "last": 0.0}
     finished = asyncio.Event()
 
