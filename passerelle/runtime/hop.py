@@ -33,6 +33,7 @@ from typing import Any, Protocol, TypeVar, cast
 import structlog
 from aiokafka.errors import KafkaError as AioKafkaError
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka.admin._metadata import ClusterMetadata
 from faststream.kafka import KafkaBroker
 
 from passerelle.broker import topics
@@ -514,9 +515,15 @@ class Hop:
             return
         self._last_check = now
         try:
-            consumer.list_topics(timeout=2.0)
+            cluster = consumer.list_topics(timeout=2.0)
         except KafkaException:
             self._on_client_error(KafkaError(KafkaError._ALL_BROKERS_DOWN))
+            return
+        silent = _silent_leaders(consumer, cluster)
+        if silent:
+            # One broker answering is not enough: a leader that does not (a lost controller quorum keeps dead
+            # brokers in the metadata) holds partitions nothing can be read from or committed to.
+            self._waiting_for_broker(KafkaError(KafkaError._TRANSPORT, f"leaders muets : {sorted(silent)}"))
             return
         if self.trouble == BROKER_DOWN:
             self.trouble = None
@@ -645,6 +652,26 @@ def _collect(output: Output, errors: list[tuple[Output, KafkaError]]) -> Callabl
             errors.append((output, error))
 
     return on_delivery
+
+
+def _silent_leaders(consumer: Consumer, cluster: ClusterMetadata, timeout_s: float = 1.0) -> set[int]:
+    """The brokers leading a partition that do not answer a watermark query on one of them."""
+    one_each: dict[int, TopicPartition] = {}
+    for name, topic in cluster.topics.items():
+        if name.startswith("__"):
+            continue
+        for partition in topic.partitions.values():
+            if partition.leader >= 0:
+                one_each.setdefault(partition.leader, TopicPartition(name, partition.id))
+    silent: set[int] = set()
+    for leader, tp in one_each.items():
+        try:
+            answered = consumer.get_watermark_offsets(tp, timeout=timeout_s, cached=False)
+        except KafkaException:
+            answered = None
+        if answered is None:
+            silent.add(leader)
+    return silent
 
 
 def _headers(output: Output) -> Any:

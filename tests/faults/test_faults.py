@@ -155,3 +155,44 @@ async def test_the_whole_cluster_stopped_and_started_again(
     assert all(code == 200 for code, _ in up.values()), up
     assert services.pids() == before, "a service had to be restarted"
     assert not outcome.lost and not outcome.doubled, str(outcome)
+
+
+async def test_health_says_not_ready_while_a_lost_quorum_blocks_progress(
+    services: ProcessStack, cluster_producer: AIOKafkaProducer, apache_cluster: KafkaCluster, pace: FaultSettings
+) -> None:
+    """Two brokers of three killed: the third still answers, yet nothing can be committed (no controller majority,
+    fewer in-sync replicas than ``min.insync.replicas``). A service that merely reaches a broker is not ready."""
+    items = mixed(f"quorum-{uuid.uuid4().hex[:6]}", pace.events)
+    first, second = items[: len(items) // 2], items[len(items) // 2 :]
+    before, survivor = services.pids(), len(apache_cluster.nodes) - 1
+    async with Arrivals(apache_cluster.bootstrap, OUT_TOPICS) as arrivals, HealthLog(services) as health:
+        await send(cluster_producer, first, pace.rate * 4)
+        async with asyncio.timeout(_deadline(pace)):  # the quorum goes while the first half is on its way
+            while sum(arrivals.counts[i.marker] > 0 for i in first) < len(first) // 3:
+                await asyncio.sleep(0.1)
+        killed = [index for index in range(len(apache_cluster.nodes)) if index != survivor]
+        try:
+            for index in killed:
+                await asyncio.to_thread(apache_cluster.kill, index)
+            down = await _all_answer(services, 503, 180)
+            all_down_at = health.now()
+            await asyncio.sleep(10)
+            restarting_at = health.now()
+        finally:
+            for index in killed:
+                await asyncio.to_thread(apache_cluster.start_node, index)
+        up = await _all_answer(services, 200, 120)
+        back_after = health.now() - restarting_at
+        await send(cluster_producer, second, pace.rate)
+        outcome = await arrivals.complete(items, timeout_s=_deadline(pace))
+        while_down = health.between(all_down_at, restarting_at)
+    pace.record("quorum_perdu", retour_pret_s=round(back_after, 1), reponses_pendant_panne=len(while_down),
+                **outcome.figures())  # fmt: skip
+    assert all(code == 503 for code, _ in down.values()), down
+    ready = [(n, code, body) for n, code, body in while_down if code != 503]
+    for moment, name, code, body in health.answers:  # shown by pytest if the test fails
+        print(f"{moment:6.1f} {name:16} {code} {body}")
+    assert while_down and not ready, ready
+    assert all(code == 200 for code, _ in up.values()), up
+    assert services.pids() == before, "a service had to be restarted"
+    assert not outcome.lost and not outcome.doubled, str(outcome)
