@@ -52,6 +52,8 @@ class Event:
     received_in: tuple[Dialect, ...]
     # Whether the indicators service follows it.
     indicators: bool = False
+    # The record's field naming the Region that publishes it: a claim of origin, checked against the sender.
+    origin_field: str | None = None
 
 
 EVENTS: tuple[Event, ...] = (
@@ -62,6 +64,7 @@ EVENTS: tuple[Event, ...] = (
         "idSession",
         (Dialect.LHEO_XML,),
         (Dialect.IMILO_JSON,),
+        origin_field="region",
     ),
     Event(
         "formation.Positionnement",
@@ -106,6 +109,7 @@ EVENTS: tuple[Event, ...] = (
         _REGION_DIALECTS,
         (Dialect.IMILO_JSON,),
         indicators=True,
+        origin_field="region",
     ),
     Event(
         "reperage.SuiteSignalement",
@@ -131,6 +135,7 @@ EVENTS: tuple[Event, ...] = (
         "idDemande",
         _REGION_DIALECTS,
         (Dialect.IMILO_JSON,),
+        origin_field="region",
     ),
     Event(
         "orientation.EvenementOrientation",
@@ -139,6 +144,7 @@ EVENTS: tuple[Event, ...] = (
         "idEvenement",
         _REGION_DIALECTS,
         (Dialect.IMILO_JSON,),
+        origin_field="region",
     ),
     Event(
         "pilotage.Indicateurs",
@@ -174,6 +180,11 @@ def received_in(dialect: Dialect) -> tuple[str, ...]:
 def id_field(subject: str) -> str | None:
     found = BY_SUBJECT.get(subject)
     return found.id_field if found else None
+
+
+def origin_field(subject: str) -> str | None:
+    found = BY_SUBJECT.get(subject)
+    return found.origin_field if found else None
 
 
 def followed_by_indicators() -> tuple[str, ...]:

@@ -19,6 +19,7 @@ from passerelle.core.envelope import Envelope, new_trace_parent, parse_time
 from passerelle.core.events import Dialect
 from passerelle.core.headers import CAUSE, FIRST_LINE
 from passerelle.core.limits import Limits
+from passerelle.core.origin import header_claim, record_claim
 from passerelle.core.partners import PartnerProfile
 from passerelle.core.privacy import shown_value
 from passerelle.runtime.context import ServiceContext
@@ -54,6 +55,11 @@ class InboundTranslator:
         if profile is None:
             unknown = Rejected.one("partenaire_inconnu", f"aucun profil pour {partner}")
             return self._reject(message, partner, [self._failure(partner, event_type, unknown)], tally)
+        # Before anything is read: a message passed off as another partner's is refused whole.
+        forged = header_claim(partner, message.raw_headers)
+        if forged is not None:
+            rejected = Rejected((forged,))
+            return self._reject(message, partner, [self._failure(partner, event_type, rejected)], tally)
         dialect = self._dialect(profile, event_type, message)
         if isinstance(dialect, Rejected):
             return self._reject(message, partner, [self._failure(partner, event_type, dialect)], tally)
@@ -130,11 +136,17 @@ class InboundTranslator:
         dialect: Dialect,
         sent_at: datetime,
     ) -> Output | Failure:
+        to_native = self.dialects.native_paths.get(dialect)
         try:
             record = self.ctx.typed.validate(draft.subject, draft.record)
+            # After the contract: a malformed code is a format error, a well-formed other Region's is usurpation.
+            forged = record_claim(self.ctx.profiles[partner], draft.subject, record)
+            if forged is not None:
+                path = to_native(draft.subject, forged.path) if to_native else forged.path
+                rejected = Rejected((replace(forged, path=path),), draft.position, draft.subject)
+                return self._failure(partner, draft.subject, rejected)
             value = self.ctx.codec.encode(draft.subject, record)
         except ValidationFailed as failed:
-            to_native = self.dialects.native_paths.get(dialect)
             problems = tuple(
                 replace(p, path=to_native(draft.subject, p.path)) if to_native else p for p in failed.errors
             )

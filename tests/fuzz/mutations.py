@@ -295,6 +295,8 @@ def _headers(draw: st.DrawFn, subjects: list[str], required: bool = False) -> di
         headers["ce_type"] = draw(st.sampled_from(["formation.Inconnu", EMAIL] if hostile else subjects))
     if draw(st.integers(0, 9)) == 0:
         headers["ce_time"] = draw(st.sampled_from(["2026-03-02T10:00:00Z", "hier", "0001-01-01T00:00:00+01:00", "²"]))
+    if draw(st.integers(0, 9)) == 0:  # a claim of origin, another partner's or hostile text
+        headers["ce_source"] = draw(st.sampled_from(["region-53", "imilo", "passerelle/router", EMAIL, NIR, "\u202e"]))
     return headers
 
 

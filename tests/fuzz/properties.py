@@ -53,7 +53,9 @@ def check(case: Case, seen: Seen, yielded: int) -> None:
     assert seen.drafts or seen.rejected, f"nothing came out: {describe}"
     dialect_silent = yielded == 0
     flow_refusal = any(
-        p.code in ("en_tete", "evenement_non_publie", "type_inconnu") for r in seen.rejected for p in r.problems
+        p.code in ("en_tete", "evenement_non_publie", "type_inconnu", "origine_usurpee")
+        for r in seen.rejected
+        for p in r.problems
     )
     assert not dialect_silent or flow_refusal, f"the dialect yielded nothing: {describe}"
     for rejected in seen.rejected:
