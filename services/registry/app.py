@@ -1,23 +1,91 @@
-"""The contract registry: the Confluent Schema Registry REST subset clients use, and ``POST /validate``."""
+"""The contract registry: the Confluent Schema Registry REST subset clients use, and ``POST /validate``.
+
+Whoever reaches it may read, look up, check compatibility and validate; only the operator (HTTP Basic) may change
+it. ``/metrics`` and ``/health`` are open, like every service's: they belong on the internal network only.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
-from fastapi import Body, FastAPI, Request
+import structlog
+from fastapi import Body, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
 
 from passerelle.core.contracts.catalogue import Catalogue
 from passerelle.core.contracts.compat import Level
 from passerelle.core.contracts.errors import ContractError, ValidationFailed
 from passerelle.core.contracts.typed import TypedContracts
+from passerelle.metrics import ServiceMetrics
+from services.registry.auth import CHALLENGE, OperatorCredential
 from services.registry.store import RegistryError, RegistryStore, subject_name
 
+log = structlog.get_logger("passerelle.registry")
+
 MEDIA = "application/vnd.schemaregistry.v1+json"
+SERVICE = "registry"
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# POSTs that only look up, check or validate, never change anything: partners use them before going live.
+OPEN_POSTS = frozenset(
+    {
+        "/subjects/{subject}",
+        "/compatibility/subjects/{subject}/versions/{version}",
+        "/validate/{event}",
+    }
+)
+REFUSALS = {
+    "lecture_seule": "Registre en lecture seule : aucun opérateur n'est configuré, toute écriture est refusée.",
+    "anonyme": "Écriture réservée à l'opérateur du registre : authentification HTTP Basic requise.",
+    "identifiant_refuse": "Identifiant de l'opérateur du registre refusé.",
+}
 
 
-def _ok(body: Any, status: int = 200) -> JSONResponse:
-    return JSONResponse(body, status_code=status, media_type=MEDIA)
+def is_open(method: str, path: str) -> bool:
+    """Whether anyone may call ``method path`` (a route's path template) without the operator's credential."""
+    return method in READ_METHODS or (method == "POST" and path in OPEN_POSTS)
+
+
+class WriteGuard:
+    """Lets the operator's requests through and refuses every other write with a Confluent-style 401."""
+
+    def __init__(self, operator: OperatorCredential | None, refused: Counter) -> None:
+        self.operator = operator
+        self.refused = refused
+
+    def check(self, request: Request, path: str) -> None:
+        authorization = request.headers.get("authorization")
+        if self.operator is not None and self.operator.accepts(authorization):
+            log.info("registre.ecriture_autorisee", methode=request.method, chemin=path, operateur=self.operator.user)
+            return
+        reason = "lecture_seule" if self.operator is None else "identifiant_refuse" if authorization else "anonyme"
+        self.refused.labels(reason).inc()
+        client = request.client.host if request.client else None
+        log.warning("registre.ecriture_refusee", methode=request.method, chemin=path, motif=reason, client=client)
+        raise RegistryError(401, 40101, REFUSALS[reason], CHALLENGE)
+
+
+class GuardedRoute(APIRoute):
+    """A route that, unless it only reads, checks the operator's credential before it even reads the body."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        if self.methods and all(is_open(method, self.path) for method in self.methods):
+            return handler
+        path = self.path
+
+        async def guarded(request: Request) -> Response:
+            guard: WriteGuard = request.app.state.write_guard
+            guard.check(request, path)
+            return await handler(request)
+
+        return guarded
+
+
+def _ok(body: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(body, status_code=status, media_type=MEDIA, headers=headers)
 
 
 def _schema_body(payload: Any) -> str:
@@ -36,21 +104,40 @@ def _level(payload: Any) -> Level:
         raise RegistryError(422, 42203, f"Invalid compatibility level: {raw}") from None
 
 
-def create_app(catalogue: Catalogue) -> FastAPI:
+def create_app(catalogue: Catalogue, operator: OperatorCredential | None = None) -> FastAPI:
+    """The registry's HTTP application; without ``operator`` it is read-only (every write answers 401)."""
     store = RegistryStore.from_catalogue(catalogue)
     typed = TypedContracts(catalogue)
+    metrics = ServiceMetrics(SERVICE)
+    metrics.ready.labels(SERVICE).set(1)  # no consumer to wait for: serving is being ready
+    refused = Counter(
+        "passerelle_registry_writes_refused",
+        "Écritures refusées par le registre des contrats, par motif (lecture_seule, anonyme, identifiant_refuse).",
+        ["reason"],
+        registry=metrics.registry,
+    )
     app = FastAPI(
         title="Passerelle — registre des contrats",
         description="Sous-ensemble REST du Confluent Schema Registry et validation des messages (erreurs en français).",
     )
+    app.router.route_class = GuardedRoute
+    app.state.write_guard = WriteGuard(operator, refused)
 
     @app.exception_handler(RegistryError)
     async def registry_error(_request: Request, exc: RegistryError) -> JSONResponse:
-        return _ok({"error_code": exc.code, "message": exc.message}, exc.status)
+        return _ok({"error_code": exc.code, "message": exc.message}, exc.status, exc.headers)
 
     @app.exception_handler(ContractError)
     async def contract_error(_request: Request, exc: ContractError) -> JSONResponse:
         return _ok({"error_code": 40401, "message": str(exc)}, 404)
+
+    @app.get("/health")
+    def health() -> JSONResponse:
+        return JSONResponse({"statut": "pret"})
+
+    @app.get("/metrics")
+    def prometheus() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/subjects")
     def subjects() -> JSONResponse:

@@ -9,6 +9,7 @@ with standard Kafka tooling; production runs Karapace.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,13 +24,14 @@ VALUE_SUFFIX = "-value"
 
 
 class RegistryError(Exception):
-    """A Confluent-style error: HTTP status, error code and message."""
+    """A Confluent-style error: HTTP status, error code and message (and headers, e.g. a 401's challenge)."""
 
-    def __init__(self, status: int, code: int, message: str) -> None:
+    def __init__(self, status: int, code: int, message: str, headers: Mapping[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.headers = dict(headers or {})
 
 
 def subject_name(requested: str) -> str:

@@ -1,4 +1,7 @@
-"""A third-party client, confluent-kafka's SchemaRegistryClient, against the registry served over HTTP."""
+"""A third-party client, confluent-kafka's SchemaRegistryClient, against the registry served over HTTP.
+
+It writes as the operator with ``basic.auth.user.info``; without it, it still reads and checks, and is refused writes.
+"""
 
 from __future__ import annotations
 
@@ -19,12 +22,22 @@ from passerelle.broker.embedded import LOOPBACK, free_port
 from passerelle.core.contracts.catalogue import Catalogue
 from passerelle.core.contracts.codec import AvroCodec
 from services.registry.app import create_app
+from services.registry.auth import OperatorCredential
+
+RECORD = {
+    "type": "record",
+    "name": "Essai",
+    "namespace": "fr.passerelle.essai",
+    "doc": "Un essai.",
+    "fields": [{"name": "id", "type": "string", "doc": "Identifiant."}],
+}
 
 
 @pytest.fixture
-def registry_url(catalogue: Catalogue) -> Iterator[str]:
+def registry_url(catalogue: Catalogue, operator: OperatorCredential) -> Iterator[str]:
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(catalogue), host=LOOPBACK, port=port, log_level="warning"))
+    app = create_app(catalogue, operator)
+    server = uvicorn.Server(uvicorn.Config(app, host=LOOPBACK, port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
@@ -37,15 +50,9 @@ def registry_url(catalogue: Catalogue) -> Iterator[str]:
         thread.join(timeout=5)
 
 
-def test_register_fetch_and_check_with_confluent_client(registry_url: str) -> None:
-    client = SchemaRegistryClient({"url": registry_url})
-    record = {
-        "type": "record",
-        "name": "Essai",
-        "namespace": "fr.passerelle.essai",
-        "doc": "Un essai.",
-        "fields": [{"name": "id", "type": "string", "doc": "Identifiant."}],
-    }
+def test_register_fetch_and_check_with_confluent_client(registry_url: str, operator: OperatorCredential) -> None:
+    client = SchemaRegistryClient({"url": registry_url, "basic.auth.user.info": operator.user_info})
+    record = RECORD
     schema_id = client.register_schema("essai.Essai", Schema(json.dumps(record), "AVRO"))
     assert json.loads(client.get_schema(schema_id).schema_str or "") == record
     latest = client.get_latest_version("essai.Essai")
@@ -89,3 +96,25 @@ def test_a_record_from_our_codec_decodes_with_confluents_deserializer(
     client = SchemaRegistryClient({"url": registry_url})
     decoded = AvroDeserializer(client)(data, SerializationContext(f"canon.{subject}", MessageField.VALUE))
     assert decoded == record
+
+
+@pytest.mark.parametrize("user_info", [None, "operateur-test:mauvais-mot-de-passe", "intrus:mot-de-passe-de-test-9f2c"])
+def test_confluent_client_without_the_operators_credential_reads_but_may_not_write(
+    registry_url: str, catalogue: Catalogue, user_info: str | None
+) -> None:
+    conf = {"url": registry_url} | ({"basic.auth.user.info": user_info} if user_info else {})
+    client = SchemaRegistryClient(conf)
+    with pytest.raises(SchemaRegistryError) as refused:
+        client.register_schema("essai.Essai", Schema(json.dumps(RECORD), "AVRO"))
+    assert (refused.value.http_status_code, refused.value.error_code) == (401, 40101)
+    assert "opérateur" in refused.value.error_message
+    with pytest.raises(SchemaRegistryError) as missing:
+        client.get_latest_version("essai.Essai")  # nothing was registered
+    assert missing.value.error_code == 40401
+    # Partners still read, look up and check compatibility before going live.
+    subject = "formation.Positionnement"
+    published = catalogue.latest(subject)
+    assert client.get_latest_version(subject).schema_id == published.schema_id
+    own = Schema(json.dumps(published.schema), "AVRO")
+    assert client.lookup_schema(subject, own).version == published.version
+    assert client.test_compatibility(subject, own) is True

@@ -1,4 +1,4 @@
-"""The registry's REST subset and validation endpoint, every error a Confluent-style 4xx."""
+"""The registry's REST subset and validation endpoint, every error a Confluent-style 4xx (as the operator)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,15 @@ from fastapi.testclient import TestClient
 
 from passerelle.core.contracts.catalogue import Catalogue
 from services.registry.app import create_app
+from services.registry.auth import OperatorCredential
 
 SUBJECT = "formation.Positionnement"
 
 
 @pytest.fixture
-def client(catalogue: Catalogue) -> TestClient:
-    return TestClient(create_app(catalogue))
+def client(catalogue: Catalogue, operator: OperatorCredential) -> TestClient:
+    """The operator's client: every request carries the credential, so writes go through."""
+    return TestClient(create_app(catalogue, operator), headers={"Authorization": operator.authorization})
 
 
 def _schema(catalogue: Catalogue, subject: str = SUBJECT) -> dict[str, Any]:
