@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from passerelle.broker.access import KafkaAccess
 from passerelle.broker.apache import KafkaCluster
 from passerelle.broker.embedded import EmbeddedBroker, embedded_settings
 from passerelle.settings import Settings
@@ -16,10 +17,14 @@ KINDS = ("tansu", "kafka")
 @dataclass(frozen=True)
 class BenchBroker:
     kind: str
-    bootstrap: str
+    access: KafkaAccess
     # The broker processes, for their CPU share.
     pids: dict[str, int]
     replication: int
+
+    @property
+    def bootstrap(self) -> str:
+        return self.access.bootstrap
 
     @property
     def label(self) -> str:
@@ -35,7 +40,7 @@ class BenchBroker:
     def settings(self, base: Settings) -> Settings:
         if self.kind == "tansu":
             return embedded_settings(base, self.bootstrap)
-        return base.model_copy(update={"kafka_bootstrap": self.bootstrap})
+        return base.model_copy(update=self.access.settings_fields())
 
 
 @contextlib.contextmanager
@@ -43,11 +48,11 @@ def bench_broker(kind: str, quick: bool) -> Iterator[BenchBroker]:
     """A fresh broker for one benchmark: Tansu, or Apache Kafka on 3 nodes (1 node with ``--quick``)."""
     if kind == "tansu":
         with EmbeddedBroker() as broker:
-            yield BenchBroker(kind, broker.bootstrap, {"tansu": broker.pid or 0}, 1)
+            yield BenchBroker(kind, broker.access, {"tansu": broker.pid or 0}, 1)
         return
     if kind != "kafka":
         raise ValueError(f"broker inconnu : {kind} ({', '.join(KINDS)})")
     nodes = 1 if quick else 3
     with KafkaCluster(nodes=nodes) as cluster:
         pids = {f"kafka-{n.node_id}": n.process.pid for n in cluster.nodes if n.process is not None}
-        yield BenchBroker(kind, cluster.bootstrap, pids, nodes)
+        yield BenchBroker(kind, cluster.access, pids, nodes)

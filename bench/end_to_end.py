@@ -32,6 +32,7 @@ from bench.brokers import BenchBroker, bench_broker
 from bench.harness import Figure, Report, proc_status_mb
 from bench.records import native_positionnement, native_statut
 from passerelle.broker import topics
+from passerelle.broker.access import KafkaAccess
 from passerelle.broker.admin import ensure_topics
 from passerelle.broker.embedded import EMBEDDED_FETCH_MAX_WAIT_MS, LOOPBACK
 from passerelle.core.contracts.catalogue import Catalogue
@@ -66,7 +67,7 @@ def percentile(values: list[float], q: float) -> float:
 
 def service_env(broker: BenchBroker, folder: Path) -> dict[str, str]:
     return {
-        "PASSERELLE_KAFKA_BOOTSTRAP": broker.bootstrap,
+        **broker.access.environment(),
         # The embedded broker refuses aiokafka's idempotent producer; Apache Kafka runs the hops in transactions.
         "PASSERELLE_PRODUCER_IDEMPOTENCE": "true" if broker.transactional else "false",
         "PASSERELLE_PSEUDONYM_SECRET": "bench",
@@ -92,9 +93,9 @@ def rss_mb(pid: int) -> float:
 class Receiver:
     """Reads every out.<partner> topic from the end, matching each arrival with its send time."""
 
-    def __init__(self, bootstrap: str) -> None:
+    def __init__(self, access: KafkaAccess) -> None:
         self.consumer = AIOKafkaConsumer(
-            *FLOWS.values(), bootstrap_servers=bootstrap, fetch_max_wait_ms=5, auto_offset_reset="latest"
+            *FLOWS.values(), **access.aiokafka(), fetch_max_wait_ms=5, auto_offset_reset="latest"
         )
         self.sent: dict[str, tuple[float, str]] = {}
         self.step: Step | None = None
@@ -236,16 +237,16 @@ class Session:
 
     async def __aenter__(self) -> Session:
         self.broker = self._broker.__enter__()
-        bootstrap = self.broker.bootstrap
-        settings = Settings(kafka_bootstrap=bootstrap, pseudonym_secret="bench")
+        access = self.broker.access
+        settings = Settings(**access.settings_fields(), pseudonym_secret="bench")
         catalogue = Catalogue.load(settings.schemas_dir)
         profiles = Profiles.load(settings.contracts_dir / "partners", frozenset(catalogue.subjects))
         specs = topics.all_topics(profiles.ids, catalogue.subjects)
-        await ensure_topics(bootstrap, specs, replication_factor=self.broker.replication, with_configs=False)
+        await ensure_topics(access, specs, replication_factor=self.broker.replication, with_configs=False)
         self.services = ProcessStack(service_env(self.broker, self.folder), self.folder)
         self.services.start()
-        self.producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False, linger_ms=1)
-        self.receiver = Receiver(bootstrap)
+        self.producer = AIOKafkaProducer(**access.aiokafka(), enable_idempotence=False, linger_ms=1)
+        self.receiver = Receiver(access)
         await self.services.wait_ready()
         await self.producer.start()
         await self.receiver.start()

@@ -20,6 +20,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from passerelle.broker.access import KafkaAccess
 from passerelle.broker.admin import ensure_topics
 from passerelle.broker.topics import TopicSpec
 
@@ -63,13 +64,11 @@ def machine() -> dict[str, Any]:
 
 
 async def preload(
-    bootstrap: str, topic: str, messages: Sequence[Message], partitions: int = 6, replication: int = 1
+    access: KafkaAccess, topic: str, messages: Sequence[Message], partitions: int = 6, replication: int = 1
 ) -> None:
     spec = TopicSpec(topic, partitions, -1)
-    await ensure_topics(bootstrap, [spec], replication_factor=replication, with_configs=False)
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, enable_idempotence=False, linger_ms=5, max_batch_size=1 << 20
-    )
+    await ensure_topics(access, [spec], replication_factor=replication, with_configs=False)
+    producer = AIOKafkaProducer(**access.aiokafka(), enable_idempotence=False, linger_ms=5, max_batch_size=1 << 20)
     await producer.start()
     try:
         futures = [await producer.send(topic, value, key=key, headers=headers) for key, value, headers in messages]
@@ -78,11 +77,11 @@ async def preload(
         await producer.stop()
 
 
-async def raw_passthrough(bootstrap: str, source: str, target: str, expected: int, group: str) -> float:
+async def raw_passthrough(access: KafkaAccess, source: str, target: str, expected: int, group: str) -> float:
     """Baseline (a): aiokafka consume → produce with batches, one ack wait per batch, commit after."""
     consumer = AIOKafkaConsumer(
         source,
-        bootstrap_servers=bootstrap,
+        **access.aiokafka(),
         group_id=group,
         auto_offset_reset="earliest",
         enable_auto_commit=False,
@@ -90,7 +89,7 @@ async def raw_passthrough(bootstrap: str, source: str, target: str, expected: in
     )
     # acks=all, as the hops produce.
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, enable_idempotence=False, linger_ms=5, max_batch_size=1 << 20, acks="all"
+        **access.aiokafka(), enable_idempotence=False, linger_ms=5, max_batch_size=1 << 20, acks="all"
     )
     await consumer.start()
     await producer.start()
@@ -115,12 +114,16 @@ async def raw_passthrough(bootstrap: str, source: str, target: str, expected: in
         await producer.stop()
 
 
-async def naive_faststream(bootstrap: str, source: str, target: str, expected: int, group: str) -> float:
+# Past this, a baseline run is stuck, not slow: it says how far it got instead of waiting for ever.
+NAIVE_LIMIT_S = 600.0
+
+
+async def naive_faststream(access: KafkaAccess, source: str, target: str, expected: int, group: str) -> float:
     """Baseline (b): the handler FastStream's tutorial would write, awaiting each publish."""
     from faststream import AckPolicy
     from faststream.kafka import KafkaBroker, KafkaMessage
 
-    broker = KafkaBroker(bootstrap.split(","), logger=None)  # a cluster's list, not one host name
+    broker = KafkaBroker(**access.faststream(), logger=None)
     state = {"n": 0, "first": 0.0, "last": 0.0}
     finished = asyncio.Event()
 
@@ -138,14 +141,17 @@ async def naive_faststream(bootstrap: str, source: str, target: str, expected: i
 
     await broker.start()
     try:
-        await finished.wait()
+        async with asyncio.timeout(NAIVE_LIMIT_S):
+            await finished.wait()
+    except TimeoutError:
+        raise TimeoutError(f"FastStream naïf : {state['n']} messages sur {expected} en {NAIVE_LIMIT_S:.0f} s") from None
     finally:
         await broker.stop()
     return expected / (state["last"] - state["first"])
 
 
 def confluent_passthrough(
-    bootstrap: str, source: str, target: str, expected: int, group: str, transactional: bool = False
+    access: KafkaAccess, source: str, target: str, expected: int, group: str, transactional: bool = False
 ) -> float:
     """Baseline (c): librdkafka through confluent-kafka, consume → produce, commit after flush; with
     ``transactional``, each batch's outputs and offsets in one transaction, as the hops do on Apache Kafka."""
@@ -153,14 +159,14 @@ def confluent_passthrough(
 
     consumer = Consumer(
         {
-            "bootstrap.servers": bootstrap,
+            **access.librdkafka(),
             "group.id": group,
             "auto.offset.reset": "earliest",
             "enable.auto.commit": False,
             "isolation.level": "read_committed",
         }
     )
-    config: dict[str, object] = {"bootstrap.servers": bootstrap, "linger.ms": 5, "acks": "all"}
+    config: dict[str, object] = {**access.librdkafka(), "linger.ms": 5, "acks": "all"}
     config |= {"transactional.id": f"bench-{group}"} if transactional else {"enable.idempotence": False}
     producer = Producer(config)
     if transactional:

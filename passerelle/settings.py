@@ -23,6 +23,23 @@ class Settings(BaseSettings):
         default=None,
         description="Kafka bootstrap servers (host:port,...). Unset: start the embedded Tansu broker.",
     )
+    kafka_security: Literal["PLAINTEXT", "SASL_SSL", "SSL"] = Field(
+        default="PLAINTEXT",
+        description=(
+            "How this client proves who it is: SASL_SSL (SCRAM-SHA-512 over TLS, Apache Kafka's default listener), "
+            "SSL (mutual TLS, a client certificate) or PLAINTEXT (the embedded broker, which knows no identity)."
+        ),
+    )
+    kafka_username: str | None = Field(default=None, description="This service's or partner's Kafka principal name.")
+    kafka_password: SecretStr | None = Field(default=None, description="Its SCRAM password.")
+    kafka_password_file: Path | None = Field(
+        default=None, description="File holding the SCRAM password (a container secret); overrides kafka_password."
+    )
+    kafka_ca_file: Path | None = Field(
+        default=None, description="PEM file of the CA that signed the brokers' certificates."
+    )
+    kafka_cert_file: Path | None = Field(default=None, description="PEM client certificate (mutual TLS).")
+    kafka_key_file: Path | None = Field(default=None, description="PEM key of the client certificate (mutual TLS).")
     producer_idempotence: bool = Field(
         default=True,
         description="Idempotent producer. Tansu's in-memory mode rejects it, so the embedded broker turns it off.",
@@ -132,4 +149,6 @@ class Settings(BaseSettings):
             if not secret:
                 raise ValueError(f"{self.pseudonym_secret_file} est vide : la clé des pseudonymes est requise")
             self.pseudonym_secret = SecretStr(secret)
+        if self.kafka_password_file is not None:
+            self.kafka_password = SecretStr(self.kafka_password_file.read_text(encoding="utf-8").strip())
         return self

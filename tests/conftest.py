@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -10,6 +11,9 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from passerelle.broker import topics
+from passerelle.broker.access import KafkaAccess
+from passerelle.broker.admin import ensure_topics
 from passerelle.broker.apache import KafkaCluster
 from passerelle.broker.embedded import EmbeddedBroker, embedded_settings
 from passerelle.core.contracts.catalogue import Catalogue
@@ -20,6 +24,7 @@ from passerelle.core.privacy import Pseudonymiser
 from passerelle.runtime.audit import KeyPairFiles, write_key_pair
 from passerelle.settings import PROJECT_ROOT, Settings
 from passerelle.stack.local import Stack
+from passerelle.stack.rights import provision
 
 TEST_SECRET = "secret-de-test"
 OWN_LHEO = Path(__file__).parent / "fixtures" / "lheo"
@@ -108,8 +113,8 @@ def apache_kafka_node() -> Iterator[KafkaCluster]:
 
 
 @pytest.fixture(scope="session")
-def apache_kafka(apache_kafka_node: KafkaCluster) -> str:
-    return apache_kafka_node.bootstrap
+def apache_kafka(apache_kafka_node: KafkaCluster) -> KafkaAccess:
+    return apache_kafka_node.access
 
 
 @pytest.fixture(scope="session")
@@ -132,19 +137,19 @@ def broker_kind(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="session")
-def kafka(request: pytest.FixtureRequest, broker_kind: str) -> Iterator[str]:
-    """Bootstrap address of a real broker: PASSERELLE_KAFKA_BOOTSTRAP, else Tansu or Apache Kafka."""
+def kafka(request: pytest.FixtureRequest, broker_kind: str) -> Iterator[KafkaAccess]:
+    """A real broker and the operator's access to it: PASSERELLE_KAFKA_*, else Tansu or Apache Kafka."""
     external = os.environ.get("PASSERELLE_KAFKA_BOOTSTRAP")
     if external:
         if broker_kind != BROKERS[0]:
             pytest.skip("PASSERELLE_KAFKA_BOOTSTRAP names the one broker to test")
-        yield external
+        yield KafkaAccess.of(Settings())
         return
     if broker_kind == "kafka":
         yield request.getfixturevalue("apache_kafka")
         return
     with EmbeddedBroker() as broker:
-        yield broker.bootstrap
+        yield broker.access
 
 
 @pytest.fixture(scope="session")
@@ -154,23 +159,37 @@ def audit_keys(tmp_path_factory: pytest.TempPathFactory) -> KeyPairFiles:
 
 
 @pytest.fixture(scope="session")
-def kafka_settings(kafka: str, broker_kind: str, audit_keys: KeyPairFiles) -> Settings:
+def kafka_settings(kafka: KafkaAccess, broker_kind: str, audit_keys: KeyPairFiles) -> Settings:
     """Settings pointing at the test broker (the embedded one gets its own fetch and session settings)."""
     settings = Settings(
-        kafka_bootstrap=kafka,
+        **kafka.settings_fields(),
         pseudonym_secret=TEST_SECRET,
         batch_timeout_ms=10,
         audit_signing_key_file=audit_keys.signing,
         audit_public_key_file=audit_keys.public,
     )
     external = "PASSERELLE_KAFKA_BOOTSTRAP" in os.environ
-    return settings if external or broker_kind == "kafka" else embedded_settings(settings, kafka)
+    return settings if external or broker_kind == "kafka" else embedded_settings(settings, kafka.bootstrap)
 
 
 @pytest.fixture(scope="session")
-async def stack(kafka_settings: Settings) -> AsyncIterator[Stack]:
-    """A whole Passerelle (every service and the registry) over the test broker, shared by the session."""
-    running = Stack(kafka_settings)
+async def stack(
+    kafka_settings: Settings,
+    broker_kind: str,
+    catalogue: Catalogue,
+    profiles: Profiles,
+    request: pytest.FixtureRequest,
+) -> AsyncIterator[Stack]:
+    """A whole Passerelle (every service and the registry) over the test broker, shared by the session.
+
+    On Apache Kafka each service runs as its own principal, with only the rights ``passerelle acl apply`` gives it.
+    """
+    identities: dict[str, KafkaAccess] = {}
+    if broker_kind == "kafka" and "PASSERELLE_KAFKA_BOOTSTRAP" not in os.environ:
+        cluster: KafkaCluster = request.getfixturevalue("apache_kafka_node")
+        await ensure_topics(cluster.access, topics.all_topics(profiles.ids, catalogue.subjects))
+        identities = await asyncio.to_thread(provision, cluster, profiles.ids, kafka_settings)
+    running = Stack(kafka_settings, identities=identities)
     await running.start()
     try:
         yield running
@@ -179,8 +198,8 @@ async def stack(kafka_settings: Settings) -> AsyncIterator[Stack]:
 
 
 @pytest.fixture(scope="session")
-async def producer(kafka: str) -> AsyncIterator[AIOKafkaProducer]:
-    client = AIOKafkaProducer(bootstrap_servers=kafka, enable_idempotence=False)
+async def producer(kafka: KafkaAccess) -> AsyncIterator[AIOKafkaProducer]:
+    client = AIOKafkaProducer(**kafka.aiokafka(), enable_idempotence=False)
     await client.start()
     try:
         yield client

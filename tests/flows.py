@@ -11,6 +11,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
+from passerelle.broker.access import KafkaAccess
 from passerelle.broker.reader import TopicNotFound, collect
 
 
@@ -33,7 +34,7 @@ async def send(
 
 
 async def wait_for(
-    bootstrap: str,
+    access: KafkaAccess,
     topic: str,
     match: Callable[[Any], bool],
     count: int = 1,
@@ -46,7 +47,7 @@ async def wait_for(
     try:
         async with asyncio.timeout(timeout_s):
             while True:
-                found = [r for r in await collect(bootstrap, topic) if match(r)]
+                found = [r for r in await collect(access, topic) if match(r)]
                 if len(found) >= count:
                     break
                 await asyncio.sleep(0.2)
@@ -57,18 +58,18 @@ async def wait_for(
         # Both reads together: the embedded broker may answer a short end offset, so one read can stop before the
         # last batch (docs/operator-guide.md); a record seen once is there, and duplicates are still counted.
         seen = {(r.partition, r.offset): r for r in found}
-        seen.update({(r.partition, r.offset): r for r in await collect(bootstrap, topic) if match(r)})
+        seen.update({(r.partition, r.offset): r for r in await collect(access, topic) if match(r)})
         found = sorted(seen.values(), key=lambda r: (r.partition, r.offset))
     return found
 
 
-async def counts_along(bootstrap: str, path: Sequence[str], marker: str) -> dict[str, int]:
+async def counts_along(access: KafkaAccess, path: Sequence[str], marker: str) -> dict[str, int]:
     """How many records of each topic carry the marker (ce_id or correlation id; -1: no such topic), to tell
     which hop lost a message."""
     seen = {}
     for topic in path:
         try:
-            records = await collect(bootstrap, topic)
+            records = await collect(access, topic)
         except TopicNotFound:
             seen[topic] = -1
             continue
@@ -91,7 +92,7 @@ def caused_by(*markers: str) -> Callable[[Any], bool]:
 
 async def cli(stack: Any, *args: str, timeout_s: float = 60.0) -> tuple[int, str]:
     """Run ``passerelle ARGS`` in a subprocess against the stack's broker; (exit code, output)."""
-    env = {**os.environ, "PASSERELLE_KAFKA_BOOTSTRAP": stack.bootstrap, "COLUMNS": "200"}
+    env = {**os.environ, **stack.access.environment(), "COLUMNS": "200"}
     # The stack's audit public key (ephemeral unless configured), as an operator's environment would name it.
     public_key = getattr(getattr(stack, "settings", None), "audit_public_key_file", None)
     if public_key:

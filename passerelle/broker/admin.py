@@ -10,14 +10,15 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
+from passerelle.broker.access import KafkaAccess
 from passerelle.broker.topics import TopicSpec
 
 
 async def ensure_topics(
-    bootstrap: str, specs: Sequence[TopicSpec], replication_factor: int = 1, with_configs: bool = True
+    access: KafkaAccess, specs: Sequence[TopicSpec], replication_factor: int = 1, with_configs: bool = True
 ) -> list[str]:
     """Create the missing topics; return the names created. Existing topics are left as they are."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**access.aiokafka())
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -63,9 +64,9 @@ async def _all_led(admin: AIOKafkaAdminClient, names: set[str]) -> bool:
     )
 
 
-async def broker_message_limit(bootstrap: str, timeout_s: float = 10.0) -> int | None:
+async def broker_message_limit(access: KafkaAccess, timeout_s: float = 10.0) -> int | None:
     """The broker's ``message.max.bytes``, or None when it does not say (brokers without DescribeConfigs)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000))
+    admin = AIOKafkaAdminClient(**access.aiokafka(), request_timeout_ms=int(timeout_s * 1000))
     try:
         async with asyncio.timeout(timeout_s):
             await admin.start()

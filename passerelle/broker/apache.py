@@ -15,12 +15,15 @@ import base64
 import concurrent.futures
 import contextlib
 import fcntl
+import functools
 import hashlib
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
+import ssl
 import struct
 import subprocess
 import sys
@@ -33,7 +36,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
+from passerelle.broker.access import KafkaAccess
+from passerelle.broker.acl import ADMIN, ClusterRights
 from passerelle.broker.embedded import LOOPBACK, BrokerStartError, free_port, port_is_free
+from passerelle.broker.pki import LocalCA, ensure_dev_pki
 from passerelle.settings import PROJECT_ROOT
 
 KAFKA_DIR = PROJECT_ROOT / "deploy" / "kafka"
@@ -142,15 +148,19 @@ def new_cluster_id() -> str:
             return cluster_id
 
 
-def metadata_brokers(host: str, port: int, timeout: float = 2.0) -> set[int]:
+def metadata_brokers(host: str, port: int, timeout: float = 2.0, tls: ssl.SSLContext | None = None) -> set[int]:
     """Ids of the live brokers a node reports in a Kafka Metadata (v4) response: a real protocol round trip.
 
-    A KRaft broker processes requests only once it has caught up with the metadata log and is unfenced.
+    A KRaft broker processes requests only once it has caught up with the metadata log and is unfenced. ``tls``
+    connects to a TLS listener (the brokers' own, with their certificate).
     """
     client_id = b"passerelle"
     # Header v1 (api_key 3 = Metadata, version 4, correlation id, client id); body: no topics, no auto-creation.
     body = struct.pack(">hhih", 3, 4, 1, len(client_id)) + client_id + struct.pack(">ib", 0, 0)
-    with socket.create_connection((host, port), timeout=timeout) as sock:
+    with contextlib.ExitStack() as stack:
+        sock = stack.enter_context(socket.create_connection((host, port), timeout=timeout))
+        if tls is not None:
+            sock = stack.enter_context(tls.wrap_socket(sock, server_hostname=host))
         sock.sendall(struct.pack(">i", len(body)) + body)
         (size,) = struct.unpack(">i", _receive(sock, 4))
         response = _receive(sock, size)
@@ -189,8 +199,10 @@ class KafkaNode:
 
     node_id: int
     home: Path
-    port: int
+    port: int  # SCRAM over TLS: partners, services, the operator
     controller_port: int
+    tls_port: int = field(default_factory=free_port)  # mutual TLS: partners who prefer a certificate
+    internal_port: int = field(default_factory=free_port)  # the brokers' own, authenticated by their certificate
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -208,6 +220,10 @@ class KafkaNode:
     @property
     def address(self) -> str:
         return f"{LOOPBACK}:{self.port}"
+
+    @property
+    def ports(self) -> tuple[int, ...]:
+        return self.port, self.controller_port, self.tls_port, self.internal_port
 
     @property
     def running(self) -> bool:
@@ -232,6 +248,11 @@ class KafkaCluster:
 
     ``data_dir`` keeps the data across runs (a later ``start`` resumes it); without it, a temporary folder is
     removed by ``close``. ``overrides`` adds broker settings on top of ``deploy/kafka`` (tests only).
+
+    Secured as in production: SCRAM-SHA-512 over TLS on ``bootstrap``, mutual TLS on ``tls_bootstrap``, the
+    brokers between themselves on TLS with their certificate, and Kafka's StandardAuthorizer refusing whatever
+    no ACL allows. The cluster keeps its local CA (``pki/``) and the passwords it made (``secrets/``, mode 0600)
+    in ``data_dir``; the administrator's SCRAM credential is written when the storage is formatted.
     """
 
     def __init__(
@@ -254,10 +275,43 @@ class KafkaCluster:
         self.nodes = [KafkaNode(i + 1, self.data_dir / f"node-{i + 1}", free_port(), free_port()) for i in range(nodes)]
         self._classpath: Path | None = None
         self._recording: tuple[KafkaNode, Path] | None = None
+        self.pki = ensure_dev_pki(self.data_dir / "pki", [ADMIN])
 
     @property
     def bootstrap(self) -> str:
+        """The SCRAM-over-TLS listeners."""
         return ",".join(node.address for node in self.nodes)
+
+    @property
+    def tls_bootstrap(self) -> str:
+        """The mutual-TLS listeners."""
+        return ",".join(f"{LOOPBACK}:{node.tls_port}" for node in self.nodes)
+
+    @property
+    def access(self) -> KafkaAccess:
+        """The administrator's: a super user, whom no ACL limits."""
+        return KafkaAccess(self.bootstrap).as_user(ADMIN, self.password_of(ADMIN)).with_ca(self.pki.ca_cert)
+
+    def password_of(self, principal: str) -> str:
+        """The principal's SCRAM password, made the first time it is asked for and kept in ``secrets/``."""
+        secrets_dir = self.data_dir / "secrets"
+        secrets_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path = secrets_dir / f"{principal}.password"
+        if not path.is_file():
+            path.touch(mode=0o600)
+            path.write_text(secrets.token_urlsafe(24), encoding="utf-8")
+        return path.read_text(encoding="utf-8").strip()
+
+    def user(self, principal: str) -> KafkaAccess:
+        """A principal with a SCRAM credential on the running cluster (made or renewed now), and its access."""
+        password = self.password_of(principal)
+        ClusterRights(self.access).set_passwords({principal: password})
+        return KafkaAccess(self.bootstrap).as_user(principal, password).with_ca(self.pki.ca_cert)
+
+    def certificate(self, principal: str) -> KafkaAccess:
+        """A principal's access by client certificate (issued by the cluster's CA) on the mutual-TLS listeners."""
+        issued = LocalCA.open(self.pki.folder)[0].ensure_client(principal)
+        return KafkaAccess(self.tls_bootstrap).with_ca(self.pki.ca_cert).with_certificate(issued.cert, issued.key)
 
     @property
     def cluster_id(self) -> str | None:
@@ -272,10 +326,8 @@ class KafkaCluster:
         if any(node.running for node in self.nodes):
             raise BrokerStartError("ce cluster Kafka tourne déjà : arrêtez-le avant de le redémarrer")
         for node in self.nodes:  # a port taken since the last run is replaced; the whole cluster is down
-            if not port_is_free(node.port):
-                node.port = free_port()
-            if not port_is_free(node.controller_port):
-                node.controller_port = free_port()
+            if not all(port_is_free(port) for port in node.ports):
+                node.port, node.controller_port, node.tls_port, node.internal_port = (free_port() for _ in range(4))
         self._write_configs()
         self._format()
         atexit.register(self.stop)
@@ -341,15 +393,20 @@ class KafkaCluster:
         voters = ",".join(f"{n.node_id}@{LOOPBACK}:{n.controller_port}" for n in self.nodes)
         for node in self.nodes:
             node.home.mkdir(parents=True, exist_ok=True)
+            advertised = (
+                f"CLIENT://{node.address},CERTS://{LOOPBACK}:{node.tls_port},INTERNAL://{LOOPBACK}:{node.internal_port}"
+            )
             _write_properties(
                 node.properties,
                 settings
                 | {
                     "node.id": str(node.node_id),
                     "controller.quorum.voters": voters,
-                    "listeners": f"PLAINTEXT://{node.address},CONTROLLER://{LOOPBACK}:{node.controller_port}",
-                    "advertised.listeners": f"PLAINTEXT://{node.address}",
+                    "listeners": f"{advertised},CONTROLLER://{LOOPBACK}:{node.controller_port}",
+                    "advertised.listeners": advertised,
                     "log.dirs": str(node.data_dir),
+                    "ssl.keystore.location": str(self.pki.broker.keystore),
+                    "ssl.truststore.location": str(self.pki.ca_cert),
                 },
             )
 
@@ -376,6 +433,9 @@ class KafkaCluster:
             cluster_id,
             "-c",
             str(node.properties),
+            # The first administrator exists from the start (KIP-900): every other credential is made through it.
+            "--add-scram",
+            f"SCRAM-SHA-512=[name={ADMIN},password={self.password_of(ADMIN)}]",
         ]
         result = subprocess.run(command, capture_output=True, text=True, check=False, cwd=node.home)
         return result.returncode, result.stdout + result.stderr
@@ -456,7 +516,9 @@ class KafkaCluster:
             # Connections queue on the listening socket until the broker processes requests, so one pending
             # request is answered the moment it is ready: the long timeout costs no latency.
             with contextlib.suppress(OSError, struct.error):
-                if expected <= metadata_brokers(LOOPBACK, node.port, timeout=min(5.0, self.start_timeout)):
+                if expected <= metadata_brokers(
+                    LOOPBACK, node.internal_port, timeout=min(5.0, self.start_timeout), tls=self._brokers_tls
+                ):
                     waiting.pop(0)
                     continue
             if time.monotonic() > deadline:
@@ -465,6 +527,13 @@ class KafkaCluster:
                     f"{node.address}) :\n{node.log_tail()}"
                 )
             time.sleep(0.1)
+
+    @functools.cached_property
+    def _brokers_tls(self) -> ssl.SSLContext:
+        """What a broker presents on the brokers' listener: its own certificate, trusting the cluster's CA."""
+        context = ssl.create_default_context(cafile=str(self.pki.ca_cert))
+        context.load_cert_chain(str(self.pki.broker.cert), str(self.pki.broker.key))
+        return context
 
     def _terminate(self, nodes: list[KafkaNode], grace: float) -> None:
         running = [node for node in nodes if node.process is not None]

@@ -17,6 +17,7 @@ import structlog
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
 from passerelle.broker import topics
+from passerelle.broker.access import KafkaAccess
 from passerelle.settings import Settings
 
 log = structlog.get_logger("passerelle.sonde")
@@ -35,7 +36,7 @@ class Guarantee(str, Enum):
 
 def consumer_config(settings: Settings, group_id: str, *, read_committed: bool) -> dict[str, Any]:
     return {
-        "bootstrap.servers": settings.kafka_bootstrap,
+        **KafkaAccess.of(settings).librdkafka(),
         "group.id": group_id,
         "enable.auto.commit": False,
         "enable.auto.offset.store": False,
@@ -53,7 +54,7 @@ def producer_config(
     settings: Settings, *, max_message_bytes: int, transactional_id: str | None = None
 ) -> dict[str, Any]:
     config: dict[str, Any] = {
-        "bootstrap.servers": settings.kafka_bootstrap,
+        **KafkaAccess.of(settings).librdkafka(),
         "acks": settings.producer_acks,
         "enable.idempotence": settings.producer_idempotence or transactional_id is not None,
         "linger.ms": settings.producer_linger_ms,
@@ -67,6 +68,9 @@ def producer_config(
         config["transaction.timeout.ms"] = settings.transaction_timeout_ms
     return config
 
+
+# The probe's consumer group and transactional id: one of each per probe, all starting with this.
+PROBE_PREFIX = "passerelle.sonde."
 
 # What a broker answers when it will not do transactions at all (or not for this client).
 _REFUSALS = frozenset(
@@ -101,7 +105,7 @@ def _probe(settings: Settings, timeout_s: float) -> Guarantee:
     does not, and one that refuses them says so."""
     marker = uuid.uuid4().hex.encode()
     probe = topics.PROBE_TOPIC
-    reader = Consumer(consumer_config(settings, f"passerelle.sonde.{marker.decode()}", read_committed=True))
+    reader = Consumer(consumer_config(settings, PROBE_PREFIX + marker.decode(), read_committed=True))
     try:
         found = reader.list_topics(probe, timeout=timeout_s).topics.get(probe)
         if found is None or found.error is not None:
@@ -109,7 +113,7 @@ def _probe(settings: Settings, timeout_s: float) -> Guarantee:
             return Guarantee.ACK_THEN_COMMIT  # nobody created it: the broker cannot be asked
         _, start = reader.get_watermark_offsets(TopicPartition(probe, 0), timeout=timeout_s)
         producer = Producer(
-            producer_config(settings, max_message_bytes=100_000, transactional_id=f"passerelle.sonde.{marker.decode()}")
+            producer_config(settings, max_message_bytes=100_000, transactional_id=PROBE_PREFIX + marker.decode())
         )
         producer.init_transactions(timeout_s)
         producer.begin_transaction()

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+from passerelle.broker.access import KafkaAccess
 from passerelle.settings import Settings
 
 LOOPBACK = "127.0.0.1"
@@ -104,6 +105,11 @@ class EmbeddedBroker:
     @property
     def bootstrap(self) -> str:
         return f"{self.host}:{self.port}"
+
+    @property
+    def access(self) -> KafkaAccess:
+        """The embedded broker knows no identity: plaintext, anyone."""
+        return KafkaAccess(self.bootstrap)
 
     @property
     def pid(self) -> int | None:

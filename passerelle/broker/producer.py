@@ -8,6 +8,7 @@ import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from passerelle.broker.access import KafkaAccess
 from passerelle.settings import Settings
 
 log = structlog.get_logger("passerelle.producer")
@@ -15,10 +16,8 @@ log = structlog.get_logger("passerelle.producer")
 
 async def start_producer(settings: Settings, **options: Any) -> AIOKafkaProducer:
     """Idempotent when the settings ask for it; the embedded broker refuses that, so fall back with a warning."""
-    assert settings.kafka_bootstrap
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap, enable_idempotence=settings.producer_idempotence, **options
-    )
+    access = KafkaAccess.of(settings)
+    producer = AIOKafkaProducer(**access.aiokafka(), enable_idempotence=settings.producer_idempotence, **options)
     try:
         await producer.start()
         return producer
@@ -27,6 +26,6 @@ async def start_producer(settings: Settings, **options: Any) -> AIOKafkaProducer
         if not settings.producer_idempotence:
             raise
     log.warning("producteur.sans_idempotence", raison="le broker refuse les producteurs idempotents")
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, enable_idempotence=False, **options)
+    producer = AIOKafkaProducer(**access.aiokafka(), enable_idempotence=False, **options)
     await producer.start()
     return producer

@@ -9,6 +9,8 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from passerelle.broker.access import KafkaAccess
+
 
 class TopicNotFound(LookupError):
     pass
@@ -29,7 +31,7 @@ async def partitions_of(consumer: AIOKafkaConsumer, topic: str, wait_s: float = 
 
 
 async def read_topic(
-    bootstrap: str,
+    access: KafkaAccess,
     topic: str,
     *,
     from_beginning: bool = True,
@@ -41,7 +43,7 @@ async def read_topic(
     after ``max_records``, or after ``timeout_s`` without a new record."""
     # Committed records only: an aborted transaction's outputs were never delivered.
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None, isolation_level="read_committed"
+        **access.aiokafka(), enable_auto_commit=False, group_id=None, isolation_level="read_committed"
     )
     await consumer.start()
     try:
@@ -75,5 +77,5 @@ async def read_topic(
             await consumer.stop()
 
 
-async def collect(bootstrap: str, topic: str, **kwargs: Any) -> list[Any]:
-    return [r async for r in read_topic(bootstrap, topic, **kwargs)]
+async def collect(access: KafkaAccess, topic: str, **kwargs: Any) -> list[Any]:
+    return [r async for r in read_topic(access, topic, **kwargs)]

@@ -10,6 +10,7 @@ import sys
 import typer
 from rich.console import Console
 
+from passerelle.cli import acl as acl_cli
 from passerelle.cli import audit as audit_cli
 from passerelle.cli import contracts as contracts_cli
 from passerelle.cli import dev as dev_cli
@@ -36,6 +37,7 @@ app.add_typer(partners_cli.app, name="partners")
 app.add_typer(dlq_cli.app, name="dlq")
 app.add_typer(dev_cli.app, name="dev")
 app.add_typer(audit_cli.app, name="audit")
+app.add_typer(acl_cli.app, name="acl")
 app.add_typer(registry_cli.app, name="registry")
 app.add_typer(ingest_cli.app, name="ingest")
 app.command("tail")(tail)

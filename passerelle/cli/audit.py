@@ -35,9 +35,7 @@ def verify_cmd(
 
     state: CliState = ctx.obj
     settings = state.settings
-    bootstrap = settings.kafka_bootstrap
-    if not bootstrap:
-        raise typer.BadParameter("PASSERELLE_KAFKA_BOOTSTRAP n'est pas défini (voir « passerelle dev up »)")
+    access = state.access()
     paths = public_keys or ([settings.audit_public_key_file] if settings.audit_public_key_file else [])
     if not paths:
         raise typer.BadParameter(
@@ -45,7 +43,7 @@ def verify_cmd(
             "(la clé publique du routeur, et ses anciennes clés)"
         )
     keys = read_public_keys(paths)
-    records = asyncio.run(collect(bootstrap, topics.AUDIT_TOPIC))
+    records = asyncio.run(collect(access, topics.AUDIT_TOPIC))
     report = verify(((f"{r.partition}:{r.offset}", r.value or b"") for r in records), keys)
     console = Console()
     console.print(f"{report.records} enregistrement(s), {len(report.chains)} chaîne(s).")

@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 
+import typer
+
+from passerelle.broker.access import KafkaAccess
 from passerelle.core.contracts.catalogue import Catalogue
 from passerelle.core.partners import Profiles
 from passerelle.settings import Settings
@@ -14,6 +17,15 @@ from passerelle.settings import Settings
 class CliState:
     debug: bool = False
     settings: Settings = field(default_factory=Settings)
+
+    def access(self) -> KafkaAccess:
+        """The cluster and this command's identity there (``PASSERELLE_KAFKA_*``), or a clear refusal."""
+        if not self.settings.kafka_bootstrap:
+            raise typer.BadParameter("PASSERELLE_KAFKA_BOOTSTRAP n'est pas défini (voir « passerelle dev up »)")
+        try:
+            return KafkaAccess.of(self.settings)
+        except ValueError as error:
+            raise typer.BadParameter(f"accès Kafka incomplet : {error}") from None
 
     @cached_property
     def catalogue(self) -> Catalogue:

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from passerelle.broker import topics
+from passerelle.broker.access import KafkaAccess
 from passerelle.broker.producer import start_producer
 from passerelle.broker.reader import collect
 from passerelle.cli.context import CliState
@@ -20,17 +21,11 @@ app = typer.Typer(help="Inspecter et rejouer les files d'erreurs (DLQ).", no_arg
 SERVICE_HELP = f"Service dont on lit la DLQ : {', '.join(topics.SERVICES)} (défaut : tous)."
 
 
-def _bootstrap(state: CliState) -> str:
-    if not state.settings.kafka_bootstrap:
-        raise typer.BadParameter("PASSERELLE_KAFKA_BOOTSTRAP n'est pas défini (voir « passerelle dev up »)")
-    return state.settings.kafka_bootstrap
-
-
-def _entries(bootstrap: str, services: list[str]) -> list[DlqEntry]:
+def _entries(access: KafkaAccess, services: list[str]) -> list[DlqEntry]:
     async def read() -> list[DlqEntry]:
         out: list[DlqEntry] = []
         for service in services:
-            out += [DlqEntry.from_record(r) for r in await collect(bootstrap, topics.dlq(service))]
+            out += [DlqEntry.from_record(r) for r in await collect(access, topics.dlq(service))]
         return out
 
     return asyncio.run(read())
@@ -50,7 +45,7 @@ def list_dlq(
 ) -> None:
     """Liste les messages en erreur : quand, d'où, quel code, quel champ, quel message."""
     state: CliState = ctx.obj
-    entries = [e for e in _entries(_bootstrap(state), _services(service)) if not code or e.error("code") == code]
+    entries = [e for e in _entries(state.access(), _services(service)) if not code or e.error("code") == code]
     table = Table(title=f"DLQ : {len(entries)} message(s)")
     for column in ("dlq", "réf", "reçu le", "expéditeur", "source", "code", "champ", "message"):
         table.add_column(column, overflow="fold")
@@ -76,7 +71,7 @@ def show(
 ) -> None:
     """Montre un message en erreur : toutes ses erreurs, ses en-têtes et, sur demande, son contenu."""
     state: CliState = ctx.obj
-    matches = [e for e in _entries(_bootstrap(state), _services(service)) if e.ref == ref]
+    matches = [e for e in _entries(state.access(), _services(service)) if e.ref == ref]
     if not matches:
         raise typer.BadParameter(f"aucun message {ref} dans {topics.dlq(service)}")
     entry = matches[0]
@@ -106,10 +101,10 @@ def replay(
     state: CliState = ctx.obj
     if not (ref or code or all_):
         raise typer.BadParameter("précisez --ref, --code ou --all")
-    bootstrap = _bootstrap(state)
+    access = state.access()
     entries = [
         e
-        for e in _entries(bootstrap, _services(service))
+        for e in _entries(access, _services(service))
         if all_ or (ref and e.ref in ref) or (code and e.error("code") == code)
     ]
     outputs = [e.replay() for e in entries]

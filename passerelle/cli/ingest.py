@@ -11,6 +11,7 @@ import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
 from passerelle.broker import topics
+from passerelle.broker.access import KafkaAccess
 from passerelle.broker.producer import start_producer
 from passerelle.cli.context import CliState
 from passerelle.core.headers import FIRST_LINE
@@ -35,16 +36,14 @@ def _publish(settings: Settings, topic: str, pieces: Iterator[Piece]) -> int:
     return asyncio.run(run())
 
 
-def _check(state: CliState, partner: str, event: str) -> tuple[str, str]:
-    bootstrap = state.settings.kafka_bootstrap
-    if not bootstrap:
-        raise typer.BadParameter("PASSERELLE_KAFKA_BOOTSTRAP n'est pas défini (voir « passerelle dev up »)")
+def _check(state: CliState, partner: str, event: str) -> tuple[KafkaAccess, str]:
+    access = state.access()
     profile = state.profiles.get(partner)
     if profile is None:
         raise typer.BadParameter(f"partenaire inconnu : {partner} (voir « passerelle partners list »)")
     if event not in profile.publishes:
         raise typer.BadParameter(f"{partner} ne publie pas {event} selon son profil")
-    return bootstrap, topics.inbound(partner)
+    return access, topics.inbound(partner)
 
 
 def _progress(path: Path) -> Progress:
@@ -65,7 +64,7 @@ def ingest_lheo(
 
     state: CliState = ctx.obj
     event = "formation.OffreSession"
-    _bootstrap, topic = _check(state, partner, event)
+    _access, topic = _check(state, partner, event)
     headers = [("ce_type", event.encode()), ("content-type", b"application/xml")]
     with _progress(file) as progress, file.open("rb") as source:
         task = progress.add_task("lheo", total=file.stat().st_size)
@@ -89,7 +88,7 @@ def ingest_csv(
     """Découpe un export CSV entre lignes (l'en-tête répété) et publie chaque morceau ; les numéros de ligne
     des erreurs restent ceux du fichier d'origine."""
     state: CliState = ctx.obj
-    _bootstrap, topic = _check(state, partner, event)
+    _access, topic = _check(state, partner, event)
     with _progress(file) as progress, file.open("rb") as source:
         task = progress.add_task("csv", total=file.stat().st_size)
 

@@ -21,14 +21,12 @@ def tail(
 ) -> None:
     """Affiche les messages d'un topic, un objet JSON par ligne (en-têtes, clé, valeur décodée)."""
     state: CliState = ctx.obj
-    bootstrap = state.settings.kafka_bootstrap
-    if not bootstrap:
-        raise typer.BadParameter("PASSERELLE_KAFKA_BOOTSTRAP n'est pas défini (voir « passerelle dev up »)")
+    access = state.access()
     codec = AvroCodec(state.catalogue)
 
     async def run() -> None:
         async for record in read_topic(
-            bootstrap,
+            access,
             topic,
             from_beginning=from_beginning,
             until_end=False,

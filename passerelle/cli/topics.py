@@ -24,13 +24,11 @@ def create(
 ) -> None:
     """Crée les topics manquants (in, canon, deliver, out, dlq, feedback, audit) pour tous les partenaires."""
     state: CliState = ctx.obj
-    bootstrap = state.settings.kafka_bootstrap
-    if not bootstrap:
-        raise typer.BadParameter("PASSERELLE_KAFKA_BOOTSTRAP n'est pas défini")
+    access = state.access()
     specs = topics.all_topics(state.profiles.ids, state.catalogue.subjects)
     if min_insync:
         specs = [s.with_config("min.insync.replicas", str(min_insync)) for s in specs]
-    created = asyncio.run(ensure_topics(bootstrap, specs, replication_factor=replication_factor))
+    created = asyncio.run(ensure_topics(access, specs, replication_factor=replication_factor))
     console = Console()
     for spec in specs:
         mark = "[green]créé[/green]" if spec.name in created else "existant"

@@ -11,6 +11,7 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from passerelle.broker.access import KafkaAccess
 from passerelle.broker.reader import partitions_of
 from passerelle.broker.topics import AUDIT_TOPIC
 from passerelle.core.audit import (
@@ -89,7 +90,7 @@ def write_key_pair(folder: Path) -> KeyPairFiles:
 
 
 async def chain_head(
-    bootstrap: str, chain_id: str, keys: PublicKeys, window: int = 2000, stall_s: float = 30.0
+    access: KafkaAccess, chain_id: str, keys: PublicKeys, window: int = 2000, stall_s: float = 30.0
 ) -> tuple[str, int] | None:
     """The last authentic record of ``chain_id`` on the audit topic, read backwards a window at a time.
 
@@ -98,7 +99,7 @@ async def chain_head(
     """
     # Committed records only: a crashed router's unfinished batch is not the end of its chain.
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None, isolation_level="read_committed"
+        **access.aiokafka(), enable_auto_commit=False, group_id=None, isolation_level="read_committed"
     )
     await consumer.start()
     try:

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from passerelle.broker.access import KafkaAccess
 from passerelle.broker.reader import partitions_of
 from passerelle.core.headers import CAUSE
 
@@ -37,7 +38,9 @@ class SeenInputs:
             self._keys.popitem(last=False)
 
 
-async def causes_in(bootstrap: str, topics: Iterable[str], per_partition: int, timeout_s: float = 30.0) -> list[str]:
+async def causes_in(
+    access: KafkaAccess, topics: Iterable[str], per_partition: int, timeout_s: float = 30.0
+) -> list[str]:
     """The cause headers of the last ``per_partition`` records of each partition of ``topics``.
 
     Committed records only: an aborted transaction's output does not count as done.
@@ -46,7 +49,7 @@ async def causes_in(bootstrap: str, topics: Iterable[str], per_partition: int, t
     if not topics:
         return []  # a hop that writes nothing (the indicators' observer); a consumer stopped at once cannot close
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None, isolation_level="read_committed"
+        **access.aiokafka(), enable_auto_commit=False, group_id=None, isolation_level="read_committed"
     )
     await consumer.start()
     try:

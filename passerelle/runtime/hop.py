@@ -37,6 +37,7 @@ from confluent_kafka.admin._metadata import ClusterMetadata
 from faststream.kafka import KafkaBroker
 
 from passerelle.broker import topics
+from passerelle.broker.access import KafkaAccess
 from passerelle.broker.admin import broker_message_limit
 from passerelle.broker.clients import Guarantee, consumer_config, probe_guarantee, producer_config
 from passerelle.broker.topics import POLICIES, family_of
@@ -93,6 +94,18 @@ class HopSpec:
     schemas: Mapping[str, Any] = field(default_factory=dict)
     # Every input must yield an output (an event or an error); False for a hop that only observes (indicators).
     accounts_every_input: bool = True
+    # Topics written on the service's own schedule, not in answer to an input (the indicators' publication).
+    publishes: Sequence[str] = ()
+
+
+def group_of(service: str) -> str:
+    """The consumer group of a service's hop: every instance of the service shares its partitions."""
+    return f"passerelle.{service}"
+
+
+def transactional_prefix(service: str) -> str:
+    """What every transactional id of a service's instances starts with (then the instance's stable name)."""
+    return f"passerelle.{service}."
 
 
 class Hop:
@@ -115,7 +128,7 @@ class Hop:
         self.metrics = metrics
         self.seen = SeenInputs(settings.dedupe_memory)
         self.budget = budget or RecordBudget(settings.max_record_bytes)
-        self.group_id = f"passerelle.{spec.service}"
+        self.group_id = group_of(spec.service)
         self.guarantee: Guarantee | None = None
         self.ready = False
         # Why the hop cannot make progress now (None when it can): what /health reports.
@@ -133,7 +146,7 @@ class Hop:
         self._thread: threading.Thread | None = None
         self._consumer: Consumer | None = None
         self._producer: Producer | None = None
-        self._describe(broker or KafkaBroker(settings.kafka_bootstrap, logger=None))
+        self._describe(broker or KafkaBroker(**KafkaAccess.of(settings).faststream(), logger=None))
         self._processing = metrics.processing.labels(spec.service)
         self._batch_size = metrics.batch_size.labels(spec.service)
         self._commit_seconds = metrics.commit.labels(spec.service)
@@ -182,8 +195,8 @@ class Hop:
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
-        bootstrap = str(self.settings.kafka_bootstrap)
-        limit = await broker_message_limit(bootstrap)
+        access = KafkaAccess.of(self.settings)
+        limit = await broker_message_limit(access)
         if limit is not None and limit < self.budget.max_bytes:
             log.info("hop.limite_broker", service=self.spec.service, octets=limit)
             self.budget.max_bytes = limit - 8 * 1024
@@ -194,7 +207,7 @@ class Hop:
         done = await _with_backoff(
             "memoire",
             self.spec.service,
-            lambda: causes_in(bootstrap, self.spec.outputs, self.settings.dedupe_memory),
+            lambda: causes_in(access, self.spec.outputs, self.settings.dedupe_memory),
         )
         self.seen.add_all(done)
         log.info("hop.memoire_reconstruite", service=self.spec.service, entrees_deja_traitees=len(done))
@@ -215,7 +228,9 @@ class Hop:
 
     def _new_producer(self) -> Producer:
         transactional = self.guarantee is Guarantee.TRANSACTIONS
-        transactional_id = f"passerelle.{self.spec.service}.{self.settings.instance_id}" if transactional else None
+        transactional_id = (
+            transactional_prefix(self.spec.service) + self.settings.instance_id if transactional else None
+        )
         producer = Producer(
             producer_config(
                 self.settings, max_message_bytes=self.budget.max_bytes + 64 * 1024, transactional_id=transactional_id

@@ -16,6 +16,7 @@ from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from passerelle.broker import topics
+from passerelle.broker.access import KafkaAccess
 from passerelle.broker.admin import ensure_topics
 from passerelle.runtime.context import ServiceContext
 from passerelle.runtime.hop import Hop
@@ -58,7 +59,7 @@ class ServiceRuntime:
         settings = self.ctx.settings
         if settings.create_topics and settings.kafka_bootstrap:
             specs = topics.all_topics(self.ctx.profiles.ids, self.ctx.catalogue.subjects)
-            await ensure_topics(settings.kafka_bootstrap, specs, with_configs=settings.topic_configs)
+            await ensure_topics(KafkaAccess.of(settings), specs, with_configs=settings.topic_configs)
         for job in self.before_start:
             await job()
         for hop in self.hops:
@@ -72,13 +73,13 @@ class ServiceRuntime:
     async def _keep_topics(self) -> None:
         """A broker restarted empty (the embedded one keeps topics in memory) gets its topics back."""
         settings = self.ctx.settings
-        assert settings.kafka_bootstrap
+        access = KafkaAccess.of(settings)
         specs = topics.all_topics(self.ctx.profiles.ids, self.ctx.catalogue.subjects)
         while True:
             await asyncio.sleep(TOPICS_CHECK_S)
             try:
                 async with asyncio.timeout(TOPICS_CHECK_S):
-                    created = await ensure_topics(settings.kafka_bootstrap, specs, with_configs=settings.topic_configs)
+                    created = await ensure_topics(access, specs, with_configs=settings.topic_configs)
             except (KafkaError, OSError, TimeoutError):
                 continue  # the broker is away: the hops report it on /health
             if created:

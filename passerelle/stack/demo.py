@@ -92,7 +92,7 @@ class Demo:
         encodings = {p.id: p.csv.encoding for p in ctx.profiles}
         scenario = Scenario(self.seed, load_reference(self.settings.reference_dir), ctx.shapes, dialects, encodings)
         producer = AIOKafkaProducer(
-            bootstrap_servers=stack.bootstrap, enable_idempotence=False, linger_ms=5, max_request_size=8 * 1024 * 1024
+            **stack.access.aiokafka(), enable_idempotence=False, linger_ms=5, max_request_size=8 * 1024 * 1024
         )
         await producer.start()
         self._stop = asyncio.Event()
@@ -192,7 +192,7 @@ class Demo:
         """A partner's information system: reads what Passerelle delivers and answers in its own dialect."""
         consumer = AIOKafkaConsumer(
             topics.outbound(partner),
-            bootstrap_servers=stack.bootstrap,
+            **stack.access.aiokafka(),
             group_id=f"demo.{partner}",
             auto_offset_reset="earliest",
             fetch_max_wait_ms=stack.settings.fetch_max_wait_ms,
@@ -235,7 +235,7 @@ class Demo:
         latencies: dict[str, list[float]] = defaultdict(list)
         indicators: list[dict[str, Any]] = []
         for partner in partners:
-            for record in await collect(stack.bootstrap, topics.outbound(partner)):
+            for record in await collect(stack.access, topics.outbound(partner)):
                 headers = {k: (v or b"").decode() for k, v in record.headers or ()}
                 event = headers.get("ce_type", "?")
                 delivered[event][partner] += 1
@@ -245,7 +245,7 @@ class Demo:
                     indicators.append(orjson.loads(record.value))
         failures: dict[str, Counter[str]] = defaultdict(Counter)
         for service in topics.SERVICES:
-            for record in await collect(stack.bootstrap, topics.dlq(service)):
+            for record in await collect(stack.access, topics.dlq(service)):
                 headers = {k: (v or b"").decode() for k, v in record.headers or ()}
                 contract = headers.get("passerelle_error_contract", "").split(" ")[0]
                 event = headers.get("ce_type") or contract or "?"

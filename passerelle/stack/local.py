@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from passerelle.broker import topics
+from passerelle.broker.access import KafkaAccess
 from passerelle.broker.admin import ensure_topics
 from passerelle.broker.apache import KafkaCluster
 from passerelle.broker.embedded import LOOPBACK, EmbeddedBroker, embedded_settings
@@ -31,6 +32,8 @@ from passerelle.runtime.audit import KeyPairFiles, write_key_pair
 from passerelle.runtime.service import ServiceRuntime, http_server
 from passerelle.settings import Settings
 from passerelle.stack.deployables import SERVICES, build_service
+from passerelle.stack.rights import provision
+from services.registry.auth import OperatorCredential
 
 log = structlog.get_logger("passerelle.stack")
 
@@ -86,6 +89,8 @@ class Stack:
 
     The broker is the configured one (``PASSERELLE_KAFKA_BOOTSTRAP``), else one started here: the embedded Tansu
     (memory only), or Apache Kafka keeping its data in ``data_dir``, so a stopped stack can be resumed.
+    The registry's writes need ``registry_operator``, else a credential generated for this stack alone, its
+    password written to ``registry_password_file`` for the developer (removed at stop).
     """
 
     settings: Settings
@@ -97,13 +102,24 @@ class Stack:
     cluster: KafkaCluster | None = None
     running: dict[str, RunningService] = field(default_factory=dict)
     registry_port: int | None = None
+    registry_operator: OperatorCredential | None = None
+    registry_credential: OperatorCredential | None = None
+    registry_password_file: Path | None = None
+    # Each service's own Kafka identity, by service name; a service not named runs with the stack's settings.
+    identities: dict[str, KafkaAccess] = field(default_factory=dict)
     _registry: tuple[uvicorn.Server, asyncio.Task[None]] | None = None
+    _registry_secret: Path | None = None
     _ephemeral_keys: Path | None = None
 
     @property
     def bootstrap(self) -> str:
         assert self.settings.kafka_bootstrap
         return self.settings.kafka_bootstrap
+
+    @property
+    def access(self) -> KafkaAccess:
+        """The stack's cluster as its operator sees it (every right)."""
+        return KafkaAccess.of(self.settings)
 
     @property
     def registry_url(self) -> str | None:
@@ -113,7 +129,7 @@ class Stack:
         if not self.settings.kafka_bootstrap and self.broker_kind == "kafka":
             data = self.data_dir / "kafka" if self.data_dir else None
             self.cluster = await asyncio.to_thread(KafkaCluster(nodes=1, data_dir=data).start)
-            self.settings = self.settings.model_copy(update={"kafka_bootstrap": self.cluster.bootstrap})
+            self.settings = self.settings.model_copy(update=self.cluster.access.settings_fields())
         elif not self.settings.kafka_bootstrap:
             self.broker = EmbeddedBroker().start()
             self.settings = embedded_settings(self.settings, self.broker.bootstrap)
@@ -124,7 +140,11 @@ class Stack:
             self.settings, self._ephemeral_keys = with_audit_keys(self.settings, keys)
         catalogue = Catalogue.load(self.settings.schemas_dir)
         profiles = Profiles.load(self.settings.contracts_dir / "partners", frozenset(catalogue.subjects))
-        await ensure_topics(self.bootstrap, topics.all_topics(profiles.ids, catalogue.subjects))
+        await ensure_topics(self.access, topics.all_topics(profiles.ids, catalogue.subjects))
+        if self.cluster is not None:  # as in production: each service its own principal, only its own rights
+            cluster = self.cluster
+            own = await asyncio.to_thread(lambda: provision(cluster, profiles.ids, self.settings))
+            self.identities = {**own, **self.identities}
         if self.with_registry:
             await self._start_registry(catalogue)
         # Started together: each consumer-group join takes seconds on its own.
@@ -137,6 +157,9 @@ class Stack:
         sock = bound_socket()
         port = sock.getsockname()[1]
         settings = self.settings.model_copy(update={"metrics_port": port})
+        if name in self.identities:  # its own principal, which may not create topics: the stack did
+            update = {**self.identities[name].settings_fields(), "create_topics": False}
+            settings = settings.model_copy(update=update)
         runtime = build_service(name, settings)
         server = http_server(runtime, LOOPBACK, port)
         task = asyncio.create_task(server.serve(sockets=[sock]))
@@ -165,9 +188,10 @@ class Stack:
     async def _start_registry(self, catalogue: Catalogue) -> None:
         from services.registry.app import create_app
 
+        credential = self.registry_operator or self._generated_operator()
         sock = bound_socket()
         port = sock.getsockname()[1]
-        config = uvicorn.Config(create_app(catalogue), host=LOOPBACK, port=port, log_level="warning")
+        config = uvicorn.Config(create_app(catalogue, credential), host=LOOPBACK, port=port, log_level="warning")
         server = uvicorn.Server(config)
         task = asyncio.create_task(server.serve(sockets=[sock]))
         while not server.started:
@@ -175,7 +199,17 @@ class Stack:
                 task.result()
             await asyncio.sleep(0.02)
         self.registry_port = port
+        self.registry_credential = credential
         self._registry = (server, task)
+
+    def _generated_operator(self) -> OperatorCredential:
+        """A credential for this stack's registry only, its password in a file only the developer can read."""
+        credential = OperatorCredential.generate()
+        self._registry_secret = Path(tempfile.mkdtemp(prefix="passerelle-registre-"))
+        self.registry_password_file = self._registry_secret / "operator-password"
+        self.registry_password_file.touch(mode=0o600)
+        self.registry_password_file.write_text(credential.password.get_secret_value() + "\n", encoding="utf-8")
+        return credential
 
     async def stop(self) -> None:
         for name in list(self.running):
@@ -187,6 +221,11 @@ class Stack:
             with contextlib.suppress(Exception):
                 await task
             self._registry = None
+        self.registry_credential = None
+        if self._registry_secret:
+            shutil.rmtree(self._registry_secret, ignore_errors=True)
+            self._registry_secret = None
+            self.registry_password_file = None
         if self.broker:
             self.broker.close()
             self.broker = None
@@ -209,20 +248,45 @@ def print_addresses(stack: Stack, console: Console) -> None:
     if stack.cluster:
         kept = f", données dans {stack.data_dir}" if stack.data_dir else ""
         table.add_row("broker (Apache Kafka)", f"{stack.bootstrap}{kept}")
+        table.add_row("Kafka, TLS mutuel (certificat client)", stack.cluster.tls_bootstrap)
+        table.add_row("autorité de certification", str(stack.cluster.pki.ca_cert))
+        table.add_row("mots de passe SCRAM (un par principal)", str(stack.cluster.data_dir / "secrets"))
     elif stack.broker:
         table.add_row("broker (Tansu embarqué, en mémoire, sans authentification)", stack.bootstrap)
     else:
         table.add_row("broker (Kafka)", stack.bootstrap)
     if stack.registry_url:
         table.add_row("registre des contrats", stack.registry_url)
+    if stack.registry_credential:
+        where = f"mot de passe dans {stack.registry_password_file}" if stack.registry_password_file else "configuré"
+        table.add_row("registre, écriture (HTTP Basic)", f"utilisateur {stack.registry_credential.user}, {where}")
     for name, service in stack.running.items():
         table.add_row(f"{name} /metrics", service.metrics_url)
     if stack.settings.audit_public_key_file:
         table.add_row("clé publique d'audit", str(stack.settings.audit_public_key_file))
     console.print(table)
-    console.print(f"Exemple : PASSERELLE_KAFKA_BOOTSTRAP={stack.bootstrap} passerelle tail out.imilo --from-beginning")
+    operator = f"PASSERELLE_KAFKA_BOOTSTRAP={stack.bootstrap}"
+    if stack.cluster:
+        partner, secrets_dir = "region-24", stack.cluster.data_dir / "secrets"
+        identity = {k: v for k, v in stack.access.environment().items() if k != "PASSERELLE_KAFKA_PASSWORD"}
+        identity["PASSERELLE_KAFKA_PASSWORD_FILE"] = str(secrets_dir / "admin.password")
+        operator = " ".join(f"{k}={v}" for k, v in identity.items())
+        identity |= {
+            "PASSERELLE_KAFKA_USERNAME": partner,
+            "PASSERELLE_KAFKA_PASSWORD_FILE": str(secrets_dir / f"{partner}.password"),
+        }
+        console.print(
+            f"Un partenaire se connecte avec son identité, SCRAM-SHA-512 sur TLS (exemple, {partner}) :\n  "
+            + " ".join(f"{k}={v}" for k, v in identity.items())
+            + f" passerelle tail out.{partner} --from-beginning\n"
+            f"  (il ne lit que out.{partner} et feedback.{partner}, n'écrit que in.{partner}, dans des groupes "
+            f"« {partner}.* » : docs/security.md)",
+            soft_wrap=True,  # one line to copy, however long the paths
+        )
+    console.print(f"Exemple : {operator} passerelle tail out.imilo --from-beginning", soft_wrap=True)
     if stack.settings.audit_public_key_file:
         console.print(
-            f"Audit : PASSERELLE_KAFKA_BOOTSTRAP={stack.bootstrap} "
-            f"PASSERELLE_AUDIT_PUBLIC_KEY_FILE={stack.settings.audit_public_key_file} passerelle audit verify"
+            f"Audit : {operator} PASSERELLE_AUDIT_PUBLIC_KEY_FILE={stack.settings.audit_public_key_file} "
+            "passerelle audit verify",
+            soft_wrap=True,
         )

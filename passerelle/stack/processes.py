@@ -19,6 +19,7 @@ from pathlib import Path
 
 import httpx
 
+from passerelle.broker.access import KafkaAccess
 from passerelle.broker.embedded import LOOPBACK, free_port
 from passerelle.settings import PROJECT_ROOT
 from passerelle.stack.deployables import SERVICES
@@ -53,9 +54,15 @@ class ProcessStack:
     """
 
     def __init__(
-        self, env: Mapping[str, str], folder: Path, names: Iterable[str] = tuple(SERVICES)
+        self,
+        env: Mapping[str, str],
+        folder: Path,
+        names: Iterable[str] = tuple(SERVICES),
+        identities: Mapping[str, KafkaAccess] | None = None,
     ) -> None:  # fmt: skip
         self.env = dict(env)
+        # Each service's own Kafka principal, when the cluster has one for it (``PASSERELLE_KAFKA_*``).
+        self.identities = dict(identities or {})
         self.folder = folder
         self.services = {name: ServiceProcess(name, free_port(), folder / f"{name}.log") for name in names}
 
@@ -67,7 +74,8 @@ class ProcessStack:
         service = self.services[name]
         if service.running():
             raise RuntimeError(f"{name} tourne déjà")
-        env = {**os.environ, **self.env, "PASSERELLE_METRICS_PORT": str(service.port)}
+        own = self.identities[name].environment() if name in self.identities else {}
+        env = {**os.environ, **self.env, **own, "PASSERELLE_METRICS_PORT": str(service.port)}
         command = [sys.executable, "-m", "passerelle.cli", "service", "run", name, "--host", LOOPBACK]
         with service.log.open("ab") as log:  # the child keeps its own copy of the descriptor
             service.process = subprocess.Popen(command, env=env, cwd=PROJECT_ROOT, stdout=log, stderr=log)

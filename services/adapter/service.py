@@ -28,9 +28,8 @@ class AdapterProcessor:
         return self.outbound.process(message, tally)
 
 
-def adapter_runtime(
-    ctx: ServiceContext, dialects: Dialects, partners: Sequence[str], description: str
-) -> ServiceRuntime:
+def adapter_spec(ctx: ServiceContext, partners: Sequence[str], description: str) -> HopSpec:
+    """What an adapter reads and writes for ``partners``: its hop, and its access rights on Kafka."""
     inputs = [t for p in partners for t in (topics.inbound(p), topics.deliver(p))]
     outputs = [
         *(topics.canonical(s) for s in ctx.catalogue.subjects),
@@ -38,6 +37,9 @@ def adapter_runtime(
         topics.dlq(ctx.service),
     ]
     schemas = {topics.canonical(s): ctx.typed.contract(s).model for s in ctx.catalogue.subjects}
-    spec = HopSpec(ctx.service, inputs, outputs, description, schemas)
+    return HopSpec(ctx.service, inputs, outputs, description, schemas)
+
+
+def adapter_runtime(ctx: ServiceContext, dialects: Dialects, spec: HopSpec) -> ServiceRuntime:
     hop = Hop(spec, AdapterProcessor(ctx, dialects), ctx.settings, ctx.metrics, budget=ctx.budget)
     return ServiceRuntime(ctx, [hop])

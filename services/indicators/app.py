@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from passerelle.broker import topics
+from passerelle.broker.access import KafkaAccess
 from passerelle.broker.reader import collect
 from passerelle.core.contracts.errors import ContractError
 from passerelle.core.envelope import Envelope
@@ -54,27 +55,31 @@ class IndicatorsProcessor:
         return out
 
 
+def hop_spec(ctx: ServiceContext) -> HopSpec:  # noqa: ARG001 - every service's hop_spec takes its context
+    return HopSpec(
+        SERVICE,
+        [topics.canonical(s) for s in FOLLOWED],
+        [],
+        "Indicateurs de la convention : délais, taux d'entrée, décrochage",
+        accounts_every_input=False,
+        publishes=[topics.canonical(SUBJECT)],
+    )
+
+
 def build(settings: Settings, ctx: ServiceContext | None = None, **_: Any) -> ServiceRuntime:
     ctx = ctx or ServiceContext.build(SERVICE, settings)
     state = IndicatorState()
     processor = IndicatorsProcessor(ctx, state)
     ctx.metrics.registry.register(IndicatorCollector(lambda: state))
-    inputs = [topics.canonical(s) for s in FOLLOWED]
-    spec = HopSpec(
-        SERVICE,
-        inputs,
-        [],
-        "Indicateurs de la convention : délais, taux d'entrée, décrochage",
-        accounts_every_input=False,
-    )
+    spec = hop_spec(ctx)
+    inputs = spec.inputs
     hop = Hop(spec, processor, settings, ctx.metrics, budget=ctx.budget)
-    assert settings.kafka_bootstrap
-    bootstrap = settings.kafka_bootstrap
+    access = KafkaAccess.of(settings)
 
     async def rebuild() -> None:
         # State is rebuilt from the canonical topics, then kept live by the hop (updates are idempotent).
         for topic in inputs:
-            for record in await collect(bootstrap, topic):
+            for record in await collect(access, topic):
                 processor.apply(record.value or b"")
 
     async def publish_periodically() -> None:

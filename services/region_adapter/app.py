@@ -5,10 +5,11 @@ from __future__ import annotations
 from passerelle.core import events
 from passerelle.core.events import Dialect
 from passerelle.runtime.context import ServiceContext
+from passerelle.runtime.hop import HopSpec
 from passerelle.runtime.service import ServiceRuntime
 from passerelle.settings import Settings
 from services.adapter.dialects import Dialects
-from services.adapter.service import adapter_runtime
+from services.adapter.service import adapter_runtime, adapter_spec
 from services.region_adapter.dialects import common, lheo, region_csv, region_json
 
 SERVICE = "region_adapter"
@@ -24,7 +25,11 @@ DIALECTS = Dialects(
 )
 
 
+def hop_spec(ctx: ServiceContext) -> HopSpec:
+    regions = [p.id for p in ctx.profiles if p.family == events.REGION]
+    return adapter_spec(ctx, regions, "LHEO, JSON et CSV des Régions ⇄ événements canoniques")
+
+
 def build(settings: Settings, ctx: ServiceContext | None = None) -> ServiceRuntime:
     ctx = ctx or ServiceContext.build(SERVICE, settings)
-    regions = [p.id for p in ctx.profiles if p.family == events.REGION]
-    return adapter_runtime(ctx, DIALECTS, regions, "LHEO, JSON et CSV des Régions ⇄ événements canoniques")
+    return adapter_runtime(ctx, DIALECTS, hop_spec(ctx))

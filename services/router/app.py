@@ -7,6 +7,7 @@ from typing import Any
 import structlog
 
 from passerelle.broker import topics
+from passerelle.broker.access import KafkaAccess
 from passerelle.core.audit import AuditChain
 from passerelle.core.headers import CAUSE, SENDER
 from passerelle.core.problems import Problem
@@ -91,6 +92,18 @@ class RouterProcessor:
         return reject(message, [failure], tally, direction="in", partner=sender, budget=budget)
 
 
+def hop_spec(ctx: ServiceContext) -> HopSpec:
+    inputs = [topics.canonical(s) for s in ctx.catalogue.subjects]
+    outputs = [
+        *(topics.deliver(p) for p in ctx.profiles.ids),
+        *(topics.feedback(p) for p in ctx.profiles.ids),
+        topics.AUDIT_TOPIC,
+        topics.dlq(SERVICE),
+    ]
+    schemas = {topics.deliver(p): None for p in ctx.profiles.ids}
+    return HopSpec(SERVICE, inputs, outputs, "Destinataires, vue RGPD par profil, livraison et journal chaîné", schemas)
+
+
 def build(settings: Settings, ctx: ServiceContext | None = None, **_: Any) -> ServiceRuntime:
     # Before anything else: a router that cannot sign must not deliver.
     signer = load_signer(settings)
@@ -101,21 +114,11 @@ def build(settings: Settings, ctx: ServiceContext | None = None, **_: Any) -> Se
     chain = AuditChain(settings.instance_id, signer)
 
     async def resume_chain() -> None:
-        assert settings.kafka_bootstrap
-        head = await chain_head(settings.kafka_bootstrap, chain.chain_id, keys)
+        head = await chain_head(KafkaAccess.of(settings), chain.chain_id, keys)
         if head is not None:
             chain.resume(*head)
         event = "audit.chaine_reprise" if head else "audit.chaine_nouvelle"
         log.info(event, chaine=chain.chain_id, derniere_sequence=chain.head[1], cle=signer.key_id)
 
-    inputs = [topics.canonical(s) for s in ctx.catalogue.subjects]
-    outputs = [
-        *(topics.deliver(p) for p in ctx.profiles.ids),
-        *(topics.feedback(p) for p in ctx.profiles.ids),
-        topics.AUDIT_TOPIC,
-        topics.dlq(SERVICE),
-    ]
-    schemas = {topics.deliver(p): None for p in ctx.profiles.ids}
-    spec = HopSpec(SERVICE, inputs, outputs, "Destinataires, vue RGPD par profil, livraison et journal chaîné", schemas)
-    hop = Hop(spec, RouterProcessor(ctx, reference, chain), settings, ctx.metrics, budget=ctx.budget)
+    hop = Hop(hop_spec(ctx), RouterProcessor(ctx, reference, chain), settings, ctx.metrics, budget=ctx.budget)
     return ServiceRuntime(ctx, [hop], before_start=[resume_chain])

@@ -19,6 +19,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
+from passerelle.broker.access import KafkaAccess
 from passerelle.broker.admin import ensure_topics
 from passerelle.broker.apache import KafkaCluster
 from passerelle.broker.topics import TopicSpec
@@ -27,8 +28,8 @@ pytestmark = pytest.mark.kafka
 
 
 @asynccontextmanager
-async def admin_client(bootstrap: str) -> AsyncIterator[AIOKafkaAdminClient]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+async def admin_client(access: KafkaAccess) -> AsyncIterator[AIOKafkaAdminClient]:
+    admin = AIOKafkaAdminClient(**access.aiokafka())
     await admin.start()
     try:
         yield admin
@@ -37,8 +38,8 @@ async def admin_client(bootstrap: str) -> AsyncIterator[AIOKafkaAdminClient]:
 
 
 @asynccontextmanager
-async def producer(bootstrap: str, **options: Any) -> AsyncIterator[AIOKafkaProducer]:
-    client = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all", **options)
+async def producer(access: KafkaAccess, **options: Any) -> AsyncIterator[AIOKafkaProducer]:
+    client = AIOKafkaProducer(**access.aiokafka(), enable_idempotence=True, acks="all", **options)
     await client.start()
     try:
         yield client
@@ -47,12 +48,10 @@ async def producer(bootstrap: str, **options: Any) -> AsyncIterator[AIOKafkaProd
 
 
 async def consume(
-    bootstrap: str, topic: str, count: int, group: str | None = None, **options: Any
+    access: KafkaAccess, topic: str, count: int, group: str | None = None, **options: Any
 ) -> list[ConsumerRecord[bytes, bytes]]:
     """The first ``count`` records of ``topic`` (from the group's committed offset if it has one), in 30 s."""
-    consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, group_id=group, auto_offset_reset="earliest", **options
-    )
+    consumer = AIOKafkaConsumer(topic, **access.aiokafka(), group_id=group, auto_offset_reset="earliest", **options)
     await consumer.start()
     records: list[ConsumerRecord[bytes, bytes]] = []
     try:
@@ -76,9 +75,9 @@ async def configs(
     return {e["config_names"]: e["config_value"] for e in entries}
 
 
-async def leader_of(bootstrap: str, topic: str) -> int:
+async def leader_of(access: KafkaAccess, topic: str) -> int:
     """Node id leading the topic's partition 0, once the broker asked knows of the new topic."""
-    async with admin_client(bootstrap) as admin, asyncio.timeout(15):
+    async with admin_client(access) as admin, asyncio.timeout(15):
         while True:
             [described] = await admin.describe_topics([topic])
             if described["partitions"] and described["partitions"][0]["leader"] >= 0:
@@ -90,7 +89,7 @@ def values(records: Sequence[ConsumerRecord[bytes, bytes]]) -> list[bytes]:
     return sorted(r.value for r in records if r.value is not None)
 
 
-async def test_single_node_runs_the_single_node_settings(apache_kafka: str) -> None:
+async def test_single_node_runs_the_single_node_settings(apache_kafka: KafkaAccess) -> None:
     async with admin_client(apache_kafka) as admin:
         cluster = await admin.describe_cluster()
         broker_id = str(cluster["brokers"][0]["node_id"])
@@ -108,7 +107,7 @@ async def test_single_node_runs_the_single_node_settings(apache_kafka: str) -> N
     }
 
 
-async def test_single_node_idempotent_acks_all_produce_and_consume(apache_kafka: str) -> None:
+async def test_single_node_idempotent_acks_all_produce_and_consume(apache_kafka: KafkaAccess) -> None:
     topic = "in.kafka-single"
     await ensure_topics(apache_kafka, [TopicSpec.of(topic, partitions=3)])
     sent = [f"message-{i}".encode() for i in range(20)]
@@ -119,7 +118,7 @@ async def test_single_node_idempotent_acks_all_produce_and_consume(apache_kafka:
     assert values(records) == sorted(sent)
 
 
-async def test_single_node_transactions_commit_and_abort(apache_kafka: str) -> None:
+async def test_single_node_transactions_commit_and_abort(apache_kafka: KafkaAccess) -> None:
     topic = "in.kafka-transactions"
     await ensure_topics(apache_kafka, [TopicSpec.of(topic, partitions=1)])
     async with producer(apache_kafka, transactional_id="passerelle-test-tx") as client:
@@ -142,8 +141,8 @@ async def test_a_node_resumes_its_folder_and_leaves_no_process_behind(tmp_path: 
     topic = "in.kafka-resume-node"
     first = await asyncio.to_thread(KafkaCluster(nodes=1, data_dir=tmp_path).start)
     try:
-        await ensure_topics(first.bootstrap, [TopicSpec.of(topic, partitions=1)])
-        async with producer(first.bootstrap) as client:
+        await ensure_topics(first.access, [TopicSpec.of(topic, partitions=1)])
+        async with producer(first.access) as client:
             await client.send_and_wait(topic, b"kept")
         pids = [n.process.pid for n in first.nodes if n.process is not None]
     finally:
@@ -156,7 +155,7 @@ async def test_a_node_resumes_its_folder_and_leaves_no_process_behind(tmp_path: 
     second = await asyncio.to_thread(KafkaCluster(nodes=1, data_dir=tmp_path).start)
     try:
         assert second.cluster_id == first.cluster_id
-        assert [r.value for r in await consume(second.bootstrap, topic, 1)] == [b"kept"]
+        assert [r.value for r in await consume(second.access, topic, 1)] == [b"kept"]
     finally:
         await asyncio.to_thread(second.close)
     assert (tmp_path / "node-1" / "kafka.log").is_file()  # a caller's folder is kept, logs included
@@ -164,8 +163,8 @@ async def test_a_node_resumes_its_folder_and_leaves_no_process_behind(tmp_path: 
 
 async def test_cluster_has_three_brokers_and_replicates_with_min_isr_two(apache_cluster: KafkaCluster) -> None:
     topic = "canon.kafka-cluster"
-    await ensure_topics(apache_cluster.bootstrap, [TopicSpec.of(topic, partitions=3)], replication_factor=3)
-    async with admin_client(apache_cluster.bootstrap) as admin:
+    await ensure_topics(apache_cluster.access, [TopicSpec.of(topic, partitions=3)], replication_factor=3)
+    async with admin_client(apache_cluster.access) as admin:
         cluster = await admin.describe_cluster()
         [described] = await admin.describe_topics([topic])
         settings = await configs(admin, ConfigResourceType.TOPIC, topic, ["min.insync.replicas"])
@@ -176,10 +175,10 @@ async def test_cluster_has_three_brokers_and_replicates_with_min_isr_two(apache_
 
 async def test_cluster_acks_all_survives_a_killed_node(apache_cluster: KafkaCluster) -> None:
     topic = "canon.kafka-failover"
-    bootstrap = apache_cluster.bootstrap
-    await ensure_topics(bootstrap, [TopicSpec.of(topic, partitions=1)], replication_factor=3)
-    leader = await leader_of(bootstrap, topic)
-    async with producer(bootstrap) as client:
+    access = apache_cluster.access
+    await ensure_topics(access, [TopicSpec.of(topic, partitions=1)], replication_factor=3)
+    leader = await leader_of(access, topic)
+    async with producer(access) as client:
         await client.send_and_wait(topic, b"before")
         await asyncio.to_thread(apache_cluster.kill, leader - 1)  # the partition's leader: a fail-over is needed
         try:
@@ -188,26 +187,26 @@ async def test_cluster_acks_all_survives_a_killed_node(apache_cluster: KafkaClus
             assert after.offset == 1
         finally:
             await asyncio.to_thread(apache_cluster.start_node, leader - 1)
-    records = await consume(bootstrap, topic, 2)
+    records = await consume(access, topic, 2)
     assert [r.value for r in records] == [b"before", b"after"]
 
 
 async def test_cluster_resumes_from_its_folders_after_a_full_stop(apache_cluster: KafkaCluster) -> None:
     topic = "canon.kafka-resume"
-    await ensure_topics(apache_cluster.bootstrap, [TopicSpec.of(topic, partitions=1)], replication_factor=3)
+    await ensure_topics(apache_cluster.access, [TopicSpec.of(topic, partitions=1)], replication_factor=3)
     sent = [f"resume-{i}".encode() for i in range(10)]
-    async with producer(apache_cluster.bootstrap) as client:
+    async with producer(apache_cluster.access) as client:
         for value in sent:
             await client.send_and_wait(topic, value)
-    read_before = await consume(apache_cluster.bootstrap, topic, 4, group="kafka-resume")
+    read_before = await consume(apache_cluster.access, topic, 4, group="kafka-resume")
     cluster_id = apache_cluster.cluster_id
 
     await asyncio.to_thread(apache_cluster.stop)
     await asyncio.to_thread(apache_cluster.start)
 
     # The committed records and the group's committed offset are both back, in the same cluster.
-    read_after = await consume(apache_cluster.bootstrap, topic, 6, group="kafka-resume")
-    everything = await consume(apache_cluster.bootstrap, topic, 10)
+    read_after = await consume(apache_cluster.access, topic, 6, group="kafka-resume")
+    everything = await consume(apache_cluster.access, topic, 10)
     assert apache_cluster.cluster_id == cluster_id
     assert [r.value for r in read_before] == sent[:4]
     assert [r.value for r in read_after] == sent[4:]

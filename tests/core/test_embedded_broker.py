@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from passerelle.broker.access import KafkaAccess
 from passerelle.broker.admin import ensure_topics
 from passerelle.broker.embedded import BrokerStartError, EmbeddedBroker
 from passerelle.broker.topics import TopicSpec
@@ -12,16 +13,16 @@ from passerelle.broker.topics import TopicSpec
 pytestmark = pytest.mark.broker
 
 
-async def test_produce_and_consume_over_the_embedded_broker(kafka: str) -> None:
+async def test_produce_and_consume_over_the_embedded_broker(kafka: KafkaAccess) -> None:
     await ensure_topics(kafka, [TopicSpec.of("in.test-embedded", partitions=3)])
-    producer = AIOKafkaProducer(bootstrap_servers=kafka, enable_idempotence=False)
+    producer = AIOKafkaProducer(**kafka.aiokafka(), enable_idempotence=False)
     await producer.start()
     try:
         await producer.send_and_wait("in.test-embedded", b"bonjour", key=b"k", headers=[("ce_id", b"1")])
     finally:
         await producer.stop()
     consumer = AIOKafkaConsumer(
-        "in.test-embedded", bootstrap_servers=kafka, auto_offset_reset="earliest", group_id="test-embedded"
+        "in.test-embedded", **kafka.aiokafka(), auto_offset_reset="earliest", group_id="test-embedded"
     )
     await consumer.start()
     try:

@@ -16,6 +16,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from passerelle.broker.access import KafkaAccess
 from passerelle.broker.embedded import EmbeddedBroker, embedded_settings
 from passerelle.broker.reader import collect
 from passerelle.broker.topics import AUDIT_TOPIC
@@ -33,9 +34,9 @@ CHAIN = "router-0"
 
 
 @pytest.fixture(scope="module")
-def own_broker() -> Iterator[str]:
+def own_broker() -> Iterator[KafkaAccess]:
     with EmbeddedBroker() as broker:
-        yield broker.bootstrap
+        yield broker.access
 
 
 @pytest.fixture(scope="module")
@@ -44,17 +45,19 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> KeyPairFiles:
 
 
 @pytest.fixture(scope="module")
-async def audited(own_broker: str, keys: KeyPairFiles) -> AsyncIterator[Stack]:
+async def audited(own_broker: KafkaAccess, keys: KeyPairFiles) -> AsyncIterator[Stack]:
     """The I-MILO adapter and the router, with a key pair made by ``audit keygen``, on the module's broker."""
     base = Settings(
-        kafka_bootstrap=own_broker,
+        **own_broker.settings_fields(),
         pseudonym_secret=TEST_SECRET,
         batch_timeout_ms=10,
         audit_signing_key_file=keys.signing,
         audit_public_key_file=keys.public,
         instance_id=CHAIN,
     )
-    running = Stack(embedded_settings(base, own_broker), services=("milo-adapter", "router"), with_registry=False)
+    running = Stack(
+        embedded_settings(base, own_broker.bootstrap), services=("milo-adapter", "router"), with_registry=False
+    )
     await running.start()
     try:
         yield running
@@ -66,7 +69,7 @@ async def deliver_one(stack: Stack, producer: AIOKafkaProducer, audit_records: i
     """Send one positionnement through the stack; the audit topic, by position, once it holds ``audit_records``."""
     n = uuid.uuid4().hex[:8]
     await send(producer, "in.imilo", positionnement(n), native_headers(ce_id=f"chaine-{n}"))
-    records = await wait_for(stack.bootstrap, AUDIT_TOPIC, lambda _r: True, count=audit_records)
+    records = await wait_for(stack.access, AUDIT_TOPIC, lambda _r: True, count=audit_records)
     # Positions as the broker numbers them (transaction markers take offsets too), as verify prints them.
     return [(f"{r.partition}:{r.offset}", r.value) for r in records]
 
@@ -74,7 +77,7 @@ async def deliver_one(stack: Stack, producer: AIOKafkaProducer, audit_records: i
 async def test_the_chain_continues_across_a_restart_and_forgeries_are_named_not_the_router(
     audited: Stack, keys: KeyPairFiles
 ) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=audited.bootstrap, enable_idempotence=False)
+    producer = AIOKafkaProducer(**audited.access.aiokafka(), enable_idempotence=False)
     await producer.start()
     try:
         await deliver_one(audited, producer, 1)
@@ -145,28 +148,28 @@ async def test_the_router_finds_its_chain_head_through_any_number_of_windows(
     audited: Stack, keys: KeyPairFiles
 ) -> None:
     trusted = PublicKeys(read_public_keys([keys.public]))
-    records = [r.value for r in await collect(audited.bootstrap, AUDIT_TOPIC)]
+    records = [r.value for r in await collect(audited.access, AUDIT_TOPIC)]
     expected = head_of(records, CHAIN, trusted)
     assert expected is not None
     for window in (1, 3, len(records) + 10):
-        assert await chain_head(audited.bootstrap, CHAIN, trusted, window=window) == expected
-    assert await chain_head(audited.bootstrap, "router-9", trusted, window=2) is None  # read to the beginning
+        assert await chain_head(audited.access, CHAIN, trusted, window=window) == expected
+    assert await chain_head(audited.access, "router-9", trusted, window=2) is None  # read to the beginning
 
 
 async def test_the_chain_resumes_after_a_batch_of_many_records(audited: Stack, keys: KeyPairFiles) -> None:
     """The embedded broker answers ListOffsets with the first offset of the last batch plus one: a router that
     trusted it resumed after the first record of its last batch and broke its own chain."""
-    producer = AIOKafkaProducer(bootstrap_servers=audited.bootstrap, enable_idempotence=False, linger_ms=200)
+    producer = AIOKafkaProducer(**audited.access.aiokafka(), enable_idempotence=False, linger_ms=200)
     await producer.start()
     try:
-        start = len(await collect(audited.bootstrap, AUDIT_TOPIC))
+        start = len(await collect(audited.access, AUDIT_TOPIC))
         tag = uuid.uuid4().hex[:8]
         for i in range(30):  # one produce batch, one router batch, one batch of 30 audit records
             await producer.send(
                 "in.imilo", positionnement(f"{tag}-{i}"), headers=native_headers(ce_id=f"lot-{tag}-{i}")
             )
         await producer.flush()
-        await wait_for(audited.bootstrap, AUDIT_TOPIC, lambda _r: True, count=start + 30)
+        await wait_for(audited.access, AUDIT_TOPIC, lambda _r: True, count=start + 30)
         await audited.remove("router")
         await audited.add("router")
         await audited.wait_ready()

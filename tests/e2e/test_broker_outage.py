@@ -16,6 +16,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
+from passerelle.broker.access import KafkaAccess
 from passerelle.broker.embedded import EmbeddedBroker, embedded_settings, free_port
 from passerelle.logging import RepeatFilter
 from passerelle.settings import Settings
@@ -50,8 +51,8 @@ async def _until(stack: Stack, status: int, timeout_s: float = 30.0) -> dict[str
         await asyncio.sleep(1)
 
 
-async def _deliver(bootstrap: str, n: str) -> int:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False)
+async def _deliver(access: KafkaAccess, n: str) -> int:
+    producer = AIOKafkaProducer(**access.aiokafka(), enable_idempotence=False)
     await producer.start()
     try:
         headers = native_headers("formation.Positionnement", ce_id=f"panne-{n}")
@@ -59,15 +60,13 @@ async def _deliver(bootstrap: str, n: str) -> int:
     finally:
         await producer.stop()
     try:
-        return len(await wait_for(bootstrap, "out.region-24", caused_by(f"panne-{n}"), timeout_s=90))
+        return len(await wait_for(access, "out.region-24", caused_by(f"panne-{n}"), timeout_s=90))
     except AssertionError as exc:
-        raise AssertionError(
-            f"{exc} ; le long du chemin : {await counts_along(bootstrap, PATH, f'panne-{n}')}"
-        ) from None
+        raise AssertionError(f"{exc} ; le long du chemin : {await counts_along(access, PATH, f'panne-{n}')}") from None
 
 
-async def _topics_back(bootstrap: str) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+async def _topics_back(access: KafkaAccess) -> None:
+    admin = AIOKafkaAdminClient(**access.aiokafka())
     await admin.start()
     try:
         async with asyncio.timeout(60):
@@ -107,7 +106,7 @@ async def test_a_broker_restarted_empty_is_reported_then_used_again(
     lonely_stack: tuple[Stack, EmbeddedBroker],
 ) -> None:
     stack, broker = lonely_stack
-    assert await _deliver(broker.bootstrap, "avant") == 1
+    assert await _deliver(broker.access, "avant") == 1
     counter = _Count()
     logging.getLogger("aiokafka").addHandler(counter)
     try:
@@ -122,9 +121,9 @@ async def test_a_broker_restarted_empty_is_reported_then_used_again(
             # The in-memory broker came back empty: the services recreate their topics and carry on. Sent once
             # the consumers have read the empty partitions: a position kept from before the restart is reset
             # by the broker's « out of range » answer, not by a record that arrived first (docs/operator-guide.md).
-            await _topics_back(restarted.bootstrap)
+            await _topics_back(restarted.access)
             await asyncio.sleep(10)
-            assert await _deliver(restarted.bootstrap, "apres") == 1
+            assert await _deliver(restarted.access, "apres") == 1
         finally:
             restarted.close()
     finally:
@@ -138,7 +137,7 @@ async def test_sigterm_ends_a_service_whose_broker_is_gone() -> None:
     port = free_port()
     env = {
         **os.environ,
-        "PASSERELLE_KAFKA_BOOTSTRAP": broker.bootstrap,
+        **broker.access.environment(),
         "PASSERELLE_PRODUCER_IDEMPOTENCE": "false",
         "PASSERELLE_METRICS_PORT": str(port),
         "PASSERELLE_PSEUDONYM_SECRET": TEST_SECRET,

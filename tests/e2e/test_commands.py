@@ -19,6 +19,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from lxml import etree
 
+from passerelle.broker.access import KafkaAccess
 from passerelle.broker.embedded import LOOPBACK, free_port
 from passerelle.core.pieces import split_csv
 from passerelle.simulation.lheo_feed import write_feed
@@ -51,9 +52,9 @@ async def test_ingest_lheo_streams_a_feed_in_pieces_and_every_session_arrives(st
     assert f"{len(pieces)} morceau(x) publié(s) sur in.region-24" in output
 
     markers = _markers(pieces)
-    canon = await wait_for(stack.bootstrap, "canon.formation.OffreSession", caused_by(*markers), count=sessions)
+    canon = await wait_for(stack.access, "canon.formation.OffreSession", caused_by(*markers), count=sessions)
     assert len({r.key for r in canon}) == sessions  # one event per session, none twice
-    delivered = await wait_for(stack.bootstrap, "out.imilo", caused_by(*markers), count=sessions)
+    delivered = await wait_for(stack.access, "out.imilo", caused_by(*markers), count=sessions)
     assert {orjson.loads(r.value)["typeEvenement"] for r in delivered} == {"formation.OffreSession"}
 
 
@@ -77,10 +78,10 @@ async def test_ingest_csv_keeps_the_line_numbers_of_the_file_across_pieces(stack
     assert code == 0, output
 
     markers = _markers(pieces)
-    errors = await wait_for(stack.bootstrap, "feedback.region-53", caused_by(*markers), count=2)
+    errors = await wait_for(stack.access, "feedback.region-53", caused_by(*markers), count=2)
     positions = [e["position"] for r in errors for e in orjson.loads(r.value)["erreurs"]]
     assert sorted(positions) == ["ligne 35", "ligne 9"]
-    await wait_for(stack.bootstrap, "out.imilo", caused_by(*markers), count=38)
+    await wait_for(stack.access, "out.imilo", caused_by(*markers), count=38)
 
 
 async def test_registry_serve_answers_like_a_schema_registry() -> None:
@@ -165,33 +166,52 @@ async def _stop(process: asyncio.subprocess.Process) -> None:
     assert process.returncode == 0
 
 
+def _printed_env(text: str, marker: str) -> dict[str, str]:
+    """The ``PASSERELLE_*`` variables of the printed line holding ``marker``, as a user would copy them."""
+    line = next(line for line in text.splitlines() if marker in line and "PASSERELLE_KAFKA_BOOTSTRAP=" in line)
+    return dict(re.findall(r"(PASSERELLE_[A-Z_]+)=(\S+)", line))
+
+
+def _access(env: dict[str, str]) -> KafkaAccess:
+    password = Path(env["PASSERELLE_KAFKA_PASSWORD_FILE"]).read_text(encoding="utf-8").strip()
+    plain = KafkaAccess(env["PASSERELLE_KAFKA_BOOTSTRAP"]).with_ca(Path(env["PASSERELLE_KAFKA_CA_FILE"]))
+    return plain.as_user(env["PASSERELLE_KAFKA_USERNAME"], password)
+
+
 @pytest.mark.kafka
 async def test_dev_up_on_apache_kafka_keeps_its_data_and_resumes(tmp_path: Path) -> None:
     data = tmp_path / "donnees"
     process, text = await _dev_up("--broker", "kafka", "--donnees", str(data))
     try:
-        found = re.search(r"broker \(Apache Kafka\)\W+(127\.0\.0\.1:\d+)", text)
-        assert found, text
-        bootstrap = found.group(1)
-        producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+        operator = _printed_env(text, "Exemple")
+        access = _access(operator)
+        producer = AIOKafkaProducer(**access.aiokafka())
         await producer.start()
         try:
             await send(producer, "in.imilo", positionnement("reprise"), native_headers(ce_id="reprise-1"))
         finally:
             await producer.stop()
-        await wait_for(bootstrap, "out.region-24", caused_by("reprise-1"), timeout_s=60)
+        await wait_for(access, "out.region-24", caused_by("reprise-1"), timeout_s=60)
+        # The partner, with the identity the stack printed, reads its delivery: authentication is on.
+        partner = _printed_env(text, "USERNAME=region-24")
+        tail = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "passerelle.cli", "tail", "out.region-24", "--from-beginning", "--timeout", "10",
+            env={**os.environ, **partner}, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        )  # fmt: skip
+        out, _ = await asyncio.wait_for(tail.communicate(), 60)
+        assert tail.returncode == 0 and b"reprise-1" in out, out.decode()
+        assert partner["PASSERELLE_KAFKA_SECURITY"] == "SASL_SSL"
     finally:
         await _stop(process)
     assert (data / "audit" / "audit-signing.pem").exists()
 
     process, text = await _dev_up("--broker", "kafka", "--donnees", str(data))
     try:
-        found = re.search(r"broker \(Apache Kafka\)\W+(127\.0\.0\.1:\d+)", text)
-        assert found, text
-        bootstrap = found.group(1)
+        operator = _printed_env(text, "Exemple")
+        access = _access(operator)
         # The delivery made before the stop is still there: the broker resumed its data.
-        assert await wait_for(bootstrap, "out.region-24", caused_by("reprise-1"), timeout_s=30)
-        env = {**os.environ, "PASSERELLE_KAFKA_BOOTSTRAP": bootstrap}
+        assert await wait_for(access, "out.region-24", caused_by("reprise-1"), timeout_s=30)
+        env = {**os.environ, **operator}
         env["PASSERELLE_AUDIT_PUBLIC_KEY_FILE"] = str(data / "audit" / "audit-public.pem")
         verified = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "passerelle.cli", "audit", "verify",

@@ -26,7 +26,7 @@ async def test_positionnement_reaches_the_funding_region_and_its_status_comes_ba
 ) -> None:
     n = _tag()
     await send(producer, "in.imilo", positionnement(n, commentaire="très motivée"), native_headers(ce_id=f"pos-{n}"))
-    [delivered] = await wait_for(stack.bootstrap, "out.region-24", caused_by(f"pos-{n}"))
+    [delivered] = await wait_for(stack.access, "out.region-24", caused_by(f"pos-{n}"))
     body = orjson.loads(delivered.value)
     assert body["evenement"] == "formation.Positionnement"
     assert body["jeune"]["pseudonyme"] == pseudonym_of(n)
@@ -47,7 +47,7 @@ async def test_positionnement_reaches_the_funding_region_and_its_status_comes_ba
         },
     )
     await send(producer, "in.region-24", status, native_headers(ce_id=f"st-{n}"))
-    [back] = await wait_for(stack.bootstrap, "out.imilo", caused_by(f"st-{n}"))
+    [back] = await wait_for(stack.access, "out.imilo", caused_by(f"st-{n}"))
     answer = orjson.loads(back.value)
     assert answer["typeEvenement"] == "formation.StatutCandidature"
     assert answer["statut"] == "ADMIS" and answer["idPositionnement"] == f"P-{n}"
@@ -63,7 +63,7 @@ async def test_free_text_is_delivered_only_where_the_profile_allows_it(
         positionnement(n, session="84:991", commentaire="à rappeler"),
         native_headers(ce_id=f"pos84-{n}"),
     )
-    [delivered] = await wait_for(stack.bootstrap, "out.region-84", caused_by(f"pos84-{n}"))
+    [delivered] = await wait_for(stack.access, "out.region-84", caused_by(f"pos84-{n}"))
     body = orjson.loads(delivered.value)
     assert body["commentaire"] == "à rappeler"
     assert body["jeune"]["prenom"] == "Léa" and "rqth" not in body["jeune"]  # identity yes, sensitive no
@@ -85,16 +85,16 @@ async def test_a_mixed_csv_delivers_good_rows_and_rejects_bad_ones_with_their_li
     ]
     payload = (header_line + "\r\n".join(rows) + "\r\n").encode("latin-1")
     await send(producer, "in.region-53", payload, native_headers("formation.StatutCandidature", ce_id=f"csv-{n}"))
-    delivered = await wait_for(stack.bootstrap, "out.imilo", caused_by(f"csv-{n}"), count=3, settle_s=1.0)
+    delivered = await wait_for(stack.access, "out.imilo", caused_by(f"csv-{n}"), count=3, settle_s=1.0)
     assert sorted(orjson.loads(r.value)["idPositionnement"] for r in delivered) == [f"P-{n}-{i}" for i in (1, 4, 6)]
     # One input, one DLQ record holding the original once and every rejected row.
-    [dead] = await wait_for(stack.bootstrap, "dlq.region_adapter", caused_by(f"csv-{n}"), settle_s=1.0)
+    [dead] = await wait_for(stack.access, "dlq.region_adapter", caused_by(f"csv-{n}"), settle_s=1.0)
     assert header(dead, "passerelle_error_positions") == "ligne 3, ligne 4, ligne 6"
     assert header(dead, "passerelle_error_items") == "3" and header(dead, "passerelle_error_accepted") == "3"
     assert dead.value == payload
     details = orjson.loads(header(dead, "passerelle_error_details") or "[]")
     assert {d["position"]: d["chemin"] for d in details}["ligne 6"] == "code_structure"
-    [feedback] = await wait_for(stack.bootstrap, "feedback.region-53", caused_by(f"csv-{n}"), settle_s=1.0)
+    [feedback] = await wait_for(stack.access, "feedback.region-53", caused_by(f"csv-{n}"), settle_s=1.0)
     body = orjson.loads(feedback.value)
     assert body["statut"] == "partiel" and body["acceptes"] == 3 and body["rejetes"] == 3
     assert {e["position"] for e in body["erreurs"]} == {"ligne 3", "ligne 4", "ligne 6"}
@@ -104,12 +104,12 @@ async def test_a_nir_is_rejected_and_never_forwarded(stack: Stack, producer: AIO
     n = _tag()
     nir = "2 84 05 37 261 084 46"  # a well-formed NIR with a valid key
     await send(producer, "in.imilo", positionnement(n, commentaire=f"NIR {nir}"), native_headers(ce_id=f"nir-{n}"))
-    [dead] = await wait_for(stack.bootstrap, "dlq.milo_adapter", caused_by(f"nir-{n}"))
+    [dead] = await wait_for(stack.access, "dlq.milo_adapter", caused_by(f"nir-{n}"))
     assert header(dead, "passerelle_error_code") == "nir"
     assert header(dead, "passerelle_error_path") == "commentaire"
-    [feedback] = await wait_for(stack.bootstrap, "feedback.imilo", caused_by(f"nir-{n}"))
+    [feedback] = await wait_for(stack.access, "feedback.imilo", caused_by(f"nir-{n}"))
     assert nir.replace(" ", "") not in feedback.value.decode().replace(" ", "")
-    canon = await wait_for(stack.bootstrap, "canon.formation.Positionnement", caused_by(f"nir-{n}"), count=0)
+    canon = await wait_for(stack.access, "canon.formation.Positionnement", caused_by(f"nir-{n}"), count=0)
     assert canon == []
 
 
@@ -117,7 +117,7 @@ async def test_duplicates_deliver_once(stack: Stack, producer: AIOKafkaProducer)
     n = _tag()
     for _ in range(3):
         await send(producer, "in.imilo", positionnement(n), native_headers(ce_id=f"dup-{n}"))
-    delivered = await wait_for(stack.bootstrap, "out.region-24", caused_by(f"dup-{n}"), settle_s=2.0)
+    delivered = await wait_for(stack.access, "out.region-24", caused_by(f"dup-{n}"), settle_s=2.0)
     assert len(delivered) == 1
 
 
@@ -140,7 +140,7 @@ async def test_events_of_one_young_person_stay_in_order(stack: Stack, producer: 
         # Partners key their messages by the young person: that is what keeps one person's events in order.
         headers = native_headers(ce_id=f"ord-{n}-{i}", correlation_id=f"ord-{n}")
         await send(producer, "in.region-24", status, headers, key=pseudo.encode())
-    delivered = await wait_for(stack.bootstrap, "out.imilo", caused_by(f"ord-{n}"), count=len(statuses))
+    delivered = await wait_for(stack.access, "out.imilo", caused_by(f"ord-{n}"), count=len(statuses))
     delivered.sort(key=lambda r: (r.partition, r.offset))
     assert len({r.partition for r in delivered}) == 1
     assert [orjson.loads(r.value)["dateStatut"][-2:] for r in delivered] == [f"{i + 1:02d}" for i in range(20)]
@@ -161,7 +161,7 @@ async def test_real_lheo_feeds_become_one_offer_per_session(
             path.read_bytes(),
             native_headers("formation.OffreSession", ce_id=f"lheo-{n}-{i}", correlation_id=f"lheo-{n}"),
         )
-    offers = await wait_for(stack.bootstrap, "out.imilo", caused_by(f"lheo-{n}"), count=expected, settle_s=1.0)
+    offers = await wait_for(stack.access, "out.imilo", caused_by(f"lheo-{n}"), count=expected, settle_s=1.0)
     bodies = [orjson.loads(r.value) for r in offers]
     assert len(bodies) == expected
     assert all(b["typeEvenement"] == "formation.OffreSession" and b["idSession"].startswith("24:") for b in bodies)
@@ -170,7 +170,7 @@ async def test_real_lheo_feeds_become_one_offer_per_session(
 async def test_csv_flows_out_to_a_csv_region(stack: Stack, producer: AIOKafkaProducer) -> None:
     n = _tag()
     await send(producer, "in.imilo", positionnement(n, session="53:77"), native_headers(ce_id=f"pos53-{n}"))
-    [delivered] = await wait_for(stack.bootstrap, "out.region-53", caused_by(f"pos53-{n}"))
+    [delivered] = await wait_for(stack.access, "out.region-53", caused_by(f"pos53-{n}"))
     text = delivered.value.decode("latin-1")
     head, row = text.strip().split("\r\n")
     cells = dict(zip(head.split(";"), row.split(";"), strict=True))
@@ -196,5 +196,5 @@ async def test_two_changes_for_one_positionnement_in_one_message_are_two_events(
     ]
     status = simulated.region_json_message("formation.StatutCandidature", changes)
     await send(producer, "in.region-84", status, native_headers(ce_id=f"two-{n}"))
-    delivered = await wait_for(stack.bootstrap, "out.imilo", caused_by(f"two-{n}"), count=2, settle_s=1.0)
+    delivered = await wait_for(stack.access, "out.imilo", caused_by(f"two-{n}"), count=2, settle_s=1.0)
     assert [orjson.loads(r.value)["statut"] for r in delivered] == ["RECUE", "ADMIS"]  # both, in order

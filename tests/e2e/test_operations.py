@@ -24,7 +24,7 @@ pytestmark = pytest.mark.broker
 async def test_tail_decodes_avro_and_shows_native_text(stack: Stack, producer: AIOKafkaProducer) -> None:
     n = uuid.uuid4().hex[:8]
     await send(producer, "in.imilo", positionnement(n), native_headers(ce_id=f"tail-{n}"))
-    await wait_for(stack.bootstrap, "out.region-24", caused_by(f"tail-{n}"))
+    await wait_for(stack.access, "out.region-24", caused_by(f"tail-{n}"))
     code, out = await cli(stack, "tail", "canon.formation.Positionnement", "--from-beginning", "--timeout", "3")
     assert code == 0
     lines = [orjson.loads(line) for line in out.splitlines() if line.startswith("{")]
@@ -43,7 +43,7 @@ async def test_dlq_list_show_and_replay(stack: Stack, producer: AIOKafkaProducer
         b'{"typeEvenement": "formation.Positionnement", "idPositionnement": 5}',
         native_headers(ce_id=f"dlq-{n}"),
     )
-    [dead] = await wait_for(stack.bootstrap, "dlq.milo_adapter", caused_by(f"dlq-{n}"))
+    [dead] = await wait_for(stack.access, "dlq.milo_adapter", caused_by(f"dlq-{n}"))
     ref = f"{dead.partition}:{dead.offset}"
     code, out = await cli(stack, "dlq", "list", "--service", "milo_adapter")
     assert code == 0 and ref in out and "in.imilo" in out
@@ -54,18 +54,18 @@ async def test_dlq_list_show_and_replay(stack: Stack, producer: AIOKafkaProducer
     assert code == 0, out
     assert "1 message(s) rejoué(s)" in out
     # The replay is processed again (it fails again, being still wrong) and the sender is told it was a replay.
-    feedback = await wait_for(stack.bootstrap, "feedback.imilo", caused_by(f"dlq-{n}"), count=2)
+    feedback = await wait_for(stack.access, "feedback.imilo", caused_by(f"dlq-{n}"), count=2)
     assert any(orjson.loads(r.value)["rejeu"] for r in feedback)
     # Replaying the same DLQ record again is a duplicate of the first replay: nothing new.
     await cli(stack, "dlq", "replay", "--service", "milo_adapter", "--ref", ref)
-    again = await wait_for(stack.bootstrap, "feedback.imilo", caused_by(f"dlq-{n}"), count=2, settle_s=2.0)
+    again = await wait_for(stack.access, "feedback.imilo", caused_by(f"dlq-{n}"), count=2, settle_s=2.0)
     assert len(again) == 2
 
 
 async def test_audit_topics_and_partners_commands(stack: Stack, producer: AIOKafkaProducer) -> None:
     n = uuid.uuid4().hex[:8]
     await send(producer, "in.imilo", positionnement(n), native_headers(ce_id=f"audit-{n}"))
-    await wait_for(stack.bootstrap, "out.region-24", caused_by(f"audit-{n}"))
+    await wait_for(stack.access, "out.region-24", caused_by(f"audit-{n}"))
     code, out = await cli(stack, "audit", "verify")
     assert code == 0 and "intègre" in out, out
     code, out = await cli(stack, "topics", "create")
@@ -84,7 +84,7 @@ async def test_a_killed_adapter_loses_nothing_and_doubles_nothing(
     env = {
         **os.environ,
         **{f"PASSERELLE_{name.upper()}": str(getattr(stack.settings, name)).lower() for name in same},
-        "PASSERELLE_KAFKA_BOOTSTRAP": stack.bootstrap,
+        **stack.access.environment(),
         "PASSERELLE_METRICS_PORT": "0",
         "PASSERELLE_BATCH_MAX_RECORDS": "50",
         "PASSERELLE_LOG_LEVEL": "WARNING",
@@ -131,14 +131,12 @@ async def test_a_killed_adapter_loses_nothing_and_doubles_nothing(
                 headers=native_headers(ce_id=f"kill-{n}-{i}", correlation_id=f"kill-{n}"),
             )
         await producer.flush()
-        await wait_for(
-            stack.bootstrap, "canon.formation.EntreeFormation", caused_by(f"kill-{n}"), count=50, timeout_s=60
-        )
+        await wait_for(stack.access, "canon.formation.EntreeFormation", caused_by(f"kill-{n}"), count=50, timeout_s=60)
         process.send_signal(signal.SIGKILL)  # mid-stream, without any chance to commit
         await process.wait()
         process = await start()
         canon = await wait_for(
-            stack.bootstrap,
+            stack.access,
             "canon.formation.EntreeFormation",
             caused_by(f"kill-{n}"),
             count=total,
@@ -159,9 +157,9 @@ async def test_a_killed_adapter_loses_nothing_and_doubles_nothing(
         await stack.wait_ready()
     try:
         delivered = await wait_for(
-            stack.bootstrap, "out.imilo", caused_by(f"kill-{n}"), count=total, timeout_s=60, settle_s=2.0
+            stack.access, "out.imilo", caused_by(f"kill-{n}"), count=total, timeout_s=60, settle_s=2.0
         )
     except AssertionError as exc:
-        along = await counts_along(stack.bootstrap, ("canon.formation.EntreeFormation", "deliver.imilo"), f"kill-{n}")
+        along = await counts_along(stack.access, ("canon.formation.EntreeFormation", "deliver.imilo"), f"kill-{n}")
         raise AssertionError(f"{exc} ; avant : {along}") from None
     assert len(delivered) == total

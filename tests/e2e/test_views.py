@@ -65,7 +65,7 @@ async def test_delivery_holds_exactly_the_view(
     marker = f"view-{uuid.uuid4().hex[:10]}"
     envelope = Envelope.new(event, sender, correlation_id=marker)
     await send(producer, topics.canonical(event), codec.encode(event, record), envelope.to_headers(), b"k")
-    [delivered] = await wait_for(stack.bootstrap, topics.deliver(recipient), caused_by(marker))
+    [delivered] = await wait_for(stack.access, topics.deliver(recipient), caused_by(marker))
     reception = PROFILES[recipient].receives[event]
     expected = _aimed_at(event, _allowed(schema, set(reception.view), reception.free_text), recipient)
     if event == "reperage.SignalementDecrochage":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -16,7 +17,9 @@ from passerelle.broker.apache import KafkaCluster
 from passerelle.core.contracts.catalogue import Catalogue
 from passerelle.core.partners import Profiles
 from passerelle.runtime.audit import KeyPairFiles
+from passerelle.settings import Settings
 from passerelle.stack.processes import ProcessStack
+from passerelle.stack.rights import provision
 from tests.conftest import TEST_SECRET
 
 
@@ -51,10 +54,10 @@ async def services(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[ProcessStack]:
     """The four services as deployed: own processes, topics replicated three times, transactions on."""
-    bootstrap = apache_cluster.bootstrap
-    await ensure_topics(bootstrap, topics.all_topics(profiles.ids, catalogue.subjects), replication_factor=3)
+    access = apache_cluster.access
+    await ensure_topics(access, topics.all_topics(profiles.ids, catalogue.subjects), replication_factor=3)
     env = {
-        "PASSERELLE_KAFKA_BOOTSTRAP": bootstrap,
+        **access.environment(),
         "PASSERELLE_PSEUDONYM_SECRET": TEST_SECRET,
         "PASSERELLE_AUDIT_SIGNING_KEY_FILE": str(audit_keys.signing),
         "PASSERELLE_AUDIT_PUBLIC_KEY_FILE": str(audit_keys.public),
@@ -65,7 +68,9 @@ async def services(
         "PASSERELLE_FETCH_MAX_WAIT_MS": "100",
     }
     folder: Path = tmp_path_factory.mktemp("services")
-    stack = ProcessStack(env, folder)
+    # As deployed: each service its own principal and only the rights the ACL policy gives it.
+    identities = await asyncio.to_thread(provision, apache_cluster, profiles.ids, Settings(**access.settings_fields()))
+    stack = ProcessStack(env, folder, identities=identities)
     stack.start()
     try:
         await stack.wait_ready(limit_s=180)
@@ -76,7 +81,7 @@ async def services(
 
 @pytest.fixture
 async def cluster_producer(apache_cluster: KafkaCluster) -> AsyncIterator[AIOKafkaProducer]:
-    client = AIOKafkaProducer(bootstrap_servers=apache_cluster.bootstrap, acks="all", linger_ms=5)
+    client = AIOKafkaProducer(**apache_cluster.access.aiokafka(), acks="all", linger_ms=5)
     await client.start()
     try:
         yield client

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from passerelle.broker.access import KafkaAccess
 from passerelle.broker.reader import partitions_of
 from passerelle.simulation import native as simulated
 from passerelle.stack.processes import ProcessStack
@@ -88,14 +89,14 @@ class Arrivals:
     """Reads every ``out`` topic of the stream from its beginning, committed records only, and counts the
     records carrying each marker: 0 is a loss, 2 or more a duplicate."""
 
-    bootstrap: str
+    access: KafkaAccess
     topics: Sequence[str]
     counts: Counter[str] = field(default_factory=Counter)
     _task: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> Arrivals:
         self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False, isolation_level="read_committed"
+            **self.access.aiokafka(), group_id=None, enable_auto_commit=False, isolation_level="read_committed"
         )
         await self._consumer.start()
         tps = [TopicPartition(t, p) for t in self.topics for p in sorted(await partitions_of(self._consumer, t))]

@@ -18,6 +18,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
+from passerelle.broker.access import KafkaAccess
 from passerelle.broker.apache import KafkaCluster
 from passerelle.stack.processes import ProcessStack
 from tests.faults.conftest import FaultSettings
@@ -59,7 +60,7 @@ async def test_each_service_killed_mid_stream_then_restarted(
     items = mixed(f"tue-{uuid.uuid4().hex[:6]}", pace.events)
     chunks = _chunks(items, len(services.services) + 1)
     started = time.monotonic()
-    async with Arrivals(apache_cluster.bootstrap, OUT_TOPICS) as arrivals, HealthLog(services) as health:
+    async with Arrivals(apache_cluster.access, OUT_TOPICS) as arrivals, HealthLog(services) as health:
         for chunk, name in zip(chunks, services.services, strict=False):
             sending = asyncio.create_task(send(cluster_producer, chunk, pace.rate))
             await asyncio.sleep(len(chunk) / pace.rate / 2)
@@ -77,9 +78,9 @@ async def test_each_service_killed_mid_stream_then_restarted(
     assert all(code == 200 for code, _ in (await _all_answer(services, 200, 30)).values())
 
 
-async def _busiest_broker(bootstrap: str) -> tuple[int, int]:
+async def _busiest_broker(access: KafkaAccess) -> tuple[int, int]:
     """The broker leading the most partitions of the stream's path, and how many it leads."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**access.aiokafka())
     await admin.start()
     try:
         described = await admin.describe_topics(list(PATH_TOPICS))
@@ -95,10 +96,10 @@ async def test_the_broker_leading_the_busiest_partitions_killed_mid_stream(
 ) -> None:
     items = mixed(f"leader-{uuid.uuid4().hex[:6]}", pace.events)
     before = services.pids()
-    leader, led = await _busiest_broker(apache_cluster.bootstrap)
+    leader, led = await _busiest_broker(apache_cluster.access)
     index = [n.node_id for n in apache_cluster.nodes].index(leader)
     started = time.monotonic()
-    async with Arrivals(apache_cluster.bootstrap, OUT_TOPICS) as arrivals:
+    async with Arrivals(apache_cluster.access, OUT_TOPICS) as arrivals:
         sending = asyncio.create_task(send(cluster_producer, items, pace.rate))
         await asyncio.sleep(pace.events / pace.rate / 3)
         await asyncio.to_thread(apache_cluster.kill, index)
@@ -120,8 +121,8 @@ async def test_the_whole_cluster_stopped_and_started_again(
 ) -> None:
     items = mixed(f"arret-{uuid.uuid4().hex[:6]}", pace.events)
     first, second = items[: len(items) // 2], items[len(items) // 2 :]
-    before, bootstrap = services.pids(), apache_cluster.bootstrap
-    async with Arrivals(bootstrap, OUT_TOPICS) as arrivals, HealthLog(services) as health:
+    before, bootstrap, access = services.pids(), apache_cluster.bootstrap, apache_cluster.access
+    async with Arrivals(access, OUT_TOPICS) as arrivals, HealthLog(services) as health:
         await send(cluster_producer, first, pace.rate * 4)
         async with asyncio.timeout(_deadline(pace)):  # stopped while the first half is on its way
             while sum(arrivals.counts[i.marker] > 0 for i in first) < len(first) // 3:
@@ -165,7 +166,7 @@ async def test_health_says_not_ready_while_a_lost_quorum_blocks_progress(
     items = mixed(f"quorum-{uuid.uuid4().hex[:6]}", pace.events)
     first, second = items[: len(items) // 2], items[len(items) // 2 :]
     before, survivor = services.pids(), len(apache_cluster.nodes) - 1
-    async with Arrivals(apache_cluster.bootstrap, OUT_TOPICS) as arrivals, HealthLog(services) as health:
+    async with Arrivals(apache_cluster.access, OUT_TOPICS) as arrivals, HealthLog(services) as health:
         await send(cluster_producer, first, pace.rate * 4)
         async with asyncio.timeout(_deadline(pace)):  # the quorum goes while the first half is on its way
             while sum(arrivals.counts[i.marker] > 0 for i in first) < len(first) // 3:

@@ -61,7 +61,7 @@ async def test_a_real_prometheus_scrapes_the_services(stack: Stack, producer: AI
             await send(producer, "in.imilo", positionnement(f"{n}-{i}"), native_headers(ce_id=f"prom-{n}-{i}"))
         await send(producer, "in.imilo", b"{casse", native_headers(ce_id=f"prom-{n}-bad"))
         await wait_for(
-            stack.bootstrap,
+            stack.access,
             "out.region-24",
             lambda r: (header(r, "correlation_id") or "").startswith(f"prom-{n}-"),
             count=3,
@@ -78,9 +78,9 @@ async def test_trace_context_follows_an_event_across_services(stack: Stack, prod
     n = uuid.uuid4().hex[:8]
     parent = f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-01"
     await send(producer, "in.imilo", positionnement(n), native_headers(ce_id=f"trace-{n}", traceparent=parent))
-    [canon] = await wait_for(stack.bootstrap, "canon.formation.Positionnement", caused_by(f"trace-{n}"))
-    [delivered] = await wait_for(stack.bootstrap, "out.region-24", caused_by(f"trace-{n}"))
-    [audit] = await wait_for(stack.bootstrap, "deliver.region-24", caused_by(f"trace-{n}"))
+    [canon] = await wait_for(stack.access, "canon.formation.Positionnement", caused_by(f"trace-{n}"))
+    [delivered] = await wait_for(stack.access, "out.region-24", caused_by(f"trace-{n}"))
+    [audit] = await wait_for(stack.access, "deliver.region-24", caused_by(f"trace-{n}"))
     for record in (canon, delivered, audit):
         assert trace_id(header(record, "traceparent") or "") == trace_id(parent)
 
@@ -115,9 +115,9 @@ async def test_logs_never_hold_personal_data(stack: Stack, producer: AIOKafkaPro
             },
         )
         await send(producer, "in.region-24", status, native_headers(ce_id=f"log-{n}-st"))
-        await wait_for(stack.bootstrap, "out.region-24", caused_by(f"log-{n}"))
-        await wait_for(stack.bootstrap, "dlq.milo_adapter", caused_by(f"log-{n}-nir"))
-        await wait_for(stack.bootstrap, "dlq.region_adapter", caused_by(f"log-{n}-st"))
+        await wait_for(stack.access, "out.region-24", caused_by(f"log-{n}"))
+        await wait_for(stack.access, "dlq.milo_adapter", caused_by(f"log-{n}-nir"))
+        await wait_for(stack.access, "dlq.region_adapter", caused_by(f"log-{n}-st"))
     finally:
         configure("console", "WARNING")
     lines = buffer.getvalue().splitlines()

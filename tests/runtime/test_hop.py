@@ -7,6 +7,7 @@ import uuid
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from passerelle.broker.access import KafkaAccess
 from passerelle.broker.admin import ensure_topics
 from passerelle.broker.clients import Guarantee, probe_guarantee
 from passerelle.broker.reader import collect
@@ -35,7 +36,7 @@ class Upper:
 
 
 @pytest.fixture
-async def topics_pair(kafka: str) -> tuple[str, str]:
+async def topics_pair(kafka: KafkaAccess) -> tuple[str, str]:
     suffix = uuid.uuid4().hex[:8]
     source, target = f"in.hop-{suffix}", f"canon.hop-{suffix}"
     dlq = f"dlq.{_service(source)}"  # auto-created on the embedded broker, never on Apache Kafka
@@ -50,8 +51,10 @@ def kafka_settings(request: pytest.FixtureRequest, kafka_settings: Settings) -> 
     return kafka_settings.model_copy(update={"transactions": request.param})
 
 
-async def _send(kafka: str, topic: str, items: list[tuple[bytes, str]], headers: dict[str, str] | None = None) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=kafka, enable_idempotence=False)
+async def _send(
+    kafka: KafkaAccess, topic: str, items: list[tuple[bytes, str]], headers: dict[str, str] | None = None
+) -> None:
+    producer = AIOKafkaProducer(**kafka.aiokafka(), enable_idempotence=False)
     await producer.start()
     try:
         for value, ce_id in items:
@@ -72,7 +75,7 @@ def _hop(settings: Settings, source: str, target: str) -> Hop:
     return Hop(spec, Upper(target), settings, ServiceMetrics(service))
 
 
-async def _run_until(hop: Hop, kafka: str, topic: str, expected: int) -> list[bytes]:
+async def _run_until(hop: Hop, kafka: KafkaAccess, topic: str, expected: int) -> list[bytes]:
     import asyncio
 
     await hop.start()
@@ -87,7 +90,7 @@ async def _run_until(hop: Hop, kafka: str, topic: str, expected: int) -> list[by
 
 
 async def test_outputs_once_even_with_duplicates_and_a_restart(
-    kafka: str, kafka_settings: Settings, topics_pair: tuple[str, str]
+    kafka: KafkaAccess, kafka_settings: Settings, topics_pair: tuple[str, str]
 ) -> None:
     source, target = topics_pair
     await _send(kafka, source, [(b"a", "1"), (b"b", "2"), (b"a", "1")])
@@ -99,7 +102,7 @@ async def test_outputs_once_even_with_duplicates_and_a_restart(
 
 
 async def test_a_processor_bug_goes_to_the_dlq_and_the_partition_moves_on(
-    kafka: str, kafka_settings: Settings, topics_pair: tuple[str, str]
+    kafka: KafkaAccess, kafka_settings: Settings, topics_pair: tuple[str, str]
 ) -> None:
     source, target = topics_pair
     await _send(kafka, source, [(b"x", "10"), (b"boom", "11"), (b"y", "12")])
@@ -113,7 +116,7 @@ async def test_a_processor_bug_goes_to_the_dlq_and_the_partition_moves_on(
 
 
 async def test_a_replayed_input_is_processed_again_but_only_once(
-    kafka: str, kafka_settings: Settings, topics_pair: tuple[str, str]
+    kafka: KafkaAccess, kafka_settings: Settings, topics_pair: tuple[str, str]
 ) -> None:
     source, target = topics_pair
     await _send(kafka, source, [(b"z", "20")])
@@ -123,7 +126,7 @@ async def test_a_replayed_input_is_processed_again_but_only_once(
 
 
 async def test_the_hop_says_which_guarantee_it_gives(
-    kafka: str, kafka_settings: Settings, topics_pair: tuple[str, str]
+    kafka: KafkaAccess, kafka_settings: Settings, topics_pair: tuple[str, str]
 ) -> None:
     source, target = topics_pair
     hop = _hop(kafka_settings, source, target)

@@ -16,6 +16,7 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from passerelle.broker.access import KafkaAccess
 from passerelle.broker.apache import KafkaCluster
 from passerelle.broker.embedded import free_port
 from passerelle.broker.reader import collect
@@ -34,16 +35,16 @@ N = 300
 
 
 @pytest.fixture(scope="module")
-def own_kafka() -> Iterator[str]:
+def own_kafka() -> Iterator[KafkaAccess]:
     """A node of its own: this test signs with its own keys, and the shared node's chain must verify alone."""
     with KafkaCluster(nodes=1) as cluster:
-        yield cluster.bootstrap
+        yield cluster.access
 
 
 @pytest.fixture
-async def adapters(own_kafka: str) -> AsyncIterator[Stack]:
+async def adapters(own_kafka: KafkaAccess) -> AsyncIterator[Stack]:
     """The I-MILO adapter in this process; the router runs in a process of its own, to be killed."""
-    settings = Settings(kafka_bootstrap=own_kafka, pseudonym_secret=TEST_SECRET, batch_timeout_ms=10)
+    settings = Settings(**own_kafka.settings_fields(), pseudonym_secret=TEST_SECRET, batch_timeout_ms=10)
     stack = Stack(settings, services=("milo-adapter",), with_registry=False)
     await stack.start()
     try:
@@ -52,10 +53,10 @@ async def adapters(own_kafka: str) -> AsyncIterator[Stack]:
         await stack.stop()
 
 
-async def _router(bootstrap: str, keys: KeyPairFiles, instance: str) -> asyncio.subprocess.Process:
+async def _router(access: KafkaAccess, keys: KeyPairFiles, instance: str) -> asyncio.subprocess.Process:
     env = {
         **os.environ,
-        "PASSERELLE_KAFKA_BOOTSTRAP": bootstrap,
+        **access.environment(),
         "PASSERELLE_PSEUDONYM_SECRET": TEST_SECRET,
         "PASSERELLE_INSTANCE_ID": instance,
         "PASSERELLE_AUDIT_SIGNING_KEY_FILE": str(keys.signing),
@@ -71,29 +72,29 @@ async def _router(bootstrap: str, keys: KeyPairFiles, instance: str) -> asyncio.
     )  # fmt: skip
 
 
-async def _chain(bootstrap: str, chain: str) -> list[tuple[str, bytes]]:
-    records = await collect(bootstrap, AUDIT_TOPIC)
+async def _chain(access: KafkaAccess, chain: str) -> list[tuple[str, bytes]]:
+    records = await collect(access, AUDIT_TOPIC)
     return [(f"{r.partition}:{r.offset}", r.value) for r in records if orjson.loads(r.value).get("chaine") == chain]
 
 
-async def _deliveries(bootstrap: str, markers: set[str]) -> Counter[str]:
+async def _deliveries(access: KafkaAccess, markers: set[str]) -> Counter[str]:
     """Delivered events per original input (the router's cause is the canonical event, whose correlation id is
     the input's ce_id)."""
-    records = await collect(bootstrap, "deliver.region-24")
+    records = await collect(access, "deliver.region-24")
     return Counter(
         v.decode() for r in records for k, v in (r.headers or ()) if k == "correlation_id" and v.decode() in markers
     )
 
 
 async def test_a_killed_router_leaves_a_continuous_chain_and_delivers_once(
-    own_kafka: str, adapters: Stack, tmp_path: Path
+    own_kafka: KafkaAccess, adapters: Stack, tmp_path: Path
 ) -> None:
     apache_kafka = own_kafka
     keys = write_key_pair(tmp_path / "cles")
     chain = f"routeur-{uuid.uuid4().hex[:6]}"
     tag = uuid.uuid4().hex[:6]
     markers = {f"audit-{tag}-{i}" for i in range(N)}
-    producer = AIOKafkaProducer(bootstrap_servers=apache_kafka)
+    producer = AIOKafkaProducer(**apache_kafka.aiokafka())
     await producer.start()
     try:
         for i in range(N):
@@ -129,7 +130,7 @@ async def test_a_killed_router_leaves_a_continuous_chain_and_delivers_once(
 
 
 async def test_a_paused_router_woken_after_its_successor_took_over_breaks_no_chain(
-    own_kafka: str, adapters: Stack, tmp_path: Path
+    own_kafka: KafkaAccess, adapters: Stack, tmp_path: Path
 ) -> None:
     """Two router instances, two chains: the first is paused mid-stream, the second takes its partitions; when the
     first wakes, its open transaction is refused, its chain rolls back to its last committed record, and every
@@ -138,7 +139,7 @@ async def test_a_paused_router_woken_after_its_successor_took_over_breaks_no_cha
     first_chain, second_chain = f"routeur-a-{uuid.uuid4().hex[:4]}", f"routeur-b-{uuid.uuid4().hex[:4]}"
     tag = uuid.uuid4().hex[:6]
     markers = {f"zombie-{tag}-{i}" for i in range(N)}
-    producer = AIOKafkaProducer(bootstrap_servers=own_kafka)
+    producer = AIOKafkaProducer(**own_kafka.aiokafka())
     await producer.start()
     try:
         for i in range(N):

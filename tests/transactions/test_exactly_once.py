@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 import pytest
 from confluent_kafka import Producer
 
+from passerelle.broker.access import KafkaAccess
 from passerelle.broker.admin import ensure_topics
 from passerelle.broker.reader import collect
 from passerelle.broker.topics import PROBE_TOPIC, TopicSpec
@@ -30,24 +31,24 @@ def _topics() -> tuple[str, str, str]:
     return f"in.tx-{suffix}", f"canon.gauche-{suffix}", f"canon.droite-{suffix}"
 
 
-async def _prepare(bootstrap: str, source: str, left: str, right: str) -> None:
+async def _prepare(access: KafkaAccess, source: str, left: str, right: str) -> None:
     specs = [TopicSpec.of(source, 3), TopicSpec.of(left, 3), TopicSpec.of(right, 3)]
-    await ensure_topics(bootstrap, [*specs, TopicSpec.of("dlq.jumeaux", 1), TopicSpec.of(PROBE_TOPIC)])
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
+    await ensure_topics(access, [*specs, TopicSpec.of("dlq.jumeaux", 1), TopicSpec.of(PROBE_TOPIC)])
+    producer = Producer({**access.librdkafka(), "linger.ms": 5})
     for i in range(N):
         producer.produce(source, f"v{i}".encode(), f"k{i % 37}".encode(), headers=[("ce_id", f"tx-{i}".encode())])
     producer.flush(30)
 
 
-async def _causes(bootstrap: str, topic: str) -> Counter[str]:
-    records = await collect(bootstrap, topic)
+async def _causes(access: KafkaAccess, topic: str) -> Counter[str]:
+    records = await collect(access, topic)
     return Counter(v.decode() for r in records for k, v in (r.headers or ()) if k == CAUSE)
 
 
-async def _until(bootstrap: str, topic: str, at_least: int, timeout_s: float = 90.0) -> Counter[str]:
+async def _until(access: KafkaAccess, topic: str, at_least: int, timeout_s: float = 90.0) -> Counter[str]:
     async with asyncio.timeout(timeout_s):
         while True:
-            found = await _causes(bootstrap, topic)
+            found = await _causes(access, topic)
             if sum(found.values()) >= at_least:
                 return found
             await asyncio.sleep(0.3)
@@ -55,11 +56,11 @@ async def _until(bootstrap: str, topic: str, at_least: int, timeout_s: float = 9
 
 @asynccontextmanager
 async def _hop(
-    bootstrap: str, source: str, left: str, right: str, instance: str
+    access: KafkaAccess, source: str, left: str, right: str, instance: str
 ) -> AsyncIterator[asyncio.subprocess.Process]:
     env = {
         **os.environ,
-        "PASSERELLE_KAFKA_BOOTSTRAP": bootstrap,
+        **access.environment(),
         "PASSERELLE_CONSUMER_SESSION_TIMEOUT_MS": "6000",
         "PASSERELLE_LOG_LEVEL": "WARNING",
     }
@@ -82,7 +83,7 @@ async def _first_line(process: asyncio.subprocess.Process) -> str:
         return (await process.stdout.readline()).decode().strip()
 
 
-async def test_a_hop_killed_mid_transaction_leaves_nothing_half_done(apache_kafka: str) -> None:
+async def test_a_hop_killed_mid_transaction_leaves_nothing_half_done(apache_kafka: KafkaAccess) -> None:
     source, left, right = _topics()
     await _prepare(apache_kafka, source, left, right)
     async with _hop(apache_kafka, source, left, right, "tueur") as first:
@@ -104,7 +105,7 @@ async def test_a_hop_killed_mid_transaction_leaves_nothing_half_done(apache_kafk
     assert len(done_left) == N and set(done_left.values()) == {1}
 
 
-async def test_a_paused_instance_is_fenced_when_it_wakes(apache_kafka: str) -> None:
+async def test_a_paused_instance_is_fenced_when_it_wakes(apache_kafka: KafkaAccess) -> None:
     source, left, right = _topics()
     await _prepare(apache_kafka, source, left, right)
     async with _hop(apache_kafka, source, left, right, "endormi") as zombie:
