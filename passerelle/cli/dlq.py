@@ -53,7 +53,8 @@ def list_dlq(
         when = datetime.fromtimestamp(e.timestamp_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
         source = f"{e.error('source_topic')}/{e.error('source_partition')}@{e.error('source_offset')}"
         position = f" ({e.error('position')})" if e.error("position") else ""
-        sender = e.header("passerelle_sender") or e.header("ce_source")
+        # The topic says who wrote it; a header only claims it (a forged one is why some records are here).
+        sender = topics.sender_of(e.error("source_topic")) or e.header("passerelle_sender") or e.header("ce_source")
         table.add_row(
             e.topic, e.ref, when, sender, source, e.error("code"), e.error("path") + position, e.error("message")
         )
