@@ -12,6 +12,7 @@ from passerelle.simulation import native as simulated
 from services.milo_adapter.dialects import imilo_json
 from services.region_adapter.dialects import region_csv, region_json
 from services.region_adapter.dialects.lheo import parse_lheo
+from tests.adapter.samples import status_item
 from tests.dialect_context import SHAPES, context
 from tests.translator import incoming, translator
 
@@ -116,14 +117,7 @@ def test_only_calendar_dates_are_dates(date: str) -> None:
 
 
 def _statuses() -> bytes:
-    item = {
-        "id_positionnement": "P-1",
-        "pseudonyme": PSEUDONYM,
-        "id_session": "24:1",
-        "code_structure": "37261S00",
-        "statut": "ADMIS",
-        "date_statut": "2026-03-05",
-    }
+    item = status_item()
     return simulated.region_json_message(STATUS, [item, {**item, "id_positionnement": "P-2"}])
 
 

@@ -18,6 +18,7 @@ from passerelle.core.partners import Profiles
 from passerelle.runtime.messages import Output
 from passerelle.settings import PROJECT_ROOT
 from passerelle.simulation import native as simulated
+from tests.adapter.samples import status_item
 from tests.dialect_context import CATALOGUE, SHAPES
 from tests.translator import Seen, incoming, translator
 
@@ -33,14 +34,7 @@ PROFILES = Profiles.load(PROJECT_ROOT / "contracts" / "partners")
 
 
 def _status() -> bytes:
-    item = {
-        "id_positionnement": "P-1",
-        "pseudonyme": PSEUDONYM,
-        "id_session": "24:1",
-        "code_structure": "37261S00",
-        "statut": "ADMIS",
-        "date_statut": "2026-03-05",
-    }
+    item = status_item()
     return simulated.region_json_message(STATUS, item)
 
 

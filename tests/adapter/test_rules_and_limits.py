@@ -21,6 +21,7 @@ from passerelle.simulation import native as simulated
 from services.milo_adapter.dialects import imilo_json
 from services.region_adapter.dialects import region_csv, region_json
 from services.region_adapter.dialects.lheo import parse_lheo
+from tests.adapter.samples import status_item
 from tests.dialect_context import PSEUDO, SHAPES, context
 from tests.translator import Recording, incoming, translator
 
@@ -48,16 +49,7 @@ def _imilo(**changes: object) -> dict[str, object]:
 
 
 def _status(**changes: object) -> dict[str, object]:
-    return {
-        "evenement": STATUS,
-        "id_positionnement": "P-1",
-        "pseudonyme": PSEUDONYM,
-        "id_session": "24:1",
-        "code_structure": "37261S00",
-        "statut": "ADMIS",
-        "date_statut": "2026-03-05",
-        **changes,
-    }
+    return {"evenement": STATUS, **status_item(**changes)}
 
 
 def _one(outcomes: object) -> Rejected:
