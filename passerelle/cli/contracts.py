@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from passerelle.cli.context import CliState
 from passerelle.core.contracts.catalogue import Catalogue
 from passerelle.core.contracts.compat import Level, check_catalogue
 from passerelle.core.contracts.errors import ValidationFailed
@@ -138,3 +139,34 @@ def asyncapi(
         return
     target.write_text(text, encoding="utf-8")
     console.print(f"AsyncAPI écrit dans {target}.")
+
+
+@app.command("publish")
+def publish(
+    ctx: typer.Context,
+    url: str | None = typer.Option(None, "--registre", help="URL du registre (défaut : PASSERELLE_REGISTRY_URL)."),
+) -> None:
+    """Enregistre chaque version des contrats du dépôt dans le registre, dans l'ordre, sous le sujet de son topic
+    (« canon.<sujet>-value ») : ce que les services y chercheront au démarrage. Sans effet pour une version déjà
+    enregistrée ; demande l'identifiant de l'opérateur du registre (PASSERELLE_REGISTRY_OPERATOR_*)."""
+    import httpx
+
+    from passerelle.runtime.registry import registry_subject
+    from services.registry.settings import RegistrySettings
+
+    state: CliState = ctx.obj
+    target = url or state.settings.registry_url
+    if not target:
+        raise typer.BadParameter("aucun registre : --registre URL ou PASSERELLE_REGISTRY_URL")
+    operator = RegistrySettings().operator()
+    auth = (operator.user, operator.password.get_secret_value()) if operator else None
+    table = Table("sujet du registre", "version", "id")
+    with httpx.Client(base_url=target.rstrip("/"), auth=auth, timeout=30.0) as client:
+        for subject in state.catalogue:
+            for version in state.catalogue.versions(subject):
+                name = registry_subject(subject)
+                answer = client.post(f"/subjects/{name}/versions", json={"schema": version.text})
+                if answer.status_code != 200:
+                    raise typer.BadParameter(f"{name} v{version.version} refusé : {answer.status_code} {answer.text}")
+                table.add_row(name, str(version.version), str(answer.json()["id"]))
+    Console().print(table)

@@ -26,7 +26,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar, cast
 
@@ -534,7 +534,7 @@ class Hop:
         except KafkaException:
             self._on_client_error(KafkaError(KafkaError._ALL_BROKERS_DOWN))
             return
-        silent = _silent_leaders(consumer, cluster)
+        silent = _silent_leaders(consumer, cluster, {*self.spec.inputs, *self.spec.outputs})
         if silent:
             # One broker answering is not enough: a leader that does not (a lost controller quorum keeps dead
             # brokers in the metadata) holds partitions nothing can be read from or committed to.
@@ -669,16 +669,24 @@ def _collect(output: Output, errors: list[tuple[Output, KafkaError]]) -> Callabl
     return on_delivery
 
 
-def _silent_leaders(consumer: Consumer, cluster: ClusterMetadata, timeout_s: float = 1.0) -> set[int]:
-    """The brokers leading a partition that do not answer a watermark query on one of them."""
+# What _silent_leaders reports for a partition that has no leader at all.
+NO_LEADER = -1
+
+
+def _silent_leaders(
+    consumer: Consumer, cluster: ClusterMetadata, topics_used: Collection[str], timeout_s: float = 1.0
+) -> set[int]:
+    """The brokers leading a partition of ``topics_used`` that do not answer a watermark query on one of them,
+    and ``NO_LEADER`` if one of those partitions has no leader: either way the hop cannot progress there."""
     one_each: dict[int, TopicPartition] = {}
-    for name, topic in cluster.topics.items():
-        if name.startswith("__"):
-            continue
-        for partition in topic.partitions.values():
-            if partition.leader >= 0:
-                one_each.setdefault(partition.leader, TopicPartition(name, partition.id))
     silent: set[int] = set()
+    for name in topics_used:
+        topic = cluster.topics.get(name)
+        for partition in topic.partitions.values() if topic is not None and topic.error is None else ():
+            if partition.leader < 0:
+                silent.add(NO_LEADER)
+            else:
+                one_each.setdefault(partition.leader, TopicPartition(name, partition.id))
     for leader, tp in one_each.items():
         try:
             answered = consumer.get_watermark_offsets(tp, timeout=timeout_s, cached=False)

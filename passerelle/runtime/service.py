@@ -60,6 +60,7 @@ class ServiceRuntime:
         if settings.create_topics and settings.kafka_bootstrap:
             specs = topics.all_topics(self.ctx.profiles.ids, self.ctx.catalogue.subjects)
             await ensure_topics(KafkaAccess.of(settings), specs, with_configs=settings.topic_configs)
+        await self.ctx.bind_registry()
         for job in self.before_start:
             await job()
         for hop in self.hops:

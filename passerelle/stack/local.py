@@ -157,6 +157,8 @@ class Stack:
         sock = bound_socket()
         port = sock.getsockname()[1]
         settings = self.settings.model_copy(update={"metrics_port": port})
+        if self.registry_url and not settings.registry_url:  # ids from the stack's registry, as in production
+            settings = settings.model_copy(update={"registry_url": self.registry_url})
         if name in self.identities:  # its own principal, which may not create topics: the stack did
             update = {**self.identities[name].settings_fields(), "create_topics": False}
             settings = settings.model_copy(update=update)

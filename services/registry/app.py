@@ -20,8 +20,9 @@ from passerelle.core.contracts.compat import Level
 from passerelle.core.contracts.errors import ContractError, ValidationFailed
 from passerelle.core.contracts.typed import TypedContracts
 from passerelle.metrics import ServiceMetrics
+from passerelle.runtime.registry import canonical_subject
 from services.registry.auth import CHALLENGE, OperatorCredential
-from services.registry.store import RegistryError, RegistryStore, subject_name
+from services.registry.store import RegistryError, RegistryStore
 
 log = structlog.get_logger("passerelle.registry")
 
@@ -162,8 +163,7 @@ def create_app(catalogue: Catalogue, operator: OperatorCredential | None = None)
 
     @app.get("/schemas/ids/{schema_id}/versions")
     def id_versions(schema_id: int) -> JSONResponse:
-        v = store.schema(schema_id)
-        return _ok([{"subject": v.subject, "version": v.version}])
+        return _ok([{"subject": subject, "version": version} for subject, version in store.uses(schema_id)])
 
     @app.post("/subjects/{subject}")
     def lookup(subject: str, payload: Any = Body(None)) -> JSONResponse:
@@ -201,12 +201,12 @@ def create_app(catalogue: Catalogue, operator: OperatorCredential | None = None)
 
     @app.put("/config/{subject}")
     def put_subject_config(subject: str, payload: Any = Body(None)) -> JSONResponse:
-        store.subject_levels[subject_name(subject)] = _level(payload)
+        store.subject_levels[store.subject_name(subject)] = _level(payload)
         return _ok({"compatibility": store.level_of(subject).value})
 
     @app.post("/validate/{event}")
     async def validate(event: str, request: Request, version: str = "latest") -> JSONResponse:
-        contract = typed.contract(subject_name(event), version)
+        contract = typed.contract(canonical_subject(event) or event, version)
         raw = await request.body()
         try:
             contract.validate_json(raw)

@@ -1,16 +1,16 @@
 """The registry's state: the catalogue's versions, plus schemas registered at run time (in memory).
 
-``schemas/avro/`` in the repository is the source of truth and is loaded at
-start with the catalogue's stable ids, so a record encoded by Passerelle's
-codec resolves here. Registering at run time exists for integration testing
-with standard Kafka tooling; production runs Karapace.
+Subjects follow Confluent's TopicNameStrategy: a canonical contract is the value of its topic,
+``canon.formation.Positionnement-value``; the bare name (``formation.Positionnement``) is accepted as an alias
+of it. Ids are derived from the schema text (``schema_id_for``), so every replica assigns the same id to the
+same schema without electing a leader, and an identical schema under two subjects has one id, as in Confluent's.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import avro.errors
@@ -18,9 +18,7 @@ import avro.schema
 
 from passerelle.core.contracts.catalogue import Catalogue, SchemaVersion
 from passerelle.core.contracts.compat import CompatibilityBreak, Level, check_new_version
-
-CANON_PREFIX = "canon."
-VALUE_SUFFIX = "-value"
+from passerelle.runtime.registry import registry_subject
 
 
 class RegistryError(Exception):
@@ -34,31 +32,39 @@ class RegistryError(Exception):
         self.headers = dict(headers or {})
 
 
-def subject_name(requested: str) -> str:
-    """Accept Confluent's TopicNameStrategy (``canon.formation.Positionnement-value``) as well."""
-    name = requested.removesuffix(VALUE_SUFFIX)
-    return name.removeprefix(CANON_PREFIX)
-
-
 @dataclass
 class RegistryStore:
+    # By registry subject; each version's ``subject`` is that name.
     subjects: dict[str, list[SchemaVersion]] = field(default_factory=dict)
     by_id: dict[int, SchemaVersion] = field(default_factory=dict)
     level: Level = Level.FULL_TRANSITIVE
     subject_levels: dict[str, Level] = field(default_factory=dict)
+    # Canonical subjects, so their bare names are aliases of their TopicNameStrategy names.
+    canonical: frozenset[str] = frozenset()
 
     @classmethod
     def from_catalogue(cls, catalogue: Catalogue) -> RegistryStore:
-        store = cls()
+        store = cls(canonical=frozenset(catalogue.subjects))
         for subject in catalogue:
-            versions = list(catalogue.versions(subject))
-            store.subjects[subject] = versions
-            for v in versions:
-                store.by_id[v.schema_id] = v
+            name = registry_subject(subject)
+            store.subjects[name] = [replace(v, subject=name) for v in catalogue.versions(subject)]
+            for v in store.subjects[name]:
+                store.by_id.setdefault(v.schema_id, v)
         return store
 
+    def subject_name(self, requested: str) -> str:
+        """The registry subject ``requested`` names: itself, or the TopicNameStrategy name of a canonical one."""
+        return registry_subject(requested) if requested in self.canonical else requested
+
+    def uses(self, schema_id: int) -> list[tuple[str, int]]:
+        """Every (subject, version) registered with this id."""
+        self.schema(schema_id)
+        return [
+            (v.subject, v.version) for versions in self.subjects.values() for v in versions if v.schema_id == schema_id
+        ]
+
     def versions(self, requested: str) -> list[SchemaVersion]:
-        subject = subject_name(requested)
+        subject = self.subject_name(requested)
         if subject not in self.subjects:
             raise RegistryError(404, 40401, f"Subject '{requested}' not found. (sujet inconnu)")
         return self.subjects[subject]
@@ -80,7 +86,7 @@ class RegistryStore:
         return self.by_id[schema_id]
 
     def level_of(self, requested: str) -> Level:
-        return self.subject_levels.get(subject_name(requested), self.level)
+        return self.subject_levels.get(self.subject_name(requested), self.level)
 
     def lookup(self, requested: str, text: str) -> SchemaVersion:
         candidate = parse_schema(text)
@@ -91,7 +97,7 @@ class RegistryStore:
 
     def register(self, requested: str, text: str) -> SchemaVersion:
         candidate = parse_schema(text)
-        subject = subject_name(requested)
+        subject = self.subject_name(requested)
         existing = self.subjects.get(subject, [])
         for v in existing:
             if v.text == _normalised(candidate):
@@ -111,7 +117,7 @@ class RegistryStore:
 
     def check(self, requested: str, text: str, against: list[SchemaVersion] | None = None) -> list[CompatibilityBreak]:
         candidate = parse_schema(text)
-        subject = subject_name(requested)
+        subject = self.subject_name(requested)
         existing = self.subjects.get(subject, []) if against is None else against
         apache = avro.schema.parse(_normalised(candidate))
         return check_new_version(subject, apache, existing, self.level_of(requested))

@@ -176,6 +176,9 @@ async def test_health_says_not_ready_while_a_lost_quorum_blocks_progress(
             for index in killed:
                 await asyncio.to_thread(apache_cluster.kill, index)
             down = await _all_answer(services, 503, 180)
+            for name, (code, _) in down.items():
+                if code != 503:  # shown by pytest if the test fails
+                    print(f"--- {name}, prêt sans quorum :\n{services.log_tail(name)}\n{services.stacks(name)}")
             all_down_at = health.now()
             await asyncio.sleep(10)
             restarting_at = health.now()

@@ -26,13 +26,22 @@ def _schema(catalogue: Catalogue, subject: str = SUBJECT) -> dict[str, Any]:
 
 
 def test_lists_subjects_and_versions_with_the_catalogue_ids(client: TestClient, catalogue: Catalogue) -> None:
-    assert client.get("/subjects").json() == sorted(catalogue.subjects)
+    # Subjects follow TopicNameStrategy: a canonical contract is the value of its topic.
+    assert client.get("/subjects").json() == sorted(f"canon.{s}-value" for s in catalogue.subjects)
     assert client.get(f"/subjects/{SUBJECT}/versions").json() == [1]
     latest = client.get(f"/subjects/{SUBJECT}/versions/latest").json()
     assert latest["id"] == catalogue.latest(SUBJECT).schema_id
     assert json.loads(client.get(f"/schemas/ids/{latest['id']}").json()["schema"]) == _schema(catalogue)
-    # Confluent's TopicNameStrategy names resolve to the same subject.
+    # The bare name is an alias of the TopicNameStrategy one; the id's uses name the latter.
     assert client.get(f"/subjects/canon.{SUBJECT}-value/versions/1").json()["id"] == latest["id"]
+    uses = client.get(f"/schemas/ids/{latest['id']}/versions").json()
+    assert uses == [{"subject": f"canon.{SUBJECT}-value", "version": 1}]
+
+
+def test_a_subject_outside_the_canonical_topics_keeps_its_name(client: TestClient) -> None:
+    schema = {"type": "record", "name": "Sonde", "fields": [{"name": "x", "type": "int"}]}
+    assert client.post("/subjects/probe-topic-value/versions", json={"schema": json.dumps(schema)}).status_code == 200
+    assert "probe-topic-value" in client.get("/subjects").json()
 
 
 @pytest.mark.parametrize(

@@ -1,9 +1,10 @@
 """The catalogue of canonical contracts, read from ``schemas/avro/<subject>/<version>.avsc``.
 
 A subject is an event type (``formation.OffreSession``); every published
-version is kept. Schema ids are derived from the schema text, so every
-process (services, registry, CLI) agrees on them without coordination and an
-id never changes once published.
+version is kept. A schema's id is the one the contract registry assigned once
+a service has looked it up (``Catalogue.with_ids``); before that, and without a
+registry, it is derived from the schema text, which is also how Passerelle's
+own registry assigns ids, so its replicas agree without coordination.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -40,10 +41,12 @@ class SchemaVersion:
     subject: str
     version: int
     schema: AvroJson
+    # The registry's id for this schema, once looked up; None: the id derived from the text.
+    registered_id: int | None = None
 
     @cached_property
     def schema_id(self) -> int:
-        return schema_id_for(self.schema)
+        return self.registered_id if self.registered_id is not None else schema_id_for(self.schema)
 
     @cached_property
     def text(self) -> str:
@@ -88,6 +91,15 @@ class Catalogue:
     def of(cls, subjects: Mapping[str, tuple[SchemaVersion, ...]]) -> Catalogue:
         by_id = {v.schema_id: v for versions in subjects.values() for v in versions}
         return cls(subjects=dict(subjects), by_id=by_id)
+
+    def with_ids(self, ids: Mapping[tuple[str, int], int]) -> Catalogue:
+        """The same versions under the ids a registry gave them (``(subject, version) → id``)."""
+        return Catalogue.of(
+            {
+                subject: tuple(replace(v, registered_id=ids.get((subject, v.version))) for v in versions)
+                for subject, versions in self.subjects.items()
+            }
+        )
 
     def versions(self, subject: str) -> tuple[SchemaVersion, ...]:
         try:

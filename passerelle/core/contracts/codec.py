@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import struct
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,10 +43,32 @@ def split_header(data: bytes) -> tuple[int, memoryview]:
 
 
 class AvroCodec:
-    """Encodes and decodes canonical records against the catalogue."""
+    """Encodes and decodes canonical records against the catalogue.
 
-    def __init__(self, catalogue: Catalogue) -> None:
+    ``fetch`` finds a schema id the catalogue does not hold (a version registered in the contract registry
+    by someone else, with any compatible schema): the record is read with that writer schema and resolved
+    to the catalogue's latest version of its subject, the shape the services know.
+    """
+
+    def __init__(self, catalogue: Catalogue, fetch: Callable[[int], SchemaVersion] | None = None) -> None:
         self.catalogue = catalogue
+        self.fetch = fetch
+        self._fetched: dict[int, SchemaVersion] = {}
+
+    def bind(self, ids: Mapping[tuple[str, int], int]) -> None:
+        """Frame records with the registry's ids from now on (called once at start, before any record)."""
+        self.catalogue = self.catalogue.with_ids(ids)
+
+    def writer(self, schema_id: int) -> SchemaVersion:
+        try:
+            return self.catalogue.by_schema_id(schema_id)
+        except UnknownSchemaId:
+            if self.fetch is None:
+                raise
+        found = self._fetched.get(schema_id)
+        if found is None:
+            found = self._fetched[schema_id] = self.fetch(schema_id)  # raises UnknownSchemaId if unknown there too
+        return found
 
     def encode(self, subject: str, record: dict[str, Any], version: int | str = "latest") -> bytes:
         schema = self.catalogue.get(subject, version)
@@ -60,8 +83,13 @@ class AvroCodec:
     def decode(self, data: bytes, reader_version: int | str | None = None) -> Decoded:
         """Decode with the writer's schema; with ``reader_version``, resolve to that version."""
         schema_id, body = split_header(data)
-        writer = self.catalogue.by_schema_id(schema_id)
-        reader = self.catalogue.get(writer.subject, reader_version) if reader_version else writer
+        writer = self.writer(schema_id)
+        if reader_version:
+            reader = self.catalogue.get(writer.subject, reader_version)
+        elif schema_id in self._fetched and writer.subject in self.catalogue:
+            reader = self.catalogue.latest(writer.subject)
+        else:
+            reader = writer
         stream = io.BytesIO(body)
         try:
             record = fastavro.schemaless_reader(stream, writer.parsed, reader.parsed if reader is not writer else None)
