@@ -34,6 +34,7 @@ OPEN_POSTS = frozenset(
     {
         "/subjects/{subject}",
         "/compatibility/subjects/{subject}/versions/{version}",
+        "/compatibility/subjects/{subject}/versions",
         "/validate/{event}",
     }
 )
@@ -141,12 +142,53 @@ def create_app(catalogue: Catalogue, operator: OperatorCredential | None = None)
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/subjects")
-    def subjects() -> JSONResponse:
-        return _ok(sorted(store.subjects))
+    def subjects(deleted: bool = False) -> JSONResponse:
+        return _ok(store.listed(include_deleted=deleted))
 
     @app.get("/subjects/{subject}/versions")
-    def versions(subject: str) -> JSONResponse:
-        return _ok([v.version for v in store.versions(subject)])
+    def versions(subject: str, deleted: bool = False) -> JSONResponse:
+        return _ok([v.version for v in store.versions(subject, include_deleted=deleted)])
+
+    @app.delete("/subjects/{subject}")
+    def delete_subject(subject: str, permanent: bool = False) -> JSONResponse:
+        return _ok(store.delete(subject, None, permanent))
+
+    @app.delete("/subjects/{subject}/versions/{version}")
+    def delete_version(subject: str, version: str, permanent: bool = False) -> JSONResponse:
+        return _ok(store.delete(subject, version, permanent)[0])
+
+    @app.get("/subjects/{subject}/versions/{version}/referencedby")
+    def referenced_by(subject: str, version: str) -> JSONResponse:
+        store.version(subject, version)
+        return _ok([])  # no contract references another: Passerelle's schemas are self-contained
+
+    @app.get("/schemas/types")
+    def schema_types() -> JSONResponse:
+        return _ok(["AVRO"])
+
+    @app.get("/schemas/ids/{schema_id}/subjects")
+    def id_subjects(schema_id: int) -> JSONResponse:
+        return _ok(sorted({subject for subject, _ in store.uses(schema_id)}))
+
+    @app.get("/mode")
+    def get_mode() -> JSONResponse:
+        return _ok({"mode": store.mode})
+
+    @app.put("/mode")
+    def put_mode(payload: Any = Body(None)) -> JSONResponse:
+        mode = str(payload.get("mode") if isinstance(payload, dict) else payload).upper()
+        if mode not in ("READWRITE", "READONLY"):
+            raise RegistryError(422, 42204, f"Invalid mode: {mode} (READWRITE ou READONLY)")
+        store.mode = mode
+        return _ok({"mode": store.mode})
+
+    @app.post("/compatibility/subjects/{subject}/versions")
+    def compatibility_all(subject: str, verbose: bool = False, payload: Any = Body(None)) -> JSONResponse:
+        breaks = store.check(subject, _schema_body(payload), store.versions_or_none(store.subject_name(subject)))
+        body: dict[str, Any] = {"is_compatible": not breaks}
+        if verbose:
+            body["messages"] = [b.describe() for b in breaks]
+        return _ok(body)
 
     @app.get("/subjects/{subject}/versions/{version}")
     def version(subject: str, version: str) -> JSONResponse:

@@ -41,6 +41,10 @@ class RegistryStore:
     subject_levels: dict[str, Level] = field(default_factory=dict)
     # Canonical subjects, so their bare names are aliases of their TopicNameStrategy names.
     canonical: frozenset[str] = frozenset()
+    # Versions soft-deleted (hidden, their ids still resolve) and the repository's own (never deleted here).
+    deleted: set[tuple[str, int]] = field(default_factory=set)
+    from_repository: frozenset[tuple[str, int]] = frozenset()
+    mode: str = "READWRITE"
 
     @classmethod
     def from_catalogue(cls, catalogue: Catalogue) -> RegistryStore:
@@ -50,6 +54,7 @@ class RegistryStore:
             store.subjects[name] = [replace(v, subject=name) for v in catalogue.versions(subject)]
             for v in store.subjects[name]:
                 store.by_id.setdefault(v.schema_id, v)
+        store.from_repository = frozenset((v.subject, v.version) for vs in store.subjects.values() for v in vs)
         return store
 
     def subject_name(self, requested: str) -> str:
@@ -63,14 +68,55 @@ class RegistryStore:
             (v.subject, v.version) for versions in self.subjects.values() for v in versions if v.schema_id == schema_id
         ]
 
-    def versions(self, requested: str) -> list[SchemaVersion]:
-        subject = self.subject_name(requested)
-        if subject not in self.subjects:
-            raise RegistryError(404, 40401, f"Subject '{requested}' not found. (sujet inconnu)")
-        return self.subjects[subject]
+    def listed(self, include_deleted: bool = False) -> list[str]:
+        return sorted(s for s in self.subjects if include_deleted or self.versions_or_none(s))
 
-    def version(self, requested: str, version: str) -> SchemaVersion:
-        versions = self.versions(requested)
+    def versions_or_none(self, subject: str, include_deleted: bool = False) -> list[SchemaVersion]:
+        return [
+            v for v in self.subjects.get(subject, []) if include_deleted or (subject, v.version) not in self.deleted
+        ]
+
+    def versions(self, requested: str, include_deleted: bool = False) -> list[SchemaVersion]:
+        versions = self.versions_or_none(self.subject_name(requested), include_deleted)
+        if not versions:
+            raise RegistryError(404, 40401, f"Subject '{requested}' not found. (sujet inconnu)")
+        return versions
+
+    def delete(self, requested: str, version: str | None, permanent: bool) -> list[int]:
+        """Soft-delete a version (or every version of a subject); ``permanent`` removes soft-deleted ones."""
+        subject = self.subject_name(requested)
+        chosen = (
+            self.versions(requested, include_deleted=permanent)
+            if version is None
+            else [self.version(requested, version, include_deleted=permanent)]
+        )
+        kept = [v for v in chosen if (subject, v.version) in self.from_repository]
+        if kept:
+            where = f"{subject} v{kept[0].version}"
+            raise RegistryError(
+                422, 42208, f"{where} est un contrat du dépôt (schemas/avro) : il ne se supprime pas ici"
+            )
+        if permanent:
+            alive = [v for v in chosen if (subject, v.version) not in self.deleted]
+            if alive:
+                code = 40405 if version is None else 40407
+                first = f"Subject '{subject}' Version {alive[0].version} was not deleted first"
+                raise RegistryError(404, code, f"{first} before being permanently deleted (suppression douce d'abord)")
+            gone = {v.version for v in chosen}
+            self.subjects[subject] = [v for v in self.subjects[subject] if v.version not in gone]
+            self.deleted -= {(subject, n) for n in gone}
+            for v in chosen:  # the id stays resolvable while another subject or version still uses it
+                others = [o for vs in self.subjects.values() for o in vs if o.schema_id == v.schema_id]
+                if others:
+                    self.by_id[v.schema_id] = others[0]
+                else:
+                    self.by_id.pop(v.schema_id, None)
+        else:
+            self.deleted |= {(subject, v.version) for v in chosen}
+        return [v.version for v in chosen]
+
+    def version(self, requested: str, version: str, include_deleted: bool = False) -> SchemaVersion:
+        versions = self.versions(requested, include_deleted)
         if version in ("latest", "-1"):
             return versions[-1]
         if not version.isdigit() or int(version) < 1:
@@ -96,9 +142,12 @@ class RegistryStore:
         raise RegistryError(404, 40403, "Schema not found (schéma absent de ce sujet)")
 
     def register(self, requested: str, text: str) -> SchemaVersion:
+        if self.mode != "READWRITE":
+            raise RegistryError(422, 42205, f"Subject {requested} is in read-only mode (registre en {self.mode})")
         candidate = parse_schema(text)
         subject = self.subject_name(requested)
-        existing = self.subjects.get(subject, [])
+        every = self.subjects.get(subject, [])
+        existing = self.versions_or_none(subject)
         for v in existing:
             if v.text == _normalised(candidate):
                 return v
@@ -110,7 +159,7 @@ class RegistryStore:
                 "Schema being registered is incompatible with an earlier schema: "
                 + "; ".join(b.describe() for b in breaks),
             )
-        version = SchemaVersion(subject, (existing[-1].version if existing else 0) + 1, candidate)
+        version = SchemaVersion(subject, (every[-1].version if every else 0) + 1, candidate)
         self.subjects.setdefault(subject, []).append(version)
         self.by_id.setdefault(version.schema_id, version)
         return version

@@ -125,3 +125,47 @@ def test_validate_malformed_json_and_unknown_event(client: TestClient) -> None:
     assert broken.status_code == 422 and broken.json()["erreurs"][0]["chemin"] == "$"
     unknown = client.post("/validate/inconnu.Evenement", json={})
     assert unknown.status_code == 404 and unknown.json()["error_code"] == 40401
+
+
+def _probe_schema(field: str = "x") -> str:
+    fields: list[dict[str, Any]] = [{"name": "x", "type": "int"}]
+    if field != "x":
+        fields.append({"name": field, "type": ["null", "string"], "default": None})
+    return json.dumps({"type": "record", "name": "Sonde", "fields": fields})
+
+
+def test_soft_then_hard_delete_as_confluent_does(client: TestClient) -> None:
+    first = client.post("/subjects/probe-topic-value/versions", json={"schema": _probe_schema()}).json()["id"]
+    client.post("/subjects/probe-topic-value/versions", json={"schema": _probe_schema("y")})
+    hard_first = client.delete("/subjects/probe-topic-value/versions/1?permanent=true")
+    assert hard_first.status_code == 404 and hard_first.json()["error_code"] == 40407
+    assert client.delete("/subjects/probe-topic-value/versions/1").json() == 1
+    assert client.get("/subjects/probe-topic-value/versions").json() == [2]
+    assert client.get("/subjects/probe-topic-value/versions?deleted=true").json() == [1, 2]
+    assert client.get(f"/schemas/ids/{first}").status_code == 200  # a soft-deleted version's id still resolves
+    assert client.delete("/subjects/probe-topic-value/versions/1?permanent=true").json() == 1
+    assert client.get(f"/schemas/ids/{first}").json()["error_code"] == 40403
+    assert client.delete("/subjects/probe-topic-value").json() == [2]
+    assert "probe-topic-value" not in client.get("/subjects").json()
+    assert "probe-topic-value" in client.get("/subjects?deleted=true").json()
+    assert client.delete("/subjects/probe-topic-value?permanent=true").json() == [2]
+    assert client.get("/subjects/probe-topic-value/versions").json()["error_code"] == 40401
+
+
+def test_the_repositorys_contracts_are_not_deleted_through_the_registry(client: TestClient) -> None:
+    refused = client.delete(f"/subjects/canon.{SUBJECT}-value")
+    assert refused.status_code == 422 and "contrat du dépôt" in refused.json()["message"]
+    assert client.get(f"/subjects/{SUBJECT}/versions").json() == [1]
+
+
+def test_the_endpoints_confluent_clients_call(client: TestClient, catalogue: Catalogue) -> None:
+    schema_id = catalogue.latest(SUBJECT).schema_id
+    assert client.get("/schemas/types").json() == ["AVRO"]
+    assert client.get(f"/schemas/ids/{schema_id}/subjects").json() == [f"canon.{SUBJECT}-value"]
+    assert client.get(f"/subjects/{SUBJECT}/versions/1/referencedby").json() == []
+    assert client.get("/mode").json() == {"mode": "READWRITE"}
+    body = {"schema": json.dumps(catalogue.latest(SUBJECT).schema)}
+    assert client.post(f"/compatibility/subjects/{SUBJECT}/versions", json=body).json() == {"is_compatible": True}
+    assert client.put("/mode", json={"mode": "READONLY"}).json() == {"mode": "READONLY"}
+    refused = client.post("/subjects/probe-topic-value/versions", json={"schema": _probe_schema()})
+    assert refused.status_code == 422 and refused.json()["error_code"] == 42205

@@ -27,12 +27,16 @@ from services.registry.auth import OperatorCredential, parse_basic
 from services.registry.settings import RegistrySettings
 
 SUBJECT = "formation.Positionnement"
+PROBE = {"type": "record", "name": "Sonde", "fields": [{"name": "x", "type": "int"}]}
 CHALLENGE = 'Basic realm="passerelle-registry"'
 # Every route that changes the registry; a new one is guarded unless it is added to OPEN_POSTS on purpose.
 WRITES = {
     ("POST", "/subjects/{subject}/versions"),
     ("PUT", "/config"),
     ("PUT", "/config/{subject}"),
+    ("PUT", "/mode"),
+    ("DELETE", "/subjects/{subject}"),
+    ("DELETE", "/subjects/{subject}/versions/{version}"),
 }
 
 
@@ -52,6 +56,10 @@ def _write_requests(catalogue: Catalogue) -> list[tuple[str, str, dict[str, Any]
         ("POST", f"/subjects/{SUBJECT}/versions", {"schema": json.dumps(_compatible(catalogue))}),
         ("PUT", "/config", {"compatibility": "BACKWARD"}),
         ("PUT", f"/config/{SUBJECT}", {"compatibility": "BACKWARD"}),
+        ("POST", "/subjects/probe-topic-value/versions", {"schema": json.dumps(PROBE)}),
+        ("DELETE", "/subjects/probe-topic-value/versions/1", {}),
+        ("DELETE", "/subjects/probe-topic-value/versions/1?permanent=true", {}),
+        ("PUT", "/mode", {"mode": "READONLY"}),
     ]
 
 
