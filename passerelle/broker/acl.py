@@ -52,6 +52,7 @@ class Operation(StrEnum):
     WRITE = "WRITE"
     DESCRIBE = "DESCRIBE"
     DESCRIBE_CONFIGS = "DESCRIBE_CONFIGS"
+    CREATE = "CREATE"
 
 
 _RESOURCE_TYPES = {

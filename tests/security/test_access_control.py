@@ -33,10 +33,11 @@ from passerelle.broker.acl import AclPlan, ClusterRights, Grant, Operation, Patt
 from passerelle.broker.admin import ensure_topics
 from passerelle.broker.apache import KafkaCluster
 from passerelle.broker.pki import LocalCA
+from passerelle.broker.topics import TopicSpec
 from passerelle.core.contracts.catalogue import Catalogue
 from passerelle.core.partners import Profiles
 from passerelle.settings import Settings
-from passerelle.stack.rights import provision, service_specs, wanted_grants
+from passerelle.stack.rights import REGISTRY, SCHEMAS_TOPIC, provision, service_specs, wanted_grants
 
 pytestmark = pytest.mark.kafka
 
@@ -231,3 +232,11 @@ def test_the_acl_commands_show_and_close_the_difference(cluster: KafkaCluster, p
     applied = runner.invoke(app, ["acl", "apply"], env=env)
     assert applied.exit_code == 0, applied.output
     assert runner.invoke(app, ["acl", "plan"], env=env).exit_code == 0
+
+
+async def test_only_the_registry_touches_its_schemas_topic(cluster: KafkaCluster) -> None:
+    await ensure_topics(cluster.access, [TopicSpec(SCHEMAS_TOPIC, 1, -1)])
+    await _send(cluster.user(REGISTRY), SCHEMAS_TOPIC)
+    await _read(cluster.user(REGISTRY), SCHEMAS_TOPIC, "schema-registry", join=True)
+    for other in ("router", "region-24"):
+        await _refused(_send(cluster.user(other), SCHEMAS_TOPIC), TopicAuthorizationFailedError)
