@@ -93,7 +93,7 @@ async def test_registry_serve_answers_like_a_schema_registry() -> None:
     try:
         async with httpx.AsyncClient(base_url=f"http://{LOOPBACK}:{port}") as client:
             subjects = await _get_when_up(client, "/subjects")
-            assert "formation.Positionnement" in subjects
+            assert "canon.formation.Positionnement-value" in subjects
     finally:
         process.terminate()
         assert await asyncio.wait_for(process.wait(), 20) in (0, -signal.SIGTERM)
