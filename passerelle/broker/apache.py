@@ -28,6 +28,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 import xml.etree.ElementTree as ET
@@ -297,9 +298,11 @@ class KafkaCluster:
         secrets_dir = self.data_dir / "secrets"
         secrets_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         path = secrets_dir / f"{principal}.password"
-        if not path.is_file():
-            path.touch(mode=0o600)
-            path.write_text(secrets.token_urlsafe(24), encoding="utf-8")
+        if not path.is_file():  # written aside then renamed: a concurrent reader never sees it empty
+            partial = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+            partial.touch(mode=0o600)
+            partial.write_text(secrets.token_urlsafe(24), encoding="utf-8")
+            partial.replace(path)
         return path.read_text(encoding="utf-8").strip()
 
     def user(self, principal: str) -> KafkaAccess:
@@ -416,6 +419,7 @@ class KafkaCluster:
         if not pending:
             return
         cluster_id = self.cluster_id or new_cluster_id()
+        self.password_of(ADMIN)  # made once, before the nodes are formatted in parallel with it
         with concurrent.futures.ThreadPoolExecutor(len(pending)) as pool:
             results = list(pool.map(lambda node: self._run_storage_tool(node, cluster_id), pending))
         failed = [(node, output) for node, (code, output) in zip(pending, results, strict=True) if code != 0]
