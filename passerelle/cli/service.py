@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 
 import typer
 from rich.console import Console
@@ -32,6 +33,10 @@ def run(
         raise typer.BadParameter("PASSERELLE_KAFKA_BOOTSTRAP n'est pas défini (en local : « passerelle dev up »)")
     configure(settings.log_format, settings.log_level)
     runtime = build_service(name, settings)
-    port = settings.metrics_port or 9100
+    # PASSERELLE_METRICS_PORT=0 (the default) picks a free port, held from here so no other process takes it.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, settings.metrics_port))
+    port = sock.getsockname()[1]
     Console(stderr=True).print(f"{name} : métriques sur http://{host}:{port}/metrics")
-    asyncio.run(http_server(runtime, host, port).serve())
+    asyncio.run(http_server(runtime, host, port).serve(sockets=[sock]))
