@@ -85,6 +85,11 @@ _REFUSALS = frozenset(
 )
 
 
+def refuses_transactions(error: KafkaError) -> bool:
+    """Whether the broker will not do transactions at all (or not for this client), rather than not yet."""
+    return error.code() in _REFUSALS
+
+
 def probe_guarantee(settings: Settings, timeout_s: float = 60.0, attempts: int = 10) -> Guarantee:
     """Transactions when the broker really has them (see ``_probe``); a broker still starting (its transaction
     log not yet created: « not coordinator ») is asked again."""
@@ -125,7 +130,7 @@ def _probe(settings: Settings, timeout_s: float) -> Guarantee:
         seen = _read_from(reader, TopicPartition(probe, 0, start), b"valide:" + marker, timeout_s)
     except KafkaException as exc:
         error = exc.args[0]
-        if error.code() not in _REFUSALS:
+        if not refuses_transactions(error):
             raise  # a broker still settling (no leader, no coordinator yet): asked again
         log.warning("sonde.transactions_refusees", erreur=error.name())
         return Guarantee.ACK_THEN_COMMIT  # the broker refuses transactions outright

@@ -45,6 +45,8 @@ POLICIES: dict[Family, FamilyPolicy] = {
 }
 # Each hop writes two tiny records here at start to learn whether the broker really implements transactions.
 PROBE_TOPIC = "_passerelle.sonde"
+# The contract registry's log (Passerelle's, Karapace or Confluent's): one partition, compacted, kept forever.
+SCHEMAS_TOPIC = "_schemas"
 
 
 def inbound(partner: str) -> str:
@@ -107,6 +109,11 @@ class TopicSpec:
 
     def with_config(self, key: str, value: str) -> TopicSpec:
         return TopicSpec(self.name, self.partitions, self.retention_ms, {**self.configs, key: value})
+
+
+def schemas_topic(name: str = SCHEMAS_TOPIC) -> TopicSpec:
+    """The registry's log, as Confluent's and Karapace's create it: every fact's last record kept."""
+    return TopicSpec(name, 1, -1, {"cleanup.policy": "compact"})
 
 
 def all_topics(partners: Iterable[str], subjects: Iterable[str], services: Iterable[str] = SERVICES) -> list[TopicSpec]:

@@ -20,20 +20,31 @@ def serve(
 ) -> None:
     """Sert les contrats de schemas/avro/ avec des identifiants stables, et POST /validate/{événement}.
 
+    Les schémas sont gardés dans le topic _schemas du courtier (PASSERELLE_KAFKA_BOOTSTRAP ; le format de
+    Karapace et du registre de Confluent), partagé par toutes les répliques ; sans courtier, en mémoire.
+
     Lecture, compatibilité et validation sont ouvertes à tous ; les écritures exigent l'identifiant de l'opérateur
     (PASSERELLE_REGISTRY_OPERATOR_USER et PASSERELLE_REGISTRY_OPERATOR_PASSWORD_FILE, en HTTP Basic). Sans
     identifiant configuré, le registre est en lecture seule.
     """
-    from services.registry.app import create_app
+    from services.registry.app import create_app, journal_of
     from services.registry.settings import ENV_PREFIX, RegistrySettings
 
     state: CliState = ctx.obj
     configure(state.settings.log_format, state.settings.log_level)
-    operator = RegistrySettings().operator()
+    registry = RegistrySettings()
+    operator = registry.operator()
+    if not state.settings.kafka_bootstrap:
+        structlog.get_logger("passerelle.registry").warning(
+            "registre.en_memoire",
+            detail="aucun courtier configuré : ce qui est enregistré sera perdu à l'arrêt",
+            configuration="PASSERELLE_KAFKA_BOOTSTRAP",
+        )
     if operator is None:
         structlog.get_logger("passerelle.registry").warning(
             "registre.lecture_seule",
             detail="aucun identifiant d'opérateur configuré : toute écriture est refusée (401)",
             configuration=f"{ENV_PREFIX}OPERATOR_USER et {ENV_PREFIX}OPERATOR_PASSWORD_FILE",
         )
-    uvicorn.run(create_app(state.catalogue, operator), host=host, port=port, log_level="warning")
+    journal = journal_of(state.settings, state.catalogue, registry.topic, registry.replication_factor)
+    uvicorn.run(create_app(state.catalogue, operator, journal), host=host, port=port, log_level="warning")

@@ -32,7 +32,7 @@ from passerelle.runtime.audit import KeyPairFiles, write_key_pair
 from passerelle.runtime.service import ServiceRuntime, http_server
 from passerelle.settings import Settings
 from passerelle.stack.deployables import SERVICES, build_service
-from passerelle.stack.rights import provision
+from passerelle.stack.rights import REGISTRY, provision
 from services.registry.auth import OperatorCredential
 
 log = structlog.get_logger("passerelle.stack")
@@ -146,7 +146,7 @@ class Stack:
             own = await asyncio.to_thread(lambda: provision(cluster, profiles.ids, self.settings))
             self.identities = {**own, **self.identities}
         if self.with_registry:
-            await self._start_registry(catalogue)
+            await self._start_registry(catalogue, ready_limit_s)
         # Started together: each consumer-group join takes seconds on its own.
         await asyncio.gather(*(self.add(name) for name in self.services))
         await self.wait_ready(ready_limit_s)
@@ -187,22 +187,33 @@ class Stack:
             waiting = {name: s.runtime.trouble for name, s in self.running.items() if not s.runtime.ready}
             raise TimeoutError(f"services pas prêts après {limit_s:.0f} s : {waiting}") from None
 
-    async def _start_registry(self, catalogue: Catalogue) -> None:
-        from services.registry.app import create_app
+    async def _start_registry(self, catalogue: Catalogue, limit_s: float) -> None:
+        """The registry as deployed: its schemas in the broker's ``_schemas`` topic, as its own principal."""
+        from services.registry.app import create_app, journal_of
 
         credential = self.registry_operator or self._generated_operator()
+        settings = self.settings
+        if REGISTRY in self.identities:
+            settings = settings.model_copy(update=self.identities[REGISTRY].settings_fields())
+        journal = journal_of(settings, catalogue)
         sock = bound_socket()
         port = sock.getsockname()[1]
-        config = uvicorn.Config(create_app(catalogue, credential), host=LOOPBACK, port=port, log_level="warning")
+        app = create_app(catalogue, credential, journal)
+        config = uvicorn.Config(app, host=LOOPBACK, port=port, log_level="warning")
         server = uvicorn.Server(config)
         task = asyncio.create_task(server.serve(sockets=[sock]))
-        while not server.started:
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.02)
+        self._registry = (server, task)
+        try:
+            async with asyncio.timeout(limit_s):
+                while not server.started or journal.trouble is not None:
+                    if task.done():
+                        task.result()
+                        raise RuntimeError("le registre s'est arrêté au démarrage")
+                    await asyncio.sleep(0.05)
+        except TimeoutError:
+            raise TimeoutError(f"registre pas prêt après {limit_s:.0f} s : {journal.trouble}") from None
         self.registry_port = port
         self.registry_credential = credential
-        self._registry = (server, task)
 
     def _generated_operator(self) -> OperatorCredential:
         """A credential for this stack's registry only, its password in a file only the developer can read."""

@@ -6,8 +6,10 @@ it. ``/metrics`` and ``/health`` are open, like every service's: they belong on 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine, Mapping
-from typing import Any
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
+from typing import Any, TypeVar
 
 import structlog
 from fastapi import Body, FastAPI, Request, Response
@@ -15,18 +17,23 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
 
+from passerelle.broker.topics import SCHEMAS_TOPIC
 from passerelle.core.contracts.catalogue import Catalogue
 from passerelle.core.contracts.compat import Level
 from passerelle.core.contracts.errors import ContractError, ValidationFailed
 from passerelle.core.contracts.typed import TypedContracts
 from passerelle.metrics import ServiceMetrics
 from passerelle.runtime.registry import canonical_subject
+from passerelle.settings import Settings
 from services.registry.auth import CHALLENGE, OperatorCredential
+from services.registry.journal import Decision, Journal, JournalUnavailable, KafkaJournal, MemoryJournal
 from services.registry.store import RegistryError, RegistryStore
 
 log = structlog.get_logger("passerelle.registry")
 
+T = TypeVar("T")
 MEDIA = "application/vnd.schemaregistry.v1+json"
+_RETRY_START_S = 2.0
 SERVICE = "registry"
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # POSTs that only look up, check or validate, never change anything: partners use them before going live.
@@ -106,22 +113,71 @@ def _level(payload: Any) -> Level:
         raise RegistryError(422, 42203, f"Invalid compatibility level: {raw}") from None
 
 
-def create_app(catalogue: Catalogue, operator: OperatorCredential | None = None) -> FastAPI:
-    """The registry's HTTP application; without ``operator`` it is read-only (every write answers 401)."""
+def journal_of(settings: Settings, catalogue: Catalogue, topic: str = SCHEMAS_TOPIC, replication: int = 1) -> Journal:
+    """The broker's ``_schemas`` topic when a broker is configured, else this replica's memory."""
     store = RegistryStore.from_catalogue(catalogue)
+    if settings.kafka_bootstrap:
+        return KafkaJournal(settings, store, topic, replication)
+    return MemoryJournal(store)
+
+
+async def _keep_starting(journal: Journal, ready: Callable[[bool], None]) -> None:
+    """Start the journal, again and again while the broker is not there: /health says why meanwhile."""
+    while True:
+        try:
+            await journal.start()
+        except JournalUnavailable as exc:
+            log.warning("registre.demarrage_reporte", detail=str(exc))
+            await asyncio.sleep(_RETRY_START_S)
+            continue
+        ready(True)
+        return
+
+
+def create_app(
+    catalogue: Catalogue, operator: OperatorCredential | None = None, journal: Journal | None = None
+) -> FastAPI:
+    """The registry's HTTP application over ``journal`` (memory when none); without ``operator`` it is read-only
+    (every write answers 401)."""
+    journal = journal or MemoryJournal(RegistryStore.from_catalogue(catalogue))
+    store = journal.store
     typed = TypedContracts(catalogue)
     metrics = ServiceMetrics(SERVICE)
-    metrics.ready.labels(SERVICE).set(1)  # no consumer to wait for: serving is being ready
     refused = Counter(
         "passerelle_registry_writes_refused",
         "Écritures refusées par le registre des contrats, par motif (lecture_seule, anonyme, identifiant_refuse).",
         ["reason"],
         registry=metrics.registry,
     )
+
+    def set_ready(ready: bool) -> None:
+        metrics.ready.labels(SERVICE).set(1 if ready else 0)
+
+    set_ready(journal.trouble is None)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        set_ready(False)
+        starting = asyncio.create_task(_keep_starting(journal, set_ready))
+        try:
+            yield
+        finally:
+            starting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await starting
+            await journal.stop()
+
+    def write(decide: Decision[T]) -> T:
+        if journal.trouble is not None:
+            raise RegistryError(503, 50003, f"Registre pas encore prêt : {journal.trouble}")
+        return journal.write(decide)
+
     app = FastAPI(
         title="Passerelle — registre des contrats",
         description="Sous-ensemble REST du Confluent Schema Registry et validation des messages (erreurs en français).",
+        lifespan=lifespan,
     )
+    app.state.journal = journal
     app.router.route_class = GuardedRoute
     app.state.write_guard = WriteGuard(operator, refused)
 
@@ -135,6 +191,9 @@ def create_app(catalogue: Catalogue, operator: OperatorCredential | None = None)
 
     @app.get("/health")
     def health() -> JSONResponse:
+        trouble = journal.trouble
+        if trouble is not None:
+            return JSONResponse({"statut": "pas_pret", "raison": trouble}, status_code=503)
         return JSONResponse({"statut": "pret"})
 
     @app.get("/metrics")
@@ -151,11 +210,11 @@ def create_app(catalogue: Catalogue, operator: OperatorCredential | None = None)
 
     @app.delete("/subjects/{subject}")
     def delete_subject(subject: str, permanent: bool = False) -> JSONResponse:
-        return _ok(store.delete(subject, None, permanent))
+        return _ok(write(lambda s: s.plan_delete(subject, None, permanent)))
 
     @app.delete("/subjects/{subject}/versions/{version}")
     def delete_version(subject: str, version: str, permanent: bool = False) -> JSONResponse:
-        return _ok(store.delete(subject, version, permanent)[0])
+        return _ok(write(lambda s: s.plan_delete(subject, version, permanent))[0])
 
     @app.get("/subjects/{subject}/versions/{version}/referencedby")
     def referenced_by(subject: str, version: str) -> JSONResponse:
@@ -177,10 +236,7 @@ def create_app(catalogue: Catalogue, operator: OperatorCredential | None = None)
     @app.put("/mode")
     def put_mode(payload: Any = Body(None)) -> JSONResponse:
         mode = str(payload.get("mode") if isinstance(payload, dict) else payload).upper()
-        if mode not in ("READWRITE", "READONLY"):
-            raise RegistryError(422, 42204, f"Invalid mode: {mode} (READWRITE ou READONLY)")
-        store.mode = mode
-        return _ok({"mode": store.mode})
+        return _ok({"mode": write(lambda s: s.plan_mode(mode))})
 
     @app.post("/compatibility/subjects/{subject}/versions")
     def compatibility_all(subject: str, verbose: bool = False, payload: Any = Body(None)) -> JSONResponse:
@@ -214,7 +270,8 @@ def create_app(catalogue: Catalogue, operator: OperatorCredential | None = None)
 
     @app.post("/subjects/{subject}/versions")
     def register(subject: str, payload: Any = Body(None)) -> JSONResponse:
-        return _ok({"id": store.register(subject, _schema_body(payload)).schema_id})
+        text = _schema_body(payload)
+        return _ok({"id": write(lambda s: s.plan_register(subject, text))})
 
     @app.post("/compatibility/subjects/{subject}/versions/{version}")
     def compatibility(subject: str, version: str, verbose: bool = False, payload: Any = Body(None)) -> JSONResponse:
@@ -233,8 +290,8 @@ def create_app(catalogue: Catalogue, operator: OperatorCredential | None = None)
 
     @app.put("/config")
     def put_config(payload: Any = Body(None)) -> JSONResponse:
-        store.level = _level(payload)
-        return _ok({"compatibility": store.level.value})
+        level = _level(payload)
+        return _ok({"compatibility": write(lambda s: s.plan_level(None, level)).value})
 
     @app.get("/config/{subject}")
     def get_subject_config(subject: str) -> JSONResponse:
@@ -243,8 +300,8 @@ def create_app(catalogue: Catalogue, operator: OperatorCredential | None = None)
 
     @app.put("/config/{subject}")
     def put_subject_config(subject: str, payload: Any = Body(None)) -> JSONResponse:
-        store.subject_levels[store.subject_name(subject)] = _level(payload)
-        return _ok({"compatibility": store.level_of(subject).value})
+        level = _level(payload)
+        return _ok({"compatibility": write(lambda s: s.plan_level(subject, level)).value})
 
     @app.post("/validate/{event}")
     async def validate(event: str, request: Request, version: str = "latest") -> JSONResponse:

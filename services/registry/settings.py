@@ -1,4 +1,4 @@
-"""The registry's own configuration: who may write, from ``PASSERELLE_REGISTRY_*`` environment variables.
+"""The registry's own configuration: its topic and who may write, from ``PASSERELLE_REGISTRY_*`` variables.
 
 Built once at the registry's edge (``passerelle registry serve``, the local stack) and passed to ``create_app``.
 """
@@ -18,6 +18,13 @@ ENV_PREFIX = "PASSERELLE_REGISTRY_"
 class RegistrySettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
+    topic: str = Field(
+        default="_schemas",
+        description="Kafka topic holding the registry's schemas (compacted; Karapace's and Confluent's layout).",
+    )
+    replication_factor: int = Field(
+        default=1, ge=1, description="Replication of that topic when created (3 in production)."
+    )
     operator_user: str | None = Field(
         default=None,
         description="User name of the registry's operator, the only one who may write. Unset: read-only registry.",

@@ -228,7 +228,7 @@ def test_settings_from_the_environment_the_file_winning(monkeypatch: pytest.Monk
 
 async def test_the_local_stacks_registry_has_a_credential_of_its_own(catalogue: Catalogue) -> None:
     stack = Stack(Settings())
-    await stack._start_registry(catalogue)
+    await stack._start_registry(catalogue, 30)
     try:
         credential, password_file = stack.registry_credential, stack.registry_password_file
         assert credential is not None and password_file is not None

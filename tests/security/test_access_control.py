@@ -23,8 +23,9 @@ from aiokafka.errors import (
     TopicAuthorizationFailedError,
     TransactionalIdAuthorizationFailed,
 )
-from confluent_kafka import Consumer
+from confluent_kafka import Consumer, KafkaException
 from confluent_kafka import KafkaError as ConfluentError
+from confluent_kafka import Producer as ConfluentProducer
 from confluent_kafka import TopicPartition as ConfluentPartition
 
 from passerelle.broker import topics
@@ -33,11 +34,12 @@ from passerelle.broker.acl import AclPlan, ClusterRights, Grant, Operation, Patt
 from passerelle.broker.admin import ensure_topics
 from passerelle.broker.apache import KafkaCluster
 from passerelle.broker.pki import LocalCA
-from passerelle.broker.topics import TopicSpec
 from passerelle.core.contracts.catalogue import Catalogue
 from passerelle.core.partners import Profiles
 from passerelle.settings import Settings
 from passerelle.stack.rights import REGISTRY, SCHEMAS_TOPIC, provision, service_specs, wanted_grants
+from services.registry.journal import WRITER_ID
+from services.registry.records import noop_record
 
 pytestmark = pytest.mark.kafka
 
@@ -67,11 +69,11 @@ async def _refused_read(action: Awaitable[None], code: int) -> None:
     assert isinstance(refused, Refused) and refused.code == code, refused
 
 
-async def _send(access: KafkaAccess, topic: str, **options: Any) -> None:
+async def _send(access: KafkaAccess, topic: str, key: bytes | None = None, **options: Any) -> None:
     producer = AIOKafkaProducer(**access.aiokafka(), request_timeout_ms=10_000, **options)
     await producer.start()
     try:
-        await producer.send_and_wait(topic, b"essai", headers=[("ce_id", uuid.uuid4().hex.encode())])
+        await producer.send_and_wait(topic, b"essai", key=key, headers=[("ce_id", uuid.uuid4().hex.encode())])
     finally:
         await producer.stop()
 
@@ -235,8 +237,22 @@ def test_the_acl_commands_show_and_close_the_difference(cluster: KafkaCluster, p
 
 
 async def test_only_the_registry_touches_its_schemas_topic(cluster: KafkaCluster) -> None:
-    await ensure_topics(cluster.access, [TopicSpec(SCHEMAS_TOPIC, 1, -1)])
-    await _send(cluster.user(REGISTRY), SCHEMAS_TOPIC)
+    await ensure_topics(cluster.access, [topics.schemas_topic()])
+    marker = noop_record().key_bytes()  # compacted: every record needs a key
+    await _send(cluster.user(REGISTRY), SCHEMAS_TOPIC, marker)
     await _read(cluster.user(REGISTRY), SCHEMAS_TOPIC, "schema-registry", join=True)
     for other in ("router", "region-24"):
-        await _refused(_send(cluster.user(other), SCHEMAS_TOPIC), TopicAuthorizationFailedError)
+        await _refused(_send(cluster.user(other), SCHEMAS_TOPIC, marker), TopicAuthorizationFailedError)
+
+
+def test_only_the_registry_takes_the_registrys_writer_turn(cluster: KafkaCluster) -> None:
+    """The replicas' shared transactional id fences the writer in place: nobody else may take it."""
+    for name, allowed in (("registry", True), ("router", False)):
+        config = cluster.user(name).librdkafka()
+        producer = ConfluentProducer({**config, "transactional.id": WRITER_ID, "enable.idempotence": True})
+        if allowed:
+            producer.init_transactions(LIMIT_S)
+            continue
+        with pytest.raises(KafkaException) as refused:
+            producer.init_transactions(LIMIT_S)
+        assert refused.value.args[0].code() == ConfluentError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED
