@@ -233,11 +233,7 @@ class RegistryStore:
     def _apply_schema(self, record: Record) -> None:
         subject, version = str(record.key["subject"]), int(record.key["version"])
         if (subject, version) in self.from_repository:
-            self.logged.add((subject, version))
-            known = next(v for v in self.subjects[subject] if v.version == version)
-            value = record.value
-            if value is None or value.get("deleted") or normalised_text(json.loads(value["schema"])) != known.text:
-                log.warning("registre.contrat_du_depot_conserve", sujet=subject, version=version)
+            self._apply_repository(subject, version, record.value)
             return
         if record.value is None:
             self._forget(subject, version)
@@ -258,6 +254,20 @@ class RegistryStore:
             self.deleted.add((subject, version))
         else:
             self.deleted.discard((subject, version))
+
+    def _apply_repository(self, subject: str, version: int, value: Mapping[str, Any] | None) -> None:
+        """The repository's text always stands; the log's id for it is taken (Karapace numbers its own), and its
+        derived id still resolves, for records framed by a service that ran without a registry."""
+        self.logged.add((subject, version))
+        known = self._held(subject, version)
+        assert known is not None
+        if value is None or value.get("deleted") or normalised_text(json.loads(value["schema"])) != known.text:
+            log.warning("registre.contrat_du_depot_conserve", sujet=subject, version=version)
+            return
+        if int(value["id"]) != known.schema_id:
+            entry = replace(known, registered_id=int(value["id"]))
+            self.subjects[subject] = [entry if v is known else v for v in self.subjects[subject]]
+            self.by_id[entry.schema_id] = entry
 
     def _held(self, subject: str, version: int) -> SchemaVersion | None:
         return next((v for v in self.subjects.get(subject, []) if v.version == version), None)

@@ -192,3 +192,15 @@ def test_two_writers_giving_one_version_two_schemas_keep_the_first_and_the_secon
     assert restored == first  # written again, compaction keeps the first's schema as the version's last record
     schema_id, [retried] = other.plan_register(SUBJECT, _schema("b"))
     assert retried.key["version"] == 2 and retried.value is not None and retried.value["id"] == schema_id
+
+
+def test_a_repository_contract_numbered_by_another_registry_answers_to_both_ids(catalogue: Catalogue) -> None:
+    store = RegistryStore.from_catalogue(catalogue)
+    subject = registry_subject("formation.Positionnement")
+    derived = store.version(subject, "1")
+    store.apply(schema_record(subject, 1, 41, derived.text))  # as Karapace numbers it
+    assert store.version(subject, "1").schema_id == 41
+    assert store.schema(41).text == store.schema(derived.schema_id).text == derived.text
+    assert store.plan_repository() == [
+        r for r in store.plan_repository() if r.key["subject"] != subject or r.key["version"] != 1
+    ]
