@@ -50,7 +50,8 @@ class Settings(BaseSettings):
         default=PROJECT_ROOT / "contracts", description="Partner profiles, examples and AsyncAPI."
     )
     registry_url: str | None = Field(
-        default=None, description="Schema registry URL (Karapace in production); unset: ids from the catalogue."
+        default=None,
+        description="Schema registry URL (Passerelle's, Karapace or Confluent's); unset: ids derived from each schema.",
     )
     pseudonym_secret: SecretStr = Field(
         default=SecretStr("dev-only-secret-change-me"),

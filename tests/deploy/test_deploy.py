@@ -326,8 +326,17 @@ def test_compose_services_run_as_their_own_principal_over_sasl_ssl() -> None:
         if "PASSERELLE_KAFKA_USERNAME" in s.get("environment", {}) and s.get("restart") != "no"
     )
     assert ADMIN not in users and all(count == 1 for count in users.values()), users
-    # The contract registry never connects to Kafka. (Karapace: the test below.)
-    assert not [k for k in COMPOSE["services"]["registry"]["environment"] if k.startswith("PASSERELLE_KAFKA_")]
+    # The contract registry keeps its schemas in Kafka as `registry`, with that password only. (Karapace: below.)
+    registry = COMPOSE["services"]["registry"]
+    env, files = registry["environment"], _compose_secret_files(registry)
+    assert env["PASSERELLE_KAFKA_USERNAME"] == REGISTRY and env["PASSERELLE_KAFKA_SECURITY"] == "SASL_SSL"
+    assert [f for f in files.values() if f.parent == PASSWORDS] == [PASSWORDS / f"{REGISTRY}.password"]
+    assert files[env["PASSERELLE_KAFKA_PASSWORD_FILE"]] == PASSWORDS / f"{REGISTRY}.password"
+    assert (
+        env["PASSERELLE_REGISTRY_REPLICATION_FACTOR"]
+        == read_properties(BROKER_PROPERTIES)["default.replication.factor"]
+    )
+    assert "PASSERELLE_PSEUDONYM_SECRET_FILE" not in env  # it never handles a person's data
 
 
 def _allowed(grants: Iterable[Grant], name: str, resource: Resource, resource_name: str, operation: Operation) -> bool:
@@ -390,11 +399,16 @@ def test_compose_karapace_runs_the_registry_as_its_own_principal_over_sasl_ssl(t
         assert _allowed(grants, REGISTRY, Resource.TOPIC, env["KARAPACE_TOPIC_NAME"], operation), operation
     for operation in (Operation.READ, Operation.DESCRIBE):
         assert _allowed(grants, REGISTRY, Resource.GROUP, env["KARAPACE_GROUP_ID"], operation), operation
-    # What the services and the health check call is this Karapace.
+    # An alternative, started on demand; the repository's contracts are then registered there, and the health
+    # check calls it. The services call Passerelle's registry unless told otherwise.
     port = int(env["KARAPACE_PORT"])
+    assert service["profiles"] == ["karapace"] == COMPOSE["services"]["contracts-publish"]["profiles"]
+    publish = COMPOSE["services"]["contracts-publish"]["command"]
+    assert publish[:2] == ["contracts", "publish"] and publish[-1] == f"http://karapace:{port}"
+    registry_port = int(COMPOSE["services"]["registry"]["command"][-1])
     for name, client in _compose_kafka_clients().items():
         url = urlsplit(client["environment"]["PASSERELLE_REGISTRY_URL"])
-        assert (url.hostname, url.port) == ("karapace", port), name
+        assert (url.hostname, url.port) == ("registry", registry_port), name
     assert any(str(part).endswith(f":{port}/_health") for part in service["healthcheck"]["test"])
 
     # The script exports the secret's password and hands over to Karapace; an empty secret stops it.
@@ -610,6 +624,26 @@ def test_kubernetes_services_run_as_their_own_principal_over_sasl_ssl() -> None:
         for volume in pod["volumes"]:
             if volume.get("secret", {}).get("secretName") == K8S_PASSWORDS:
                 assert [i["key"] for i in volume["secret"].get("items", [])] == [f"{principal}.password"], principal
+
+
+def test_kubernetes_registry_keeps_its_schemas_in_kafka_as_its_own_principal() -> None:
+    docs = _k8s()
+    [(pod, container)] = [(pod, c) for name, pod, c in _k8s_containers(docs) if name == "registry"]
+    env = _k8s_env(container, docs)
+    assert env["PASSERELLE_KAFKA_USERNAME"] == REGISTRY and env["PASSERELLE_KAFKA_SECURITY"] == "SASL_SSL"
+    assert (
+        env["PASSERELLE_REGISTRY_REPLICATION_FACTOR"]
+        == read_properties(BROKER_PROPERTIES)["default.replication.factor"]
+    )
+    assert _k8s_file(pod, container, env["PASSERELLE_KAFKA_CA_FILE"]) == ("configMap", K8S_CA, CA_FILE)
+    password = _k8s_file(pod, container, env["PASSERELLE_KAFKA_PASSWORD_FILE"])
+    assert password == ("secret", K8S_PASSWORDS, f"{REGISTRY}.password")
+    assert "PASSERELLE_PSEUDONYM_SECRET_FILE" not in env and not container.get("envFrom")
+    assert container["readinessProbe"]["httpGet"]["path"] == "/health"
+    # What the services call is this registry.
+    config = next(d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "passerelle-config")
+    url = urlsplit(config["data"]["PASSERELLE_REGISTRY_URL"])
+    assert (url.hostname, url.port) == ("registry", container["ports"][0]["containerPort"])
 
 
 def test_kubernetes_jobs_create_topics_and_apply_acls_as_the_operator() -> None:
