@@ -10,8 +10,10 @@ from __future__ import annotations
 import logging
 import re
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping, MutableMapping
+from types import TracebackType
 from typing import Any, TextIO, cast
 
 import structlog
@@ -44,31 +46,58 @@ def redact(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> Mutab
 
 
 def configure(log_format: str = "console", level: str = "INFO", stream: Any = None) -> None:
-    """Set up structlog and the standard library logging (aiokafka, uvicorn) to go through it."""
+    """Set up structlog, and send the standard library's loggers (aiokafka, librdkafka, uvicorn, FastStream) through
+    the same processors, so JSON mode writes only JSON lines, tracebacks included, and every line is redacted."""
     renderer: Any = structlog.processors.JSONRenderer() if log_format == "json" else structlog.dev.ConsoleRenderer()
-    processors: list[Any] = [
-        structlog.contextvars.merge_contextvars,
-        structlog.processors.add_log_level,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
-        structlog.processors.format_exc_info,
-        redact,
-        renderer,
-    ]
+    stamped: list[Any] = [structlog.processors.add_log_level, structlog.processors.TimeStamper(fmt="iso", utc=True)]
     structlog.configure(
-        processors=processors,
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            *stamped,
+            structlog.processors.format_exc_info,
+            redact,
+            renderer,
+        ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         logger_factory=structlog.PrintLoggerFactory(stream or cast(TextIO, _CurrentStderr())),
         cache_logger_on_first_use=False,
     )
-    logging.basicConfig(
-        level=level.upper(), stream=stream or _CurrentStderr(), format="%(name)s %(levelname)s %(message)s"
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[structlog.stdlib.add_logger_name, *stamped],
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            redact,
+            renderer,
+        ],
     )
+    handler = logging.StreamHandler(stream or _CurrentStderr())
+    handler.setFormatter(formatter)
+    # While the broker is away, aiokafka repeats the same lines hundreds of times a second.
+    handler.addFilter(RepeatFilter())
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(level.upper())
     for noisy in ("aiokafka", "faststream", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    # While the broker is away, aiokafka repeats the same lines hundreds of times a second.
-    for handler in logging.getLogger().handlers:
-        if not any(isinstance(f, RepeatFilter) for f in handler.filters):
-            handler.addFilter(RepeatFilter())
+    for own in ("uvicorn", "uvicorn.error", "uvicorn.access"):  # uvicorn's handlers would print plain text
+        logging.getLogger(own).handlers = []
+        logging.getLogger(own).propagate = True
+    # Warnings (an unclosed client) and uncaught exceptions, in any thread, are lines like the others.
+    logging.captureWarnings(True)
+    sys.excepthook = _log_uncaught
+    threading.excepthook = _log_uncaught_in_thread
+
+
+def _log_uncaught(kind: type[BaseException], value: BaseException, trace: TracebackType | None) -> None:
+    structlog.get_logger("passerelle").critical("exception.non_rattrapee", exc_info=(kind, value, trace))
+
+
+def _log_uncaught_in_thread(args: threading.ExceptHookArgs) -> None:
+    if args.exc_value is not None and not isinstance(args.exc_value, SystemExit):
+        thread = args.thread.name if args.thread else None
+        exc_info = (args.exc_type, args.exc_value, args.exc_traceback)
+        structlog.get_logger("passerelle").critical("exception.non_rattrapee", fil=thread, exc_info=exc_info)
 
 
 _DIGITS = re.compile(r"\d+")

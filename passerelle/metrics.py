@@ -6,7 +6,16 @@ topic and partition. Never an event id or a person.
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    Info,
+    PlatformCollector,
+    ProcessCollector,
+)
 
 from passerelle import __version__
 
@@ -97,6 +106,23 @@ class ServiceMetrics:
             ["service", "guarantee"],
             registry=r,
         )
+        self.broker_reachable = Gauge(
+            "passerelle_broker_reachable",
+            "1 quand le service joint les leaders de ses partitions, 0 quand aucun broker ou un leader ne répond.",
+            ["service"],
+            registry=r,
+        )
+        self.under_replicated = Gauge(
+            "passerelle_under_replicated_partitions",
+            "Partitions des topics du service dont les réplicas synchronisés (ISR) sont moins que les réplicas.",
+            ["service"],
+            registry=r,
+        )
+        # The process's CPU, memory and descriptors and Python's garbage collector, as prometheus_client's default
+        # registry has them: each service's registry is its own.
+        ProcessCollector(registry=r)
+        PlatformCollector(registry=r)
+        GCCollector(registry=r)
         self.build = Info("passerelle_build", "Version de Passerelle.", registry=r)
         self.build.info({"version": __version__, "service": service})
         self.ready.labels(service).set(0)

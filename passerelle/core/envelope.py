@@ -1,8 +1,12 @@
 """The event envelope: CloudEvents Kafka binding in binary mode, plus correlation and trace context.
 
 Attributes travel as Kafka headers (``ce_id``, ``ce_type``, ``ce_source``,
-``ce_time``, ``ce_specversion``) so the body stays a pure Avro record that any
-Confluent deserializer can read.
+``ce_time``, ``ce_specversion``, ``ce_dataschema``) so the body stays a pure Avro record that any
+Confluent deserializer can read. Every type is named ``fr.passerelle.<domain>.<Name>``: a canonical event's is
+its Avro record's full name, and Passerelle's own records (feedback, dead letters, audit) follow the same form.
+
+The headers are written here rather than by the CloudEvents SDK's Kafka binding, which builds an event object
+and a dict per record on the hops' hot path; tests parse every topic's records with the SDK.
 """
 
 from __future__ import annotations
@@ -18,6 +22,23 @@ Headers = list[tuple[str, bytes]]
 
 SPECVERSION = "1.0"
 AVRO_CONTENT_TYPE = "application/avro"
+JSON_CONTENT_TYPE = "application/json"
+TYPE_PREFIX = "fr.passerelle."
+FEEDBACK_TYPE = TYPE_PREFIX + "retour.Erreur"
+DEAD_LETTER_TYPE = TYPE_PREFIX + "rejet.LettreMorte"
+AUDIT_TYPE = TYPE_PREFIX + "audit.Livraison"
+
+
+def event_type(subject: str) -> str:
+    """The CloudEvents type of a canonical event: its Avro record's full name (``fr.passerelle.formation.X``)."""
+    return TYPE_PREFIX + subject
+
+
+def subject_of(type_: str) -> str:
+    """The canonical subject a type names; a partner may also write the subject itself (``formation.X``)."""
+    return type_.removeprefix(TYPE_PREFIX)
+
+
 _TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
 
 
@@ -59,6 +80,7 @@ class Envelope:
     traceparent: str
     content_type: str = AVRO_CONTENT_TYPE
     specversion: str = SPECVERSION
+    dataschema: str | None = None
     extra: tuple[tuple[str, str], ...] = field(default=())
 
     @classmethod
@@ -72,6 +94,7 @@ class Envelope:
         time: datetime | None = None,
         event_id: str | None = None,
         content_type: str = AVRO_CONTENT_TYPE,
+        dataschema: str | None = None,
     ) -> Envelope:
         eid = event_id or str(uuid.uuid4())
         return cls(
@@ -82,9 +105,17 @@ class Envelope:
             correlation_id=correlation_id or eid,
             traceparent=traceparent or new_trace_parent(),
             content_type=content_type,
+            dataschema=dataschema,
         )
 
-    def derive(self, type_: str, source: str, event_id: str, content_type: str = AVRO_CONTENT_TYPE) -> Envelope:
+    def derive(
+        self,
+        type_: str,
+        source: str,
+        event_id: str,
+        content_type: str = AVRO_CONTENT_TYPE,
+        dataschema: str | None = None,
+    ) -> Envelope:
         """The envelope of an output caused by this event: same correlation and trace, new span.
 
         ``event_id`` is derived deterministically by the caller from this event's id so a
@@ -97,6 +128,7 @@ class Envelope:
             source=source,
             traceparent=child_trace_parent(self.traceparent),
             content_type=content_type,
+            dataschema=dataschema,
             extra=(),
         )
 
@@ -111,6 +143,8 @@ class Envelope:
             ("correlation_id", self.correlation_id.encode()),
             ("traceparent", self.traceparent.encode()),
         ]
+        if self.dataschema:
+            headers.append(("ce_dataschema", self.dataschema.encode()))
         headers.extend((k, v.encode()) for k, v in self.extra)
         return headers
 
@@ -133,6 +167,7 @@ class Envelope:
             traceparent=values.get("traceparent") or new_trace_parent(),
             content_type=values.get("content-type", AVRO_CONTENT_TYPE),
             specversion=values.get("ce_specversion", SPECVERSION),
+            dataschema=values.get("ce_dataschema"),
         )
 
 

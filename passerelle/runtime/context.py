@@ -14,7 +14,7 @@ from passerelle.core.privacy import Pseudonymiser
 from passerelle.core.shapes import Shape, shape_of
 from passerelle.metrics import ServiceMetrics
 from passerelle.runtime.failures import RecordBudget
-from passerelle.runtime.registry import RegistryReader
+from passerelle.runtime.registry import RegistryReader, dataschema
 from passerelle.settings import Settings
 
 
@@ -56,6 +56,9 @@ class ServiceContext:
             budget=RecordBudget(settings.max_record_bytes),
             registry=registry,
         )
+
+    def dataschema(self, subject: str, version: int) -> str:
+        return dataschema(subject, version, self.settings.registry_url)
 
     async def bind_registry(self) -> None:
         """Frame records with the registry's ids: asked once, before any record is written."""

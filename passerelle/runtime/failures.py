@@ -19,8 +19,8 @@ import orjson
 import structlog
 
 from passerelle.broker import topics
-from passerelle.core.envelope import format_time
-from passerelle.core.headers import CAUSE, ERROR_PREFIX, REPLAY, SENDER
+from passerelle.core.envelope import DEAD_LETTER_TYPE, FEEDBACK_TYPE, SPECVERSION, format_time, subject_of
+from passerelle.core.headers import CAUSE, ERROR_PREFIX, ORIGINAL_PREFIX, REPLAY, SENDER
 from passerelle.core.privacy import MASK, PERSONAL_KEYS, redact_text
 from passerelle.core.problems import Problem
 from passerelle.runtime.messages import Incoming, Output, derived_id
@@ -28,9 +28,11 @@ from passerelle.runtime.tally import Tally
 
 log = structlog.get_logger("passerelle.rejets")
 
-DLQ_FORMAT = "1"
-FEEDBACK_TYPE = "fr.passerelle.retour.Erreur"
+# 2: the record is a CloudEvent of its own (type fr.passerelle.rejet.LettreMorte), the original's attributes kept
+# under passerelle_original_*; 1 kept the original's ce_* as they were.
+DLQ_FORMAT = "2"
 JSON = "application/json"
+_UNKNOWN_CONTENT = b"application/octet-stream"
 # Kafka's default message.max.bytes is 1,048,588: keep room for the record's own framing.
 DEFAULT_MAX_RECORD_BYTES = 1_000_000
 _DETAILS_MAX = 32 * 1024  # the JSON list of every problem, in the DLQ headers
@@ -166,7 +168,7 @@ def _dlq(
     details, omitted = _bounded([_detail(f, p) for f, ps in items for p in ps], _DETAILS_MAX)
     kept = [(k, v) for k, v in message.raw_headers if not k.startswith(ERROR_PREFIX) and k != CAUSE]
     headers = [
-        *kept,
+        *dead_letter_headers(kept, failure.service, derived_id("dlq", message.dedupe_key), moment),
         *((ERROR_PREFIX + k, v.encode()) for k, v in error_headers.items()),
         (ERROR_PREFIX + "details", details),
         (CAUSE, message.dedupe_key.encode()),
@@ -200,7 +202,7 @@ def _feedback(
     assert failure.sender is not None
     body: dict[str, Any] = {
         "statut": "partiel" if accepted else "rejete",
-        "evenement": message.headers.get("ce_type") or failure.event or failure.contract,
+        "evenement": subject_of(message.headers.get("ce_type") or "") or failure.event or failure.contract,
         "idMessage": message.input_id,
         "position": failure.position,
         "contrat": failure.contract,
@@ -226,7 +228,7 @@ def _feedback(
     body["erreursOmises"] = len(errors) - len(kept_errors)
     event_id = derived_id("feedback", message.dedupe_key)
     headers = [
-        ("ce_specversion", b"1.0"),
+        ("ce_specversion", SPECVERSION.encode()),
         ("ce_id", event_id.encode()),
         ("ce_type", FEEDBACK_TYPE.encode()),
         ("ce_source", f"passerelle/{failure.service}".encode()),
@@ -238,6 +240,30 @@ def _feedback(
     if "traceparent" in message.headers:
         headers.append(("traceparent", message.headers["traceparent"].encode()))
     return Output(topics.feedback(failure.sender), orjson.dumps(body), message.key, headers)
+
+
+def dead_letter_headers(
+    original: Sequence[tuple[str, bytes]], service: str, event_id: str, moment: str
+) -> list[tuple[str, bytes]]:
+    """A DLQ record's headers: its own CloudEvents attributes (its data is the original's bytes, so its content
+    type is theirs), then the original's headers, its CloudEvents attributes renamed ``passerelle_original_*``."""
+    content_type = _UNKNOWN_CONTENT
+    renamed: list[tuple[str, bytes]] = []
+    for key, value in original:
+        if key.startswith("ce_") or key == "content-type":
+            renamed.append((ORIGINAL_PREFIX + key, value))
+            content_type = value if key == "content-type" and value else content_type
+        else:
+            renamed.append((key, value))
+    own = [
+        ("ce_specversion", SPECVERSION.encode()),
+        ("ce_id", event_id.encode()),
+        ("ce_type", DEAD_LETTER_TYPE.encode()),
+        ("ce_source", f"passerelle/{service}".encode()),
+        ("ce_time", moment.encode()),
+        ("content-type", content_type),
+    ]
+    return [*own, *renamed]
 
 
 def _detail(failure: Failure, problem: Problem) -> dict[str, Any]:

@@ -28,6 +28,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar, cast
 
 import structlog
@@ -41,12 +42,13 @@ from passerelle.broker.access import KafkaAccess
 from passerelle.broker.admin import broker_message_limit
 from passerelle.broker.clients import Guarantee, consumer_config, probe_guarantee, producer_config
 from passerelle.broker.topics import POLICIES, family_of
+from passerelle.core.envelope import format_time, subject_of
 from passerelle.core.headers import CAUSE, ERROR_PREFIX, SENDER
 from passerelle.core.problems import Problem
 from passerelle.metrics import ServiceMetrics
 from passerelle.runtime.dedupe import SeenInputs, causes_in
-from passerelle.runtime.failures import DLQ_FORMAT, Failure, RecordBudget, reject
-from passerelle.runtime.messages import Incoming, Output
+from passerelle.runtime.failures import DLQ_FORMAT, Failure, RecordBudget, dead_letter_headers, reject
+from passerelle.runtime.messages import Incoming, Output, derived_id
 from passerelle.runtime.tally import Tally
 from passerelle.settings import Settings
 
@@ -177,6 +179,7 @@ class Hop:
 
     def _report(self) -> None:
         self.metrics.ready.labels(self.spec.service).set(1 if self.healthy else 0)
+        self.metrics.broker_reachable.labels(self.spec.service).set(0 if self.trouble == BROKER_DOWN else 1)
 
     @property
     def healthy(self) -> bool:
@@ -431,7 +434,10 @@ class Hop:
             self.metrics.dlq.labels(self.spec.service, "?", "sortie_refusee").inc()
             if output.topic == dlq:
                 continue  # the DLQ itself refused: logged and counted above, nothing smaller to try
-            headers = [(k, v) for k, v in output.headers if k in _KEPT_ON_DEGRADE]
+            kept = [(k, v) for k, v in output.headers if k in _KEPT_ON_DEGRADE]
+            cause = dict(output.headers).get(CAUSE, b"").decode() or output.topic
+            moment = format_time(datetime.now(UTC))
+            headers = dead_letter_headers(kept, self.spec.service, derived_id("dlq", "sortie", cause), moment)
             headers += [
                 (ERROR_PREFIX + "format", DLQ_FORMAT.encode()),
                 (ERROR_PREFIX + "code", b"sortie_refusee"),
@@ -534,7 +540,9 @@ class Hop:
         except KafkaException:
             self._on_client_error(KafkaError(KafkaError._ALL_BROKERS_DOWN))
             return
-        silent = _silent_leaders(consumer, cluster, {*self.spec.inputs, *self.spec.outputs})
+        used = {*self.spec.inputs, *self.spec.outputs}
+        self.metrics.under_replicated.labels(self.spec.service).set(under_replicated(cluster, used))
+        silent = _silent_leaders(consumer, cluster, used)
         if silent:
             # One broker answering is not enough: a leader that does not (a lost controller quorum keeps dead
             # brokers in the metadata) holds partitions nothing can be read from or committed to.
@@ -576,7 +584,7 @@ class Hop:
             key = incoming.dedupe_key
             if key in self.seen or key in in_batch:
                 headers = incoming.headers
-                tally.count("in", headers.get("ce_source", "?"), headers.get("ce_type", "?"), "doublon")
+                tally.count("in", headers.get("ce_source", "?"), subject_of(headers.get("ce_type", "?")), "doublon")
                 continue
             in_batch.add(key)
             done.append(key)
@@ -613,7 +621,8 @@ class Hop:
         sender = topics.sender_of(incoming.topic)
         # Feedback only to a partner this hop knows: a topic that does not exist would stall the batch.
         known = sender if sender and topics.feedback(sender) in self.spec.outputs else None
-        failure = Failure(self.spec.service, known, (problem,), event=incoming.headers.get("ce_type") or None)
+        event = subject_of(incoming.headers.get("ce_type") or "") or None
+        failure = Failure(self.spec.service, known, (problem,), event=event)
         return reject(incoming, [failure], tally, direction="in", partner=sender, budget=self.budget.max_bytes)
 
     def _bounded(self, incoming: Incoming, produced: list[Output], tally: Tally) -> list[Output]:
@@ -671,6 +680,17 @@ def _collect(output: Output, errors: list[tuple[Output, KafkaError]]) -> Callabl
 
 # What _silent_leaders reports for a partition that has no leader at all.
 NO_LEADER = -1
+
+
+def under_replicated(cluster: ClusterMetadata, topics_used: Collection[str]) -> int:
+    """How many partitions of ``topics_used`` have fewer in-sync replicas than replicas: one more loss away from
+    refusing writes (``min.insync.replicas``), or from losing data."""
+    count = 0
+    for name in topics_used:
+        topic = cluster.topics.get(name)
+        for partition in topic.partitions.values() if topic is not None and topic.error is None else ():
+            count += len(partition.isrs) < len(partition.replicas)
+    return count
 
 
 def _silent_leaders(

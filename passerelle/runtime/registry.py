@@ -28,6 +28,14 @@ def registry_subject(subject: str) -> str:
     return topics.canonical(subject) + VALUE_SUFFIX
 
 
+def dataschema(subject: str, version: int, registry_url: str | None) -> str:
+    """A canonical record's ``ce_dataschema``: its version in the registry, or a URN naming it without one."""
+    name = registry_subject(subject)
+    if registry_url:
+        return f"{registry_url.rstrip('/')}/subjects/{name}/versions/{version}"
+    return f"urn:passerelle:contrat:{name}:{version}"
+
+
 def canonical_subject(registry_name: str) -> str | None:
     """The canonical subject a registry subject names, or None for a subject that is not a canonical topic's."""
     topic = registry_name.removesuffix(VALUE_SUFFIX)

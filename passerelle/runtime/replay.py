@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from passerelle.core.headers import CAUSE, ERROR_PREFIX, REPLAY
+from passerelle.core.headers import CAUSE, ERROR_PREFIX, ORIGINAL_PREFIX, REPLAY
 from passerelle.runtime.messages import Output
 
 
@@ -47,6 +47,10 @@ class DlqEntry:
     def error(self, name: str) -> str:
         return self.header(ERROR_PREFIX + name)
 
+    def original(self, name: str) -> str:
+        """A header of the original record (its CloudEvents attributes are renamed in the DLQ since format 2)."""
+        return self.header(ORIGINAL_PREFIX + name) or (self.header(name) if self.error("format") == "1" else "")
+
     @property
     def ref(self) -> str:
         return f"{self.partition}:{self.offset}"
@@ -65,6 +69,13 @@ class DlqEntry:
         source = self.error("source_topic")
         if not source:
             raise ValueError(f"l'enregistrement {self.ref} de {self.topic} n'indique pas son topic d'origine")
-        headers = [(k, v) for k, v in self.headers if not k.startswith(ERROR_PREFIX) and k not in (CAUSE, REPLAY)]
+        renamed = any(k.startswith(ORIGINAL_PREFIX) for k, _ in self.headers) or self.error("format") not in ("", "1")
+        headers = [
+            (k.removeprefix(ORIGINAL_PREFIX), v)
+            for k, v in self.headers
+            if not k.startswith(ERROR_PREFIX)
+            and k not in (CAUSE, REPLAY)
+            and not (renamed and (k.startswith("ce_") or k == "content-type"))  # the DLQ record's own
+        ]
         headers.append((REPLAY, f"{self.topic}@{self.ref}".encode()))
         return Output(source, self.value, self.key, headers)

@@ -128,5 +128,8 @@ class ServiceRuntime:
 
 
 def http_server(runtime: ServiceRuntime, host: str, port: int) -> uvicorn.Server:
-    config = uvicorn.Config(runtime.http_app(), host=host, port=port, log_level="warning", lifespan="on")
+    # log_config=None: uvicorn logs through the handler configure() set, in the same format as every line.
+    config = uvicorn.Config(
+        runtime.http_app(), host=host, port=port, log_level="warning", lifespan="on", log_config=None
+    )
     return uvicorn.Server(config)

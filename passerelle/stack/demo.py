@@ -30,7 +30,8 @@ from rich.table import Table
 from passerelle.broker import topics
 from passerelle.broker.reader import collect
 from passerelle.core.dialect import Draft, InboundContext
-from passerelle.core.envelope import parse_time
+from passerelle.core.envelope import parse_time, subject_of
+from passerelle.core.headers import ORIGINAL_PREFIX
 from passerelle.core.reference import load_reference
 from passerelle.settings import PROJECT_ROOT, Settings
 from passerelle.simulation.lheo_feed import write_feed
@@ -208,7 +209,7 @@ class Demo:
                 for records in batches.values():
                     for record in records:
                         self.tally.last_activity = time.monotonic()
-                        event = dict(record.headers or ()).get("ce_type", b"").decode()
+                        event = subject_of(dict(record.headers or ()).get("ce_type", b"").decode())
                         self.tally.received[f"{event}→{partner}"] += 1
                         try:
                             body = _delivered(record.value, csv_region)
@@ -237,7 +238,7 @@ class Demo:
         for partner in partners:
             for record in await collect(stack.access, topics.outbound(partner)):
                 headers = {k: (v or b"").decode() for k, v in record.headers or ()}
-                event = headers.get("ce_type", "?")
+                event = subject_of(headers.get("ce_type", "?"))
                 delivered[event][partner] += 1
                 if "ce_time" in headers:
                     latencies[event].append(record.timestamp / 1000 - parse_time(headers["ce_time"]).timestamp())
@@ -248,7 +249,7 @@ class Demo:
             for record in await collect(stack.access, topics.dlq(service)):
                 headers = {k: (v or b"").decode() for k, v in record.headers or ()}
                 contract = headers.get("passerelle_error_contract", "").split(" ")[0]
-                event = headers.get("ce_type") or contract or "?"
+                event = subject_of(headers.get(ORIGINAL_PREFIX + "ce_type") or contract or "?")
                 failures[event][headers.get("passerelle_error_code", "?")] += 1
         table = Table(title="Passerelle — bilan par flux")
         for column in ("flux", "envoyés", "livrés (destinataire)", "DLQ", "principales erreurs", "latence p50", "p99"):

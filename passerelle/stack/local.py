@@ -199,7 +199,7 @@ class Stack:
         sock = bound_socket()
         port = sock.getsockname()[1]
         app = create_app(catalogue, credential, journal)
-        config = uvicorn.Config(app, host=LOOPBACK, port=port, log_level="warning")
+        config = uvicorn.Config(app, host=LOOPBACK, port=port, log_level="warning", log_config=None)
         server = uvicorn.Server(config)
         task = asyncio.create_task(server.serve(sockets=[sock]))
         self._registry = (server, task)

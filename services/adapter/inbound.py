@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from passerelle.broker import topics
 from passerelle.core.contracts.errors import ContractError, ValidationFailed
 from passerelle.core.dialect import Draft, InboundContext, Outcome, Rejected
-from passerelle.core.envelope import Envelope, new_trace_parent, parse_time
+from passerelle.core.envelope import Envelope, event_type, new_trace_parent, parse_time, subject_of
 from passerelle.core.events import Dialect
 from passerelle.core.headers import CAUSE, FIRST_LINE
 from passerelle.core.limits import Limits
@@ -51,7 +51,7 @@ class InboundTranslator:
         partner = topics.partner_of(message.topic) or "?"
         self.ctx.metrics.last_message.labels(partner).set(time.time())
         profile = self.ctx.profiles.get(partner)
-        event_type = message.headers.get("ce_type") or None
+        event_type = subject_of(message.headers.get("ce_type") or "") or None
         if profile is None:
             unknown = Rejected.one("partenaire_inconnu", f"aucun profil pour {partner}")
             return self._reject(message, partner, [self._failure(partner, event_type, unknown)], tally)
@@ -159,12 +159,13 @@ class InboundTranslator:
         # changes for the same positionnement (RECUE, then ADMIS), which must stay distinct events.
         item = f"{draft.native_id or draft.position}#{index}"
         envelope = Envelope.new(
-            draft.subject,
+            event_type(draft.subject),
             partner,
             event_id=derived_id(message.input_id, item, draft.subject),
             correlation_id=message.headers.get("correlation_id") or message.input_id,
             traceparent=message.headers.get("traceparent") or new_trace_parent(),
             time=sent_at,
+            dataschema=self.ctx.dataschema(draft.subject, self.ctx.catalogue.latest(draft.subject).version),
         )
         headers = envelope.to_headers()
         headers.append((CAUSE, message.dedupe_key.encode()))

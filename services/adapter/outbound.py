@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from passerelle.broker import topics
 from passerelle.core.dialect import OutboundContext
+from passerelle.core.envelope import event_type
 from passerelle.core.headers import CAUSE, SENDER
 from passerelle.core.problems import Problem
 from passerelle.runtime.canonical import read_canonical
@@ -39,7 +40,10 @@ class OutboundTranslator:
             problem = Problem("rendu", f"rendu {reception.dialect.value} impossible : {type(exc).__name__}")
             return self._reject(message, partner, decoded.subject, problem, tally)
         out_envelope = envelope.derive(
-            decoded.subject, "passerelle", derived_id(envelope.id, "out"), content_type=rendered.content_type
+            event_type(decoded.subject),
+            "passerelle",
+            derived_id(envelope.id, "out"),
+            content_type=rendered.content_type,
         )
         headers = out_envelope.to_headers()
         headers += [(CAUSE, message.dedupe_key.encode()), (SENDER, envelope.source.encode())]

@@ -10,7 +10,7 @@ from passerelle.broker import topics
 from passerelle.broker.access import KafkaAccess
 from passerelle.broker.reader import collect
 from passerelle.core.contracts.errors import ContractError
-from passerelle.core.envelope import Envelope
+from passerelle.core.envelope import Envelope, event_type
 from passerelle.core.headers import CAUSE
 from passerelle.runtime.context import ServiceContext
 from passerelle.runtime.hop import Hop, HopSpec
@@ -48,7 +48,8 @@ class IndicatorsProcessor:
         out: list[Output] = []
         for record in self.state.snapshot(now):
             event_id = derived_id(SUBJECT, record["region"], record["mois"], now.isoformat())
-            envelope = Envelope.new(SUBJECT, "passerelle", event_id=event_id, time=now)
+            schema = self.ctx.dataschema(SUBJECT, self.ctx.catalogue.latest(SUBJECT).version)
+            envelope = Envelope.new(event_type(SUBJECT), "passerelle", event_id=event_id, time=now, dataschema=schema)
             value = self.ctx.codec.encode(SUBJECT, record)
             headers = [*envelope.to_headers(), (CAUSE, event_id.encode())]
             out.append(Output(topics.canonical(SUBJECT), value, record["region"].encode(), headers))

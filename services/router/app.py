@@ -9,6 +9,7 @@ import structlog
 from passerelle.broker import topics
 from passerelle.broker.access import KafkaAccess
 from passerelle.core.audit import AuditChain
+from passerelle.core.envelope import AUDIT_TYPE, JSON_CONTENT_TYPE, event_type
 from passerelle.core.headers import CAUSE, SENDER
 from passerelle.core.problems import Problem
 from passerelle.core.reference import ReferenceData, load_reference
@@ -59,7 +60,10 @@ class RouterProcessor:
                 value = message.value  # nothing to withhold or add: the canonical bytes are the delivery
             else:
                 value = self.ctx.codec.encode(subject, minimised, decoded.version)
-            delivery = envelope.derive(subject, sender, derived_id(envelope.id, recipient))
+            dataschema = self.ctx.dataschema(subject, decoded.version)
+            delivery = envelope.derive(
+                event_type(subject), sender, derived_id(envelope.id, recipient), dataschema=dataschema
+            )
             headers = delivery.to_headers()
             headers += [(CAUSE, message.dedupe_key.encode()), (SENDER, sender.encode())]
             outputs.append(Output(topics.deliver(recipient), value, message.key, headers))
@@ -71,8 +75,12 @@ class RouterProcessor:
                 fields=fields,
                 delivery_id=delivery.id,
             )
-            cause = [(CAUSE, message.dedupe_key.encode())]
-            outputs.append(Output(topics.AUDIT_TOPIC, audit, self.chain.chain_id.encode(), cause))
+            # The audit record is a CloudEvent of its own, caused by the delivery it records.
+            audited = delivery.derive(
+                AUDIT_TYPE, f"passerelle/{SERVICE}", derived_id(delivery.id, "audit"), content_type=JSON_CONTENT_TYPE
+            )
+            headers = [*audited.to_headers(), (CAUSE, message.dedupe_key.encode())]
+            outputs.append(Output(topics.AUDIT_TOPIC, audit, self.chain.chain_id.encode(), headers))
             self.ctx.metrics.deliveries.labels(recipient, subject).inc()
         tally.count("in", sender, subject, "ok")
         return outputs

@@ -8,6 +8,7 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from passerelle.core.envelope import event_type
 from passerelle.simulation import native as simulated
 from passerelle.stack.local import Stack
 from services.region_adapter.dialects import region_csv
@@ -33,7 +34,7 @@ async def test_positionnement_reaches_the_funding_region_and_its_status_comes_ba
     assert body["jeune"]["prenom"] == "Léa"  # region-24 sees identity and contact...
     assert "rqth" not in body["jeune"]  # ...but not sensitive data
     assert "commentaire" not in body  # nor free text
-    assert header(delivered, "ce_type") == "formation.Positionnement"
+    assert header(delivered, "ce_type") == event_type("formation.Positionnement")
 
     status = simulated.region_json_message(
         "formation.StatutCandidature",

@@ -21,6 +21,7 @@ from confluent_kafka.serialization import MessageField, SerializationContext
 
 from passerelle.core.contracts.catalogue import Catalogue
 from passerelle.core.contracts.codec import split_header
+from passerelle.core.envelope import event_type
 from passerelle.stack.local import Stack
 from tests.e2e.traffic import positionnement
 from tests.flows import caused_by, header, native_headers, send, wait_for
@@ -85,4 +86,4 @@ async def test_a_version_registered_by_a_confluent_serializer_is_read_by_the_pip
     headers += [("ce_id", again.encode()), ("correlation_id", again.encode())]
     await producer.send_and_wait(TOPIC, value, key=canonical.key, headers=headers)
     [delivered] = await wait_for(stack.access, "out.region-24", caused_by(again), timeout_s=60)
-    assert header(delivered, "ce_type") == SUBJECT
+    assert header(delivered, "ce_type") == event_type(SUBJECT)

@@ -1,4 +1,4 @@
-"""A real Prometheus (Debian's package) scraping given targets every second, for tests."""
+"""A real Prometheus (Debian's package) with the shipped scrape job and alert rules, scraping every second."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import asyncio
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -15,17 +15,25 @@ import httpx
 import yaml
 
 from passerelle.broker.embedded import LOOPBACK, free_port
+from passerelle.settings import PROJECT_ROOT
+
+SHIPPED = PROJECT_ROOT / "deploy" / "prometheus"
 
 
 @contextmanager
-def prometheus(targets: Sequence[str]) -> Iterator[str]:
+def prometheus(targets: Mapping[str, str]) -> Iterator[str]:
+    """``targets``: each service's ``host:port``, by the service label the shipped configuration gives it."""
     binary = shutil.which("prometheus")
     assert binary, "prometheus absent : « make test » installe le paquet Debian prometheus"
     port = free_port()
+    shipped = yaml.safe_load((SHIPPED / "prometheus.yml").read_text(encoding="utf-8"))
+    [job] = shipped["scrape_configs"]
+    job["static_configs"] = [{"targets": [target], "labels": {"service": name}} for name, target in targets.items()]
     with tempfile.TemporaryDirectory(prefix="prometheus-") as folder:
         config = {
             "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-            "scrape_configs": [{"job_name": "passerelle", "static_configs": [{"targets": list(targets)}]}],
+            "rule_files": [str(SHIPPED / rules) for rules in shipped["rule_files"]],
+            "scrape_configs": [job],
         }
         path = Path(folder) / "prometheus.yml"
         path.write_text(yaml.safe_dump(config))

@@ -51,7 +51,10 @@ async def _grew(url: str, promql: str, before: float, by: int) -> float:
 
 async def test_a_real_prometheus_scrapes_the_services(stack: Stack, producer: AIOKafkaProducer) -> None:
     n = uuid.uuid4().hex[:8]
-    targets = [s.metrics_url.removeprefix("http://").removesuffix("/metrics") for s in stack.running.values()]
+    targets = {
+        name: s.metrics_url.removeprefix("http://").removesuffix("/metrics") for name, s in stack.running.items()
+    }
+    targets["registry"] = (stack.registry_url or "").removeprefix("http://")
     with prometheus(targets) as url:
         # Every target scraped once before the sends, so the totals below are what other tests left.
         up = await query_until(url, 'up{job="passerelle"}', lambda r: len(r) == len(targets))
@@ -67,11 +70,22 @@ async def test_a_real_prometheus_scrapes_the_services(stack: Stack, producer: AI
             count=3,
         )
         ready = await query_until(url, "passerelle_service_ready", lambda r: len(r) == len(targets))
-        assert {s["metric"]["service"] for s in ready} == {"milo_adapter", "region_adapter", "router", "indicators"}
+        assert {s["metric"]["service"] for s in ready} == set(targets)
         assert all(s["value"][1] == "1" for s in ready)
+        # The services' own `service` label kept (honor_labels), never doubled as exported_service.
+        assert await query_until(url, '{exported_service!=""}', lambda _: True) == []
+        assert {s["metric"]["service"] for s in await query_until(url, "up", lambda _: True)} == set(targets)
+        # Process and garbage-collector metrics of every service; the hops say they reach the broker.
+        memory = await query_until(url, "process_resident_memory_bytes", lambda r: len(r) == len(targets))
+        assert all(float(s["value"][1]) > 0 for s in memory)
+        assert await query_until(url, "python_gc_collections_total", lambda r: len(r) >= len(targets))
+        reachable = await query_until(url, "passerelle_broker_reachable", lambda r: len(r) == len(stack.running))
+        assert all(s["value"][1] == "1" for s in reachable)
         assert await _grew(url, DELIVERED, before[DELIVERED], 3) >= 3
         assert await _grew(url, REJECTED, before[REJECTED], 1) >= 1
         assert await _grew(url, LATENCY, before[LATENCY], 3) >= 3
+        # The shipped rules are loaded and evaluated: the SLO ratio has a value now that there is traffic.
+        assert await query_until(url, "passerelle:end_to_end_slow_ratio:rate5m", lambda r: len(r) == 1)
 
 
 async def test_trace_context_follows_an_event_across_services(stack: Stack, producer: AIOKafkaProducer) -> None:

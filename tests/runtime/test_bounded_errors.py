@@ -8,6 +8,7 @@ import orjson
 import pytest
 from confluent_kafka import KafkaError, KafkaException
 
+from passerelle.core.envelope import DEAD_LETTER_TYPE
 from passerelle.core.problems import Problem
 from passerelle.metrics import ServiceMetrics
 from passerelle.runtime.failures import Failure, failure_outputs
@@ -161,7 +162,8 @@ def test_a_record_refused_for_its_size_is_dead_lettered_and_the_batch_goes_on() 
     topics = [t for t, _, _ in producer.sent]
     assert topics == ["canon.formation.Positionnement", "dlq.region_adapter"]
     degraded = dict(producer.sent[1][2])
-    assert degraded["passerelle_error_code"] == b"sortie_refusee" and degraded["ce_id"] == b"e-2"
+    assert degraded["passerelle_error_code"] == b"sortie_refusee" and degraded["passerelle_original_ce_id"] == b"e-2"
+    assert degraded["ce_type"] == DEAD_LETTER_TYPE.encode()  # a CloudEvent of its own
     assert degraded["passerelle_error_target_topic"] == b"out.imilo"
 
 

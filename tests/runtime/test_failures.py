@@ -14,10 +14,12 @@ import orjson
 import pytest
 import structlog
 
+from passerelle.core.envelope import DEAD_LETTER_TYPE, FEEDBACK_TYPE
 from passerelle.core.headers import CAUSE, REPLAY, SENDER
 from passerelle.core.problems import Problem
-from passerelle.runtime.failures import FEEDBACK_TYPE, Failure, failure_outputs, reject
+from passerelle.runtime.failures import Failure, failure_outputs, reject
 from passerelle.runtime.messages import Incoming, Output, derived_id
+from passerelle.runtime.replay import DlqEntry
 from passerelle.runtime.tally import Tally
 
 NOW = datetime(2026, 3, 2, 8, 15, 2, 113000, tzinfo=UTC)
@@ -74,7 +76,7 @@ def test_one_dlq_record_holds_the_original_and_every_error_header() -> None:
     assert (dlq.topic, dlq.value, dlq.key) == ("dlq.region_adapter", message.value, b"cle")
     details = errors(dlq).pop("details")
     assert {k: v for k, v in errors(dlq).items() if k != "details"} == {
-        "format": "1",
+        "format": "2",
         "code": "date",
         "path": "date_statut",
         "rule": "date",
@@ -95,8 +97,13 @@ def test_one_dlq_record_holds_the_original_and_every_error_header() -> None:
         {**DATE.as_dict(), "position": "ligne 3", "contrat": f"{STATUT} v1"},
         {**STATUS.as_dict(), "position": "ligne 3", "contrat": f"{STATUT} v1"},
     ]
-    # The input's own headers are kept, each error header is written once.
-    assert (one(dlq, "ce_id"), one(dlq, "ce_type"), one(dlq, "correlation_id")) == ("m-1", STATUT, "corr-1")
+    # The input's own headers are kept (its CloudEvents attributes renamed), each error header is written once.
+    original = (one(dlq, "passerelle_original_ce_id"), one(dlq, "passerelle_original_ce_type"))
+    assert (*original, one(dlq, "correlation_id")) == ("m-1", STATUT, "corr-1")
+    # The record is a CloudEvent of its own, from the service that refused the input, about that input.
+    assert one(dlq, "ce_type") == DEAD_LETTER_TYPE and one(dlq, "ce_source") == "passerelle/region_adapter"
+    assert one(dlq, "ce_id") == derived_id("dlq", "m-1") and one(dlq, "ce_time") == MOMENT
+    assert one(dlq, "ce_specversion") == "1.0"
     names = [k for k, _ in dlq.headers]
     assert len(names) == len(set(names))
     assert one(dlq, CAUSE) == "m-1" and one(dlq, SENDER) == "region-24"
@@ -262,3 +269,26 @@ def test_reject_counts_an_unknown_partner_as_a_question_mark(partner: str | None
     label = partner or "?"
     assert tally.counts == {("out", label, STATUT, "dlq"): 1}
     assert tally.dlq == {(label, "date"): 1}
+
+
+def test_a_dead_letter_replays_as_the_original_with_its_own_attributes() -> None:
+    message = incoming(
+        b"P-1;31/02/2026;INVENTE", "in.region-24", **{"correlation_id": "corr-1", "content-type": "text/csv"}
+    )
+    dlq, _ = failure_outputs(message, [failure()], now=NOW)
+    assert one(dlq, "content-type") == "text/csv"  # the DLQ record's data is the original's bytes
+    entry = DlqEntry("dlq.region_adapter", 0, 7, 0, dlq.key, dlq.value, tuple(dlq.headers))
+    assert entry.original("ce_id") == "m-1" and entry.original("ce_type") == STATUT
+    replayed = entry.replay()
+    assert (replayed.topic, replayed.value, replayed.key) == ("in.region-24", message.value, b"cle")
+    expected = [*message.raw_headers, (SENDER, b"region-24"), (REPLAY, b"dlq.region_adapter@0:7")]
+    assert replayed.headers == expected
+
+
+def test_a_dead_letter_of_the_first_format_replays_as_before() -> None:
+    headers = (("ce_id", b"m-1"), ("ce_type", STATUT.encode()), ("passerelle_error_format", b"1"))
+    entry = DlqEntry(
+        "dlq.region_adapter", 0, 3, 0, b"cle", b"x", (*headers, ("passerelle_error_source_topic", b"in.region-24"))
+    )
+    assert entry.original("ce_id") == "m-1"
+    assert entry.replay().headers == [*headers[:2], (REPLAY, b"dlq.region_adapter@0:3")]
