@@ -2,38 +2,61 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import shutil
 import subprocess
+import tomllib
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import jsonschema
+import kubernetes_validate
 import pytest
 import typer
 import yaml
+from fastapi.testclient import TestClient
 
 from passerelle.broker.acl import ADMIN, BROKER, Grant, Operation, Pattern, Resource
 from passerelle.broker.acl import principal as kafka_principal
 from passerelle.broker.apache import BROKER_PROPERTIES, kafka_version, read_properties
+from passerelle.broker.clients import consumer_config
 from passerelle.broker.pki import CA_FILE
+from passerelle.broker.topics import TopicSpec
 from passerelle.cli import app as cli_app
 from passerelle.core.contracts.catalogue import Catalogue
 from passerelle.core.partners import Profiles
 from passerelle.metrics import ServiceMetrics
+from passerelle.runtime.context import ServiceContext
+from passerelle.runtime.hop import BROKER_DOWN, Hop, group_of
+from passerelle.runtime.service import ServiceRuntime
 from passerelle.settings import PROJECT_ROOT, Settings
 from passerelle.stack.deployables import SERVICES as KAFKA_SERVICES
-from passerelle.stack.rights import REGISTRY, REGISTRY_GROUPS, SCHEMAS_TOPIC, principals, registry_grants
+from passerelle.stack.rights import (
+    REGISTRY,
+    REGISTRY_GROUPS,
+    SCHEMAS_TOPIC,
+    principals,
+    registry_grants,
+    service_grants,
+    service_specs,
+)
+from services.registry.app import create_app as registry_app
+from services.registry.journal import MemoryJournal
 from services.registry.settings import RegistrySettings
+from services.registry.store import RegistryStore
 
 DEPLOY = PROJECT_ROOT / "deploy"
 COMPOSE_TEXT = (PROJECT_ROOT / "docker-compose.yml").read_text(encoding="utf-8")
 COMPOSE = yaml.safe_load(COMPOSE_TEXT)
 SERVICES = ("milo-adapter", "region-adapter", "router", "indicators", "registry")
+PYPROJECT = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+# Every Passerelle container runs the image of this version (compose builds it), never a moving tag like latest.
+PASSERELLE_IMAGE = f"passerelle:{PYPROJECT['project']['version']}"
 # What `passerelle dev certs --dossier ./secrets/certs` writes (passerelle/broker/pki.py) and where the SCRAM
 # passwords are kept: ./secrets/kafka/<principal>.password, the layout `passerelle acl apply --mots-de-passe` reads.
 CERTS = PurePosixPath("secrets/certs")
@@ -83,7 +106,7 @@ def test_compose_production_settings() -> None:
     services = COMPOSE["services"]
     for name in SERVICES:
         service = services[name]
-        assert service["image"] == "passerelle:latest" and service["build"] == "."
+        assert service["image"] == PASSERELLE_IMAGE and service["build"] == "."
         env = service["environment"]
         assert env["PASSERELLE_PRODUCER_IDEMPOTENCE"] == "true" and env["PASSERELLE_PRODUCER_ACKS"] == "all"
         assert "PASSERELLE_PSEUDONYM_SECRET" not in env  # the key comes from a secret file only
@@ -198,6 +221,7 @@ def test_compose_kafka_runs_the_tested_version_with_the_settings_of_deploy_kafka
     settings = read_properties(BROKER_PROPERTIES)
     assert {"default.replication.factor", "min.insync.replicas", "auto.create.topics.enable"} <= set(settings)
     volumes = COMPOSE.get("volumes") or {}
+    data_volumes = []
     for name, service in _kafka_services().items():
         image, _, tag = service["image"].partition(":")
         assert (image, tag) == ("apache/kafka", kafka_version()), name
@@ -208,6 +232,8 @@ def test_compose_kafka_runs_the_tested_version_with_the_settings_of_deploy_kafka
         data = env["KAFKA_LOG_DIRS"]
         [mount] = [m for m in service["volumes"] if m.endswith(f":{data}")]
         assert mount.split(":")[0] in volumes, name
+        data_volumes.append(mount.split(":")[0])
+    assert len(set(data_volumes)) == len(data_volumes) == 3  # each node its own log, none shared
 
 
 @pytest.mark.parametrize("where", ["k8s", "compose"])
@@ -508,6 +534,8 @@ def test_prometheus_configuration_and_rules() -> None:
         "PasserelleConsumerLagGrowing",
         "PasserellePartnerSilent",
         "PasserelleLatencySloBurn",
+        "PasserelleBrokerUnreachable",
+        "PasserelleUnderReplicatedPartitions",
     }
     tested = (DEPLOY / "prometheus" / "tests" / "passerelle_test.yml").read_text(encoding="utf-8")
     assert all(f"alertname: {a}" in tested for a in alerts)
@@ -598,8 +626,10 @@ def test_kubernetes_manifests() -> None:
     assert instance["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
     config = next(d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "passerelle-config")
     assert config["data"]["PASSERELLE_AUDIT_SIGNING_KEY_FILE"].startswith("/run/secrets/passerelle-audit/")
-    hpas = {d["spec"]["scaleTargetRef"]["name"] for d in docs if d["kind"] == "HorizontalPodAutoscaler"}
-    assert {"milo-adapter", "region-adapter", "router"} <= hpas
+    scaled = {d["spec"]["scaleTargetRef"]["name"] for d in docs if d["kind"] == "ScaledObject"}
+    assert scaled == {"milo-adapter", "region-adapter", "router"}
+    # KEDA makes the HorizontalPodAutoscaler of each ScaledObject: another one would fight it over the replicas.
+    assert not [d for d in docs if d["kind"] == "HorizontalPodAutoscaler"]
     assert any(d["kind"] == "Job" for d in docs)
     kustomization = yaml.safe_load((DEPLOY / "k8s" / "kustomization.yaml").read_text(encoding="utf-8"))
     assert all((DEPLOY / "k8s" / r).is_file() for r in kustomization["resources"])
@@ -689,12 +719,376 @@ def test_kubernetes_secrets_are_mounted_files_never_values() -> None:
     assert set(passwords["stringData"]) == {f"{p}.password" for p in principals(_partners())}
 
 
+# The Kubernetes releases the manifests are checked against: 1.31, the first where every field they use is GA (a
+# PodDisruptionBudget's unhealthyPodEvictionPolicy), and the newest whose schemas kubernetes-validate ships.
+KUBERNETES_RELEASES = ("1.31", kubernetes_validate.latest_version())
+# KEDA's CustomResourceDefinitions, as its release v2.21.1 ships them (tests/deploy/README.md).
+KEDA_CRDS = Path(__file__).parent / "keda"
+KEDA_API = "keda.sh/v1alpha1"
+# The Kafka scaler's parameters in KEDA v2.21.1 (pkg/scalers/kafka_scaler.go): the CRD types trigger metadata as a
+# map of strings only, so a misspelled key would be ignored by the cluster and by the schema alike.
+KAFKA_SCALER_METADATA = {
+    "bootstrapServers",
+    "consumerGroup",
+    "topic",
+    "partitionLimitation",
+    "lagThreshold",
+    "activationLagThreshold",
+    "offsetResetPolicy",
+    "allowIdleConsumers",
+    "excludePersistentLag",
+    "scaleToZeroOnInvalidOffset",
+    "limitToPartitionsWithLag",
+    "ensureEvenDistributionOfPartitions",
+    "fullMetadata",
+    "version",
+    "tls",
+    "unsafeSsl",
+    "sasl",
+    "saslTokenProvider",
+    "awsRegion",
+}
+# Those KEDA may also read from a variable of the scaled workload's container, named by <parameter>FromEnv.
+KAFKA_SCALER_FROM_ENV = {"bootstrapServers", "consumerGroup", "topic"}
+KAFKA_SCALER_AUTH = {"tls", "ca", "cert", "key", "keyPassword", "sasl", "username", "password", "saslTokenProvider"}
+# The scaler's name for each SCRAM mechanism a broker listener may enable.
+KEDA_SASL = {"SCRAM-SHA-512": "scram_sha512", "SCRAM-SHA-256": "scram_sha256"}
+# kustomize's own file: the cluster never sees a Kustomization, so no Kubernetes schema describes it.
+KUSTOMIZE_API = "kustomize.config.k8s.io/"
+
+
+def _kubernetes_schema_error(doc: dict[str, Any], release: str) -> str | None:
+    """What the Kubernetes OpenAPI schema of ``release`` refuses in ``doc`` (unknown fields too), or None."""
+    try:
+        kubernetes_validate.validate(doc, release, strict=True)
+    except kubernetes_validate.ValidationError as error:
+        where = "/".join(str(part) for part in error.absolute_path)
+        return f"{doc['kind']}/{doc['metadata']['name']} ({release}) {where}: {error.message}"
+    return None
+
+
+def _closed(schema: Any) -> Any:
+    """A CRD's OpenAPI schema that refuses unknown fields, as the API server's pruning would drop them silently."""
+    if isinstance(schema, list):
+        return [_closed(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    closed = {key: _closed(value) for key, value in schema.items()}
+    opened = "additionalProperties" in closed or closed.get("x-kubernetes-preserve-unknown-fields")
+    if "properties" in closed and not opened:
+        closed["additionalProperties"] = False
+    return closed
+
+
+def _keda_validators() -> dict[str, jsonschema.protocols.Validator]:
+    """KEDA's kind → a validator of its served version's schema, unknown fields refused."""
+    validators: dict[str, jsonschema.protocols.Validator] = {}
+    for path in sorted(KEDA_CRDS.glob("*.yaml")):
+        crd = yaml.safe_load(path.read_text(encoding="utf-8"))
+        [version] = [v for v in crd["spec"]["versions"] if v["served"] and v["storage"]]
+        assert f"{crd['spec']['group']}/{version['name']}" == KEDA_API, path.name
+        schema = _closed(version["schema"]["openAPIV3Schema"])
+        validators[crd["spec"]["names"]["kind"]] = jsonschema.Draft202012Validator(schema)
+    return validators
+
+
+def _keda_schema_errors(doc: dict[str, Any], validators: dict[str, jsonschema.protocols.Validator]) -> list[str]:
+    name = f"{doc['kind']}/{doc['metadata']['name']}"
+    errors = [
+        f"{name} {'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validators[doc["kind"]].iter_errors(doc)
+    ]
+    known = KAFKA_SCALER_METADATA | {f"{key}FromEnv" for key in KAFKA_SCALER_FROM_ENV}
+    for trigger in doc["spec"].get("triggers", []):
+        assert trigger["type"] == "kafka", name  # the only scaler whose parameters are listed above
+        errors += [f"{name}: unknown parameter {key}" for key in sorted(set(trigger["metadata"]) - known)]
+    if doc["kind"] == "TriggerAuthentication":
+        refs = [e for ref in ("env", "secretTargetRef", "configMapTargetRef") for e in doc["spec"].get(ref, [])]
+        errors += [
+            f"{name}: unknown parameter {e['parameter']}" for e in refs if e["parameter"] not in KAFKA_SCALER_AUTH
+        ]
+    return errors
+
+
+@pytest.mark.parametrize("release", KUBERNETES_RELEASES)
+def test_kubernetes_manifests_follow_the_kubernetes_schemas(release: str) -> None:
+    docs = _k8s()
+    kubernetes = [d for d in docs if not d["apiVersion"].startswith((KUSTOMIZE_API, "keda.sh/"))]
+    assert {d["kind"] for d in kubernetes} >= {"Deployment", "StatefulSet", "Job", "PodDisruptionBudget", "ConfigMap"}
+    errors = [error for doc in kubernetes if (error := _kubernetes_schema_error(doc, release))]
+    assert not errors, "\n".join(errors)
+    # The schemas are strict: a misspelled field is refused, not ignored.
+    [deployment, *_] = [d for d in kubernetes if d["kind"] == "Deployment"]
+    misspelled = copy.deepcopy(deployment)
+    misspelled["spec"]["template"]["spec"]["containers"][0]["securityContext"]["readOnlyRootFileSystem"] = True
+    assert _kubernetes_schema_error(misspelled, release)
+
+
+def test_keda_objects_follow_kedas_crd_schemas() -> None:
+    validators = _keda_validators()
+    assert set(validators) == {"ScaledObject", "TriggerAuthentication"}
+    keda = [d for d in _k8s() if d["apiVersion"].startswith("keda.sh/")]
+    assert {d["apiVersion"] for d in keda} == {KEDA_API} and {d["kind"] for d in keda} == set(validators)
+    errors = [error for doc in keda for error in _keda_schema_errors(doc, validators)]
+    assert not errors, "\n".join(errors)
+    # A field of the HorizontalPodAutoscaler's spelling, or a scaler parameter KEDA does not know, is refused.
+    [scaled, *_] = [d for d in keda if d["kind"] == "ScaledObject"]
+    misspelled = copy.deepcopy(scaled)
+    misspelled["spec"]["maxReplicas"] = 6
+    assert _keda_schema_errors(misspelled, validators)
+    misspelled = copy.deepcopy(scaled)
+    misspelled["spec"]["triggers"][0]["metadata"]["consumerGroupe"] = "x"
+    assert _keda_schema_errors(misspelled, validators)
+
+
+def _mounted_volume(pod: dict[str, Any], mount: dict[str, Any]) -> dict[str, Any]:
+    [volume] = [v for v in pod["volumes"] if v["name"] == mount["name"]]
+    return volume
+
+
+def test_kubernetes_containers_are_hardened() -> None:
+    """The Pod Security Standard's restricted profile, and a read-only root filesystem with /tmp the one scratch."""
+    containers = _k8s_containers(_k8s())
+    assert {name for name, _, _ in containers} >= {*SERVICES, "passerelle-topics", "passerelle-acl"}
+    for name, pod, container in containers:
+        assert container["image"] == PASSERELLE_IMAGE, name
+        context = container["securityContext"]
+        assert context["runAsNonRoot"] is True and pod["securityContext"]["runAsNonRoot"] is True, name
+        assert pod["securityContext"]["runAsUser"] != 0, name
+        assert context["allowPrivilegeEscalation"] is False and context["readOnlyRootFilesystem"] is True, name
+        assert context["capabilities"] == {"drop": ["ALL"]}, name
+        assert context["seccompProfile"] == {"type": "RuntimeDefault"}, name
+        assert not {"privileged", "procMount", "windowsOptions"} & set(context), name
+        assert not {"hostNetwork", "hostPID", "hostIPC"} & set(pod), name
+        # None of them calls the Kubernetes API: no token of the namespace's service account in the pod.
+        assert pod["automountServiceAccountToken"] is False, name
+        # Only the scratch may be written: every other volume is a read-only Secret or ConfigMap.
+        writable = {m["mountPath"]: _mounted_volume(pod, m) for m in container["volumeMounts"] if not m.get("readOnly")}
+        assert set(writable) == {"/tmp"} and "emptyDir" in writable["/tmp"], (name, writable)
+        assert writable["/tmp"]["emptyDir"].get("sizeLimit"), name  # a full /tmp evicts the pod, not the node
+        for volume in pod["volumes"]:
+            assert set(volume) - {"name"} <= {"secret", "configMap", "emptyDir"}, (name, volume)
+
+
+class _WaitingHop:
+    """A hop whose broker is away: what /health reports while a started service waits for it."""
+
+    healthy = False
+    why_not_healthy = BROKER_DOWN
+
+
+class _WaitingJournal(MemoryJournal):
+    """The registry's log while the broker is away: the registry answers but is not ready."""
+
+    @property
+    def trouble(self) -> str | None:
+        return BROKER_DOWN
+
+
+def _probe_client(args: list[str]) -> TestClient:
+    """The HTTP application the container's command serves, as it answers while the broker is away."""
+    if args[:2] == ["service", "run"]:
+        service = args[2].replace("-", "_")
+        ctx = ServiceContext.build(service, Settings())
+        return TestClient(ServiceRuntime(ctx, cast("list[Hop]", [_WaitingHop()])).http_app())
+    assert args[:2] == ["registry", "serve"], args
+    catalogue = Catalogue.load(PROJECT_ROOT / "schemas" / "avro")
+    journal = _WaitingJournal(RegistryStore.from_catalogue(catalogue))
+    return TestClient(registry_app(catalogue, journal=journal))
+
+
+def _port(container: dict[str, Any], probe: dict[str, Any]) -> int:
+    port = probe["httpGet"]["port"]
+    if isinstance(port, int):
+        return port
+    [number] = [p["containerPort"] for p in container["ports"] if p["name"] == port]
+    return int(number)
+
+
+def test_kubernetes_liveness_asks_whether_the_process_answers_not_whether_it_is_ready() -> None:
+    """Liveness on a path that answers 200 while /health (readiness) answers 503: a pod that waits for the broker
+    is taken out of the Service, never killed for it. Asked of each container's own HTTP application."""
+    docs = _k8s()
+    workloads = [(name, c) for name, _, c in _k8s_containers(docs) if name in SERVICES]
+    assert {name for name, _ in workloads} == set(SERVICES)
+    for name, container in workloads:
+        liveness, readiness = container["livenessProbe"], container["readinessProbe"]
+        assert set(liveness) & {"httpGet", "tcpSocket", "exec", "grpc"} == {"httpGet"}, name
+        assert _port(container, liveness) == _port(container, readiness), name
+        # Started once the same path first answers, so liveness never has to guess a start's length.
+        if "startupProbe" in container:
+            assert container["startupProbe"]["httpGet"] == liveness["httpGet"], name
+        # A busy hop holds the interpreter: a one-second answer would be too short a wait.
+        assert liveness.get("timeoutSeconds", 1) >= 5, name
+        client = _probe_client(container["args"])
+        assert client.get(readiness["httpGet"]["path"]).status_code == 503, name
+        assert client.get(liveness["httpGet"]["path"]).status_code == 200, name
+    # Long starts (a hop rebuilds its memory of inputs done, the router finds where its chain ends) are waited for.
+    for name, container in workloads:
+        if container.get("args", [])[:2] == ["service", "run"]:
+            startup = container["startupProbe"]
+            assert startup["periodSeconds"] * startup["failureThreshold"] >= 300, name
+
+
+def _sizes(workload: dict[str, Any], docs: list[dict[str, Any]]) -> tuple[int, int]:
+    """The fewest and the most replicas the workload runs: its ScaledObject's bounds, else its own count."""
+    name = workload["metadata"]["name"]
+    scaled = [d["spec"] for d in docs if d["kind"] == "ScaledObject" and d["spec"]["scaleTargetRef"]["name"] == name]
+    if scaled:
+        return int(scaled[0].get("minReplicaCount", 0)), int(scaled[0].get("maxReplicaCount", 100))
+    return int(workload["spec"].get("replicas", 1)), int(workload["spec"].get("replicas", 1))
+
+
+def _allowed_disruptions(budget: dict[str, Any], replicas: int) -> int:
+    spec = budget["spec"]
+    assert ("maxUnavailable" in spec) != ("minAvailable" in spec), budget["metadata"]["name"]
+    if "maxUnavailable" in spec:
+        return min(int(spec["maxUnavailable"]), replicas)
+    return max(replicas - int(spec["minAvailable"]), 0)
+
+
+def test_kubernetes_disruption_budgets_let_a_drain_through_one_pod_at_a_time() -> None:
+    docs = _k8s()
+    budgets = [d for d in docs if d["kind"] == "PodDisruptionBudget"]
+    workloads = {d["metadata"]["name"]: d for d in docs if d["kind"] in {"Deployment", "StatefulSet"}}
+    for name, workload in workloads.items():
+        labels = workload["spec"]["template"]["metadata"]["labels"]
+        [budget] = [b for b in budgets if b["spec"]["selector"]["matchLabels"].items() <= labels.items()]
+        # A pod that is not ready (waiting for the broker) never holds a node's drain.
+        assert budget["spec"]["unhealthyPodEvictionPolicy"] == "AlwaysAllow", name
+        # A drain is never stuck, even at the smallest size, and takes one pod at a time, even at the largest.
+        smallest, largest = _sizes(workload, docs)
+        assert _allowed_disruptions(budget, smallest) == _allowed_disruptions(budget, largest) == 1, name
+    # The registry runs two replicas: one keeps answering the services' schema lookups during a drain.
+    assert _sizes(workloads["registry"], docs) == (2, 2)
+    assert len(budgets) == len(workloads)
+
+
+def _trigger_authentication(docs: list[dict[str, Any]], trigger: dict[str, Any]) -> dict[str, Any]:
+    ref = trigger["authenticationRef"]
+    assert ref.get("kind", "TriggerAuthentication") == "TriggerAuthentication", ref
+    [auth] = [d for d in docs if d["kind"] == "TriggerAuthentication" and d["metadata"]["name"] == ref["name"]]
+    return auth
+
+
+def _keda_auth_params(auth: dict[str, Any], pod: dict[str, Any], docs: list[dict[str, Any]]) -> dict[str, Any]:
+    """What KEDA passes the scaler: a variable's value from the scaled container, else ("secret" or "configMap",
+    its name, its key), as KEDA's resolver reads each kind of reference."""
+    params: dict[str, Any] = {}
+    for entry in auth["spec"].get("env", []):
+        [container] = [c for c in pod["containers"] if c["name"] == entry["containerName"]]
+        params[entry["parameter"]] = _k8s_env(container, docs)[entry["name"]]
+    for kind, ref in (("secret", "secretTargetRef"), ("configMap", "configMapTargetRef")):
+        for entry in auth["spec"].get(ref, []):
+            params[entry["parameter"]] = (kind, entry["name"], entry["key"])
+    return params
+
+
+def test_consumers_scale_on_the_lag_of_their_consumer_group() -> None:
+    """KEDA's Kafka scaler reads each consumer's group lag on each input topic of its hop, as the service's own
+    principal over SCRAM-SHA-512 and TLS, and never scales a service past its topics' partitions."""
+    docs = _k8s()
+    specs = service_specs(Settings())
+    workloads = {d["metadata"]["name"]: d for d in docs if d["kind"] in {"Deployment", "StatefulSet"}}
+    scaled_objects = {d["spec"]["scaleTargetRef"]["name"]: d for d in docs if d["kind"] == "ScaledObject"}
+    client = next(iter(_kafka_services().values()))["environment"]
+    offset_reset = consumer_config(Settings(kafka_bootstrap="kafka-0:9093"), "g", read_committed=True)
+    for name, scaled in scaled_objects.items():
+        workload, spec = workloads[name], specs[name]
+        target = scaled["spec"]["scaleTargetRef"]
+        assert (target["apiVersion"], target["kind"]) == (workload["apiVersion"], workload["kind"]), name
+        # KEDA owns the count: applying the manifests again must not reset it to the file's.
+        assert "replicas" not in workload["spec"], name
+        pod = workload["spec"]["template"]["spec"]
+        [container] = [c for c in pod["containers"] if c["name"] == target["envSourceContainerName"]]
+        env = _k8s_env(container, docs)
+        principal = env["PASSERELLE_KAFKA_USERNAME"]
+        assert container["args"] == ["service", "run", principal], name
+        partitions = min(TopicSpec.of(topic).partitions for topic in spec.inputs)
+        assert 1 <= scaled["spec"]["minReplicaCount"] <= scaled["spec"]["maxReplicaCount"] <= partitions, name
+        triggers = scaled["spec"]["triggers"]
+        assert {t["type"] for t in triggers} == {"kafka"}, name
+        topics = [t["metadata"]["topic"] for t in triggers]
+        assert sorted(topics) == sorted(set(spec.inputs)), name  # every input topic once, and only those
+        grants = service_grants(principal, spec)
+        assert _allowed(grants, principal, Resource.GROUP, group_of(spec.service), Operation.DESCRIBE), name
+        for trigger in triggers:
+            meta = trigger["metadata"]
+            topic = meta["topic"]
+            assert meta["consumerGroup"] == group_of(spec.service), (name, topic)
+            assert env[meta["bootstrapServersFromEnv"]] == env["PASSERELLE_KAFKA_BOOTSTRAP"], (name, topic)
+            # A group with no offset yet starts where the hop starts: the whole topic is its lag.
+            assert meta["offsetResetPolicy"] == offset_reset["auto.offset.reset"], (name, topic)
+            # Never more replicas than partitions with something to read (KEDA caps the lag unless told not to).
+            assert meta.get("allowIdleConsumers", "false") == "false", (name, topic)
+            assert int(meta["lagThreshold"]) > 0, (name, topic)
+            # The brokers' version: with its default, 1.0, KEDA speaks protocol versions Kafka 4 removed (KIP-896).
+            assert meta["version"] == kafka_version(), (name, topic)
+            assert env["PASSERELLE_KAFKA_SECURITY"] == "SASL_SSL" and meta["tls"] == "enable", (name, topic)
+            assert meta["sasl"] == KEDA_SASL[client["KAFKA_SASL_ENABLED_MECHANISMS"]], (name, topic)
+            # It reads what the service's own ACLs already let it describe: no new right on the cluster.
+            assert _allowed(grants, principal, Resource.TOPIC, topic, Operation.DESCRIBE), (name, topic)
+            params = _keda_auth_params(_trigger_authentication(docs, trigger), pod, docs)
+            assert params["username"] == principal, (name, topic)
+            assert params["password"] == ("secret", K8S_PASSWORDS, f"{principal}.password"), (name, topic)
+            assert params["ca"] == ("configMap", K8S_CA, CA_FILE), (name, topic)
+    # The consumers that may run several replicas; the indicators service holds state one replica must see whole.
+    assert set(scaled_objects) == {"milo-adapter", "region-adapter", "router"}
+    assert workloads["indicators"]["spec"]["replicas"] == 1
+    # The router's pods are named router-0, router-1…, each its audit chain: a StatefulSet, whatever KEDA sets.
+    router = workloads["router"]
+    assert (
+        router["kind"] == "StatefulSet" and scaled_objects["router"]["spec"]["scaleTargetRef"]["kind"] == "StatefulSet"
+    )
+    [env_id] = [
+        e for e in router["spec"]["template"]["spec"]["containers"][0]["env"] if e["name"] == "PASSERELLE_INSTANCE_ID"
+    ]
+    assert env_id["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
+
+
+def _image_tag(image: str) -> str:
+    """The tag of ``[registry[:port]/]name:tag`` (a registry's port is not a tag); empty when there is none."""
+    return image.rpartition("/")[2].partition(":")[2]
+
+
+def test_images_are_pinned_by_version() -> None:
+    for name, service in COMPOSE["services"].items():
+        image = service["image"]
+        assert _image_tag(image) not in {"", "latest"}, (name, image)
+        # Passerelle's containers run the image built from this checkout, tagged with pyproject.toml's version.
+        if "build" in service:
+            assert image == PASSERELLE_IMAGE, name
+    assert sum("build" in s for s in COMPOSE["services"].values()) == 8
+    for name, _, container in _k8s_containers(_k8s()):
+        assert container["image"] == PASSERELLE_IMAGE, name
+
+
+def test_compose_passerelle_containers_are_hardened() -> None:
+    """Passerelle's own containers (services, registry, one-shot jobs): read-only, /tmp in memory, no privilege.
+    The third-party images (Kafka, Karapace, Prometheus, Grafana) write where they were built to and keep theirs."""
+    ours = {name: s for name, s in COMPOSE["services"].items() if s["image"] == PASSERELLE_IMAGE}
+    assert set(ours) == {*SERVICES, "topics", "acl", "contracts-publish"}
+    for name, service in ours.items():
+        assert service["read_only"] is True, name
+        assert [t.partition(":")[0] for t in service["tmpfs"]] == ["/tmp"], name
+        assert "no-new-privileges:true" in service["security_opt"], name
+        assert service["cap_drop"] == ["ALL"] and not service.get("cap_add"), name
+        assert not service.get("privileged") and not service.get("user"), name  # the image's non-root user
+        assert "volumes" not in service, name  # nothing of the host's but the secrets, which are read-only
+
+
 def test_image_installs_what_the_makefile_installs() -> None:
     dockerfile = (PROJECT_ROOT / "Dockerfile").read_text(encoding="utf-8")
     makefile = (PROJECT_ROOT / "Makefile").read_text(encoding="utf-8")
     assert "pip install --quiet -e '.[dev]'" in makefile
     assert "pip install --quiet ." in dockerfile  # the same distribution, without the editable dev tooling
-    assert "USER passerelle" in dockerfile and "HEALTHCHECK" in dockerfile
+    assert "HEALTHCHECK" in dockerfile
+    # Numeric, so runAsNonRoot is checked from the image alone: the user and group every pod runs as, and the
+    # group that reads the mounted secrets.
+    [(uid, gid)] = re.findall(r"^USER (\d+):(\d+)$", dockerfile, flags=re.M)
+    assert int(uid) != 0 and gid == SECRETS_GROUP
+    for name, pod, _ in _k8s_containers(_k8s()):
+        context = pod["securityContext"]
+        assert (context["runAsUser"], context["runAsGroup"], context["fsGroup"]) == (int(uid), int(gid), int(gid)), name
     for folder in ("passerelle", "services", "schemas", "contracts"):
         assert f"COPY {folder}" in dockerfile
 
