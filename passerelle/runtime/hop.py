@@ -57,6 +57,8 @@ T = TypeVar("T")
 BROKER_DOWN = "broker injoignable"
 STARTING = "demarrage"
 FENCED = "instance évincée : une autre instance a repris ses partitions"
+WRITE_BLOCKED = "écriture impossible : le broker répond mais ne valide plus d'écriture"
+PRODUCE_FAILED = "production impossible : broker injoignable ou refus"
 # A hop that consumes nothing for this long while input waits is reported stalled on /health.
 STALL_AFTER_S = 60.0
 # A loop that has not gone round for this long (a client call that never returns) is reported on /health.
@@ -66,7 +68,12 @@ _CALL_TIMEOUT_S = 30.0
 _CLOSE_WAIT_S = 10.0
 # Each try of a transactional call that is tried again: short, so /health tells soon that the broker is away.
 _RETRIED_CALL_S = 10.0
+# An idle hop proves every so often that it could still commit (see _can_write).
+_PROBE_IDLE_S = 10.0
+_PROBE_EVERY_S = 10.0
 # Headers a degraded DLQ record keeps from the refused output, so an operator can follow it.
+# Troubles a quiet partition does not clear: only their own cause going away does.
+_STICKY = frozenset({FENCED, WRITE_BLOCKED})
 _KEPT_ON_DEGRADE = frozenset({"ce_id", "ce_type", "ce_source", "correlation_id", "traceparent", CAUSE, SENDER})
 # Errors about the record itself: producing the same record again can only fail again.
 _REFUSED_FOR_GOOD = frozenset({KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.INVALID_MSG_SIZE, KafkaError.INVALID_MSG})
@@ -138,6 +145,7 @@ class Hop:
         self._failures = 0
         self._last_progress = time.monotonic()
         self._last_check = 0.0
+        self._last_probe = 0.0
         self._stopping = threading.Event()
         # Set when no broker answers, or when the consumer cannot say where to read again: the loop then waits
         # for a broker and starts again with a new consumer, from the committed offsets.
@@ -495,7 +503,7 @@ class Hop:
         """Wait longer after each failed batch (0.5 s to 30 s) instead of retrying in a tight loop."""
         self._failures += 1
         delay = min(30.0, 0.5 * 2 ** (self._failures - 1))
-        self.trouble = "production impossible : broker injoignable ou refus"
+        self.trouble = PRODUCE_FAILED
         self._report()
         log.warning(
             "hop.lot_en_echec",
@@ -551,6 +559,8 @@ class Hop:
         if self.trouble == BROKER_DOWN:
             self.trouble = None
             self._report()
+        if now - self._last_progress > _PROBE_IDLE_S and not self._can_write(now):
+            return
         waiting = 0
         assignment = consumer.assignment()
         positions = consumer.position(assignment) if assignment else []
@@ -566,9 +576,46 @@ class Hop:
             self._report()
             if self._failures == 0:  # nothing fails, yet nothing is read: the consumer itself is stuck
                 self._all_down.set()
-        elif not waiting and self.trouble and self._failures == 0 and self.ready and self.trouble != FENCED:
+        elif not waiting and self.trouble and self._failures == 0 and self.ready and self.trouble not in _STICKY:
             self.trouble = None
             self._report()
+
+    def _can_write(self, now: float) -> bool:
+        """Whether an idle hop could still commit: a record on the probe topic, in a transaction when the hop uses
+        them. Leaders that answer reads may still accept no write (a lost controller quorum keeps the in-sync
+        replicas they wait for): a hop with nothing to do would otherwise say it is ready and fail on its next
+        input. Only a successful probe clears what a failed one reported."""
+        producer = self._producer
+        if producer is None or now - self._last_probe < _PROBE_EVERY_S:
+            return self.trouble != WRITE_BLOCKED
+        self._last_probe = now
+        transactional = self.guarantee is Guarantee.TRANSACTIONS
+        marker = f"ecriture:{self.spec.service}".encode()
+        try:
+            if transactional:
+                producer.begin_transaction()
+                producer.produce(topics.PROBE_TOPIC, marker)
+                _bounded(lambda: producer.commit_transaction(_RETRIED_CALL_S))
+            else:
+                producer.produce(topics.PROBE_TOPIC, marker)
+                if producer.flush(_RETRIED_CALL_S):
+                    raise KafkaException(KafkaError(KafkaError._TIMED_OUT, "sonde d'écriture sans accusé"))
+        except KafkaException as exc:
+            error: KafkaError = exc.args[0]
+            if self.trouble != WRITE_BLOCKED:
+                log.warning("hop.ecriture_impossible", service=self.spec.service, erreur=error.name())
+            if transactional:  # a new producer with the same id aborts whatever this one left open
+                threading.Thread(target=_abort_quietly, args=(producer,), name="hop-abandon", daemon=True).start()
+                self._producer = None
+            self.trouble = WRITE_BLOCKED
+            self._report()
+            return False
+        if self.trouble in (WRITE_BLOCKED, PRODUCE_FAILED):  # a write went through: so would the next batch's
+            log.info("hop.ecriture_retablie", service=self.spec.service, apres_echecs=self._failures)
+            self._failures = 0
+            self.trouble = None
+            self._report()
+        return True
 
     # ------------------------------------------------------------------ the pure part
 

@@ -8,11 +8,12 @@ import orjson
 import pytest
 from confluent_kafka import KafkaError, KafkaException
 
+from passerelle.broker.clients import Guarantee
 from passerelle.core.envelope import DEAD_LETTER_TYPE
 from passerelle.core.problems import Problem
 from passerelle.metrics import ServiceMetrics
 from passerelle.runtime.failures import Failure, failure_outputs
-from passerelle.runtime.hop import Hop, HopSpec
+from passerelle.runtime.hop import PRODUCE_FAILED, WRITE_BLOCKED, Hop, HopSpec
 from passerelle.runtime.messages import Incoming, Output
 from passerelle.runtime.tally import Tally
 from passerelle.settings import Settings
@@ -233,3 +234,41 @@ def test_an_unexpected_error_reads_the_batch_again_and_keeps_the_loop_alive() ->
     assert consumer.seeks == [("in.region-24", 0, 7)] and consumer.commits == 0
     assert hop.trouble is not None and hop._failures == 1
     assert "m-7" not in hop.seen  # not done: it will be read again
+
+
+class _Transactional:
+    """A transactional producer whose commits fail while ``blocked`` (a broker that answers but cannot replicate)."""
+
+    def __init__(self) -> None:
+        self.blocked = True
+        self.committed = 0
+
+    def begin_transaction(self) -> None:
+        pass
+
+    def produce(self, topic: str, value: bytes) -> None:
+        assert topic == "_passerelle.sonde"
+
+    def commit_transaction(self, _timeout: float) -> None:
+        if self.blocked:
+            raise KafkaException(KafkaError(KafkaError._TIMED_OUT))
+        self.committed += 1
+
+    def abort_transaction(self, _timeout: float) -> None:
+        pass
+
+
+def test_an_idle_hop_that_cannot_commit_says_so_until_a_write_goes_through() -> None:
+    hop = _hop(_Silent())
+    hop.guarantee = Guarantee.TRANSACTIONS
+    hop.ready = True
+    producer = _Transactional()
+    hop._producer = producer  # type: ignore[assignment]
+    assert not hop._can_write(100.0)
+    assert hop.why_not_healthy == WRITE_BLOCKED and hop._producer is None  # replaced, which aborts what was left
+    hop._producer = producer  # type: ignore[assignment]
+    assert not hop._can_write(105.0)  # not asked again so soon: still blocked
+    hop._failures, hop.trouble = 3, PRODUCE_FAILED  # meanwhile, a new producer could not be made
+    producer.blocked = False
+    assert hop._can_write(111.0) and producer.committed == 1
+    assert hop.why_not_healthy is None and hop._failures == 0
