@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-fast fuzz faults setup system-deps java-deps kafka-jars lint typecheck contracts-check clean
+.PHONY: demo test test-fast fuzz faults setup system-deps java-deps node-deps kafka-jars lint typecheck contracts-check clean
 
 demo: $(STAMP)
 	$(BIN)/passerelle demo $(ARGS)
@@ -13,11 +13,11 @@ demo: $(STAMP)
 SHARED ?= $(wildcard ../shared)
 export PASSERELLE_SHARED_DIR ?= $(SHARED)
 
-test: $(STAMP) system-deps kafka-jars lint typecheck contracts-check
+test: $(STAMP) system-deps node-deps kafka-jars lint typecheck contracts-check
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
 # No broker, no network: the domain core, the dialects, the hop with fakes. Under 30 s.
-test-fast: $(STAMP)
+test-fast: $(STAMP) node-deps
 	$(BIN)/pytest -q -n 2 -m "not broker and not kafka" $(PYTEST_ARGS)
 
 # The fuzz suite's long run: 10,000 hostile inputs per dialect, through the adapters' real inbound flow.
@@ -53,6 +53,16 @@ java-deps:
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq openjdk-17-jre-headless maven >/dev/null; }
 
+# Node.js and the AsyncAPI parser (versions locked in tools/asyncapi/package-lock.json) that checks contracts/asyncapi.yaml.
+NODE_TOOLS := tools/asyncapi/node_modules/.package-lock.json
+node-deps: $(NODE_TOOLS)
+$(NODE_TOOLS): tools/asyncapi/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nodejs npm >/dev/null; }
+	npm ci --prefix tools/asyncapi --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $(NODE_TOOLS)
+
 # Apache Kafka's jars (version pinned in deploy/kafka/pom.xml), fetched once into .cache/kafka (again when the POM changes).
 kafka-jars: $(STAMP) java-deps
 	$(BIN)/python -m passerelle.broker.apache
@@ -69,4 +79,4 @@ contracts-check: $(STAMP)
 	$(BIN)/passerelle contracts check
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis tools/asyncapi/node_modules

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import structlog
 from fastapi import Body, FastAPI, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
 
@@ -25,6 +25,7 @@ from passerelle.core.contracts.typed import TypedContracts
 from passerelle.metrics import ServiceMetrics
 from passerelle.runtime.registry import canonical_subject
 from passerelle.settings import Settings
+from services.registry.asyncapi_page import AsyncApiPage, catalogue_contracts, committed_asyncapi
 from services.registry.auth import CHALLENGE, OperatorCredential
 from services.registry.journal import Decision, Journal, JournalUnavailable, KafkaJournal, MemoryJournal
 from services.registry.store import RegistryError, RegistryStore
@@ -135,11 +136,16 @@ async def _keep_starting(journal: Journal, ready: Callable[[bool], None]) -> Non
 
 
 def create_app(
-    catalogue: Catalogue, operator: OperatorCredential | None = None, journal: Journal | None = None
+    catalogue: Catalogue,
+    operator: OperatorCredential | None = None,
+    journal: Journal | None = None,
+    *,
+    asyncapi: str | None = None,
 ) -> FastAPI:
     """The registry's HTTP application over ``journal`` (memory when none); without ``operator`` it is read-only
-    (every write answers 401)."""
+    (every write answers 401). ``asyncapi`` is the AsyncAPI document it serves (default: the committed one)."""
     journal = journal or MemoryJournal(RegistryStore.from_catalogue(catalogue))
+    page = AsyncApiPage(asyncapi if asyncapi is not None else committed_asyncapi(), catalogue_contracts(catalogue))
     store = journal.store
     typed = TypedContracts(catalogue)
     metrics = ServiceMetrics(SERVICE)
@@ -199,6 +205,19 @@ def create_app(
     @app.get("/metrics")
     def prometheus() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/asyncapi.yaml")
+    def asyncapi_yaml() -> Response:
+        if page.text is None:
+            raise RegistryError(404, 40401, "Document AsyncAPI absent : contracts/asyncapi.yaml n'est pas déployé.")
+        return Response(page.text, media_type="text/yaml")
+
+    @app.get("/asyncapi.html")
+    def asyncapi_html() -> HTMLResponse:
+        rendered = page.html()
+        if rendered is None:
+            raise RegistryError(404, 40401, "Document AsyncAPI absent : contracts/asyncapi.yaml n'est pas déployé.")
+        return HTMLResponse(rendered)
 
     @app.get("/subjects")
     def subjects(deleted: bool = False) -> JSONResponse:
