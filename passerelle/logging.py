@@ -8,6 +8,7 @@ NIRs are masked by shape, wherever they appear in the event.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
 import threading
@@ -48,7 +49,11 @@ def redact(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> Mutab
 def configure(log_format: str = "console", level: str = "INFO", stream: Any = None) -> None:
     """Set up structlog, and send the standard library's loggers (aiokafka, librdkafka, uvicorn, FastStream) through
     the same processors, so JSON mode writes only JSON lines, tracebacks included, and every line is redacted."""
-    renderer: Any = structlog.processors.JSONRenderer() if log_format == "json" else structlog.dev.ConsoleRenderer()
+    renderer: Any = (
+        structlog.processors.JSONRenderer()
+        if log_format == "json"
+        else structlog.dev.ConsoleRenderer(colors=_colours(stream or sys.stderr))
+    )
     stamped: list[Any] = [structlog.processors.add_log_level, structlog.processors.TimeStamper(fmt="iso", utc=True)]
     structlog.configure(
         processors=[
@@ -87,6 +92,13 @@ def configure(log_format: str = "console", level: str = "INFO", stream: Any = No
     logging.captureWarnings(True)
     sys.excepthook = _log_uncaught
     threading.excepthook = _log_uncaught_in_thread
+
+
+def _colours(stream: Any) -> bool:
+    """Colours for a terminal only, never with NO_COLOR set (no-color.org); FORCE_COLOR asks for them anyway."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    return bool(os.environ.get("FORCE_COLOR")) or bool(getattr(stream, "isatty", lambda: False)())
 
 
 def _log_uncaught(kind: type[BaseException], value: BaseException, trace: TracebackType | None) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 import uuid
@@ -90,21 +91,42 @@ def caused_by(*markers: str) -> Callable[[Any], bool]:
     return lambda r: header(r, "correlation_id") in wanted
 
 
-async def cli(stack: Any, *args: str, timeout_s: float = 60.0) -> tuple[int, str]:
-    """Run ``passerelle ARGS`` in a subprocess against the stack's broker; (exit code, output)."""
+def _cli_environment(stack: Any) -> dict[str, str]:
     env = {**os.environ, **stack.access.environment(), "COLUMNS": "200"}
     # The stack's audit public key (ephemeral unless configured), as an operator's environment would name it.
     public_key = getattr(getattr(stack, "settings", None), "audit_public_key_file", None)
     if public_key:
         env["PASSERELLE_AUDIT_PUBLIC_KEY_FILE"] = str(public_key)
+    return env
+
+
+async def cli(stack: Any, *args: str, timeout_s: float = 60.0) -> tuple[int, str]:
+    """Run ``passerelle ARGS`` in a subprocess against the stack's broker; (exit code, output)."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "passerelle.cli",
         *args,
-        env=env,
+        env=_cli_environment(stack),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
     out, _ = await asyncio.wait_for(process.communicate(), timeout_s)
     return process.returncode or 0, out.decode()
+
+
+async def cli_json(stack: Any, *args: str, timeout_s: float = 60.0) -> tuple[int, Any]:
+    """``passerelle ARGS --json``: (exit code, the one JSON document its stdout holds); stderr is left aside."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "passerelle.cli",
+        *args,
+        "--json",
+        env=_cli_environment(stack),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout_s)
+    assert out, err.decode()
+    return process.returncode or 0, json.loads(out)

@@ -19,8 +19,8 @@ async def ensure_topics(
 ) -> list[str]:
     """Create the missing topics; return the names created. Existing topics are left as they are."""
     admin = AIOKafkaAdminClient(**access.aiokafka())
-    await admin.start()
-    try:
+    try:  # a start that fails has opened connections too: the finally closes them
+        await admin.start()
         existing = set(await admin.list_topics())
         missing = [s for s in specs if s.name not in existing]
         if not missing:

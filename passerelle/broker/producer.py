@@ -6,7 +6,7 @@ from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaConnectionError, KafkaError
 
 from passerelle.broker.access import KafkaAccess
 from passerelle.settings import Settings
@@ -21,11 +21,16 @@ async def start_producer(settings: Settings, **options: Any) -> AIOKafkaProducer
     try:
         await producer.start()
         return producer
-    except KafkaError:
+    except KafkaError as exc:
         await producer.stop()
-        if not settings.producer_idempotence:
+        # Only a refusal of idempotence is worth a second try; no broker at all is not.
+        if not settings.producer_idempotence or isinstance(exc, KafkaConnectionError):
             raise
     log.warning("producteur.sans_idempotence", raison="le broker refuse les producteurs idempotents")
     producer = AIOKafkaProducer(**access.aiokafka(), enable_idempotence=False, **options)
-    await producer.start()
+    try:
+        await producer.start()
+    except BaseException:
+        await producer.stop()
+        raise
     return producer

@@ -45,8 +45,8 @@ async def read_topic(
     consumer = AIOKafkaConsumer(
         **access.aiokafka(), enable_auto_commit=False, group_id=None, isolation_level="read_committed"
     )
-    await consumer.start()
-    try:
+    try:  # a start that fails has opened connections too: the finally closes them
+        await consumer.start()
         parts = await partitions_of(consumer, topic)
         if not parts:
             raise TopicNotFound(f"topic inconnu : {topic}")

@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 
-import typer
-
 from passerelle.broker.access import KafkaAccess
+from passerelle.cli.exits import Misconfigured
 from passerelle.core.contracts.catalogue import Catalogue
 from passerelle.core.partners import Profiles
 from passerelle.settings import Settings
@@ -21,11 +20,11 @@ class CliState:
     def access(self) -> KafkaAccess:
         """The cluster and this command's identity there (``PASSERELLE_KAFKA_*``), or a clear refusal."""
         if not self.settings.kafka_bootstrap:
-            raise typer.BadParameter("PASSERELLE_KAFKA_BOOTSTRAP n'est pas défini (voir « passerelle dev up »)")
+            raise Misconfigured("PASSERELLE_KAFKA_BOOTSTRAP n'est pas défini (voir « passerelle dev up »)")
         try:
             return KafkaAccess.of(self.settings)
         except ValueError as error:
-            raise typer.BadParameter(f"accès Kafka incomplet : {error}") from None
+            raise Misconfigured(f"accès Kafka incomplet : {error}") from None
 
     @cached_property
     def catalogue(self) -> Catalogue:

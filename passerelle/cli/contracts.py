@@ -3,38 +3,62 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 import typer
-from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from passerelle.cli.context import CliState
+from passerelle.cli.exits import (
+    ExitCode,
+    InvalidInput,
+    Misconfigured,
+    NotFound,
+    WrongUsage,
+    existing_file,
+    existing_folder,
+)
+from passerelle.cli.help import App
+from passerelle.cli.render import JSON_HELP, console, emit_json
 from passerelle.core.contracts.catalogue import Catalogue
-from passerelle.core.contracts.compat import Level, check_catalogue
+from passerelle.core.contracts.compat import CompatibilityBreak, Level, check_catalogue
 from passerelle.core.contracts.errors import ValidationFailed
-from passerelle.core.contracts.lint import lint_catalogue
+from passerelle.core.contracts.lint import Finding, lint_catalogue
 from passerelle.core.contracts.typed import TypedContracts
 
-if TYPE_CHECKING:
-    from passerelle.settings import Settings
-
-app = typer.Typer(help="Avro contracts: compatibility gate and validation of messages.", no_args_is_help=True)
+app = App(help="Contrats Avro : contrôle de compatibilité et validation des messages.", no_args_is_help=True)
 
 
 @app.command("check")
 def check(
-    schemas: Path = typer.Option(None, "--schemas", help="Contracts folder (default: the project's schemas/avro)."),
-    level: Level = typer.Option(Level.FULL_TRANSITIVE, "--level", help="Compatibility level to enforce."),
+    ctx: typer.Context,
+    schemas: Path = typer.Option(
+        None, "--schemas", help="Dossier des contrats (défaut : schemas/avro du projet, PASSERELLE_SCHEMAS_DIR)."
+    ),
+    level: Level = typer.Option(Level.FULL_TRANSITIVE, "--level", help="Niveau de compatibilité exigé."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """Check every version of every subject for compatibility and the house rules; exit 1 on a break."""
-    from passerelle.settings import Settings
-
-    folder = schemas or Settings().schemas_dir
-    catalogue = Catalogue.load(folder)
+    """Vérifie la compatibilité de chaque version de chaque sujet et les règles maison ; code de sortie 1 en cas
+    de rupture."""
+    state: CliState = ctx.obj
+    catalogue = Catalogue.load(existing_folder(schemas) if schemas else state.settings.schemas_dir)
     breaks = check_catalogue(catalogue, level)
     findings = lint_catalogue(catalogue)
-    console = Console()
+    if as_json:
+        emit_json(_check_as_json(catalogue, level, breaks, findings))
+    else:
+        _print_check(catalogue, level, breaks, findings)
+    if breaks or findings:
+        raise typer.Exit(ExitCode.FINDING)
+
+
+def _broken(subject: str, breaks: list[CompatibilityBreak], findings: list[Finding]) -> bool:
+    return any(b.subject == subject for b in breaks) or any(f.subject == subject for f in findings)
+
+
+def _print_check(catalogue: Catalogue, level: Level, breaks: list[CompatibilityBreak], findings: list[Finding]) -> None:
+    out = console()
     table = Table(title=f"Contrats ({level.value})", show_lines=False)
     table.add_column("sujet")
     table.add_column("versions", justify="right")
@@ -42,103 +66,175 @@ def check(
     table.add_column("état")
     for subject in catalogue:
         versions = catalogue.versions(subject)
-        bad = any(b.subject == subject for b in breaks) or any(f.subject == subject for f in findings)
         table.add_row(
             subject,
             ", ".join(str(v.version) for v in versions),
             str(versions[-1].schema_id),
-            "[red]cassé[/red]" if bad else "[green]compatible[/green]",
+            "[red]cassé[/red]" if _broken(subject, breaks, findings) else "[green]compatible[/green]",
         )
-    console.print(table)
+    out.print(table)
     for b in breaks:
-        console.print(f"[red]RUPTURE[/red] {b.describe()}")
+        out.print(f"[red]RUPTURE[/red] {escape(b.describe())}")
     for f in findings:
-        console.print(f"[red]RÈGLE[/red] {f.describe()}")
+        out.print(f"[red]RÈGLE[/red] {escape(f.describe())}")
     if breaks or findings:
-        console.print(f"[red]{len(breaks)} rupture(s), {len(findings)} écart(s) aux règles.[/red]")
-        raise typer.Exit(1)
-    console.print(f"[green]{len(list(catalogue))} sujets, tous compatibles ({level.value}).[/green]")
+        out.print(f"[red]{len(breaks)} rupture(s), {len(findings)} écart(s) aux règles.[/red]")
+    else:
+        out.print(f"[green]{len(list(catalogue))} sujets, tous compatibles ({level.value}).[/green]")
+
+
+def _check_as_json(
+    catalogue: Catalogue, level: Level, breaks: list[CompatibilityBreak], findings: list[Finding]
+) -> dict[str, Any]:
+    return {
+        "level": level.value,
+        "ok": not (breaks or findings),
+        "subjects": [
+            {
+                "subject": subject,
+                "versions": [v.version for v in catalogue.versions(subject)],
+                "schema_id": catalogue.latest(subject).schema_id,
+                "ok": not _broken(subject, breaks, findings),
+            }
+            for subject in catalogue
+        ],
+        "breaks": [
+            {
+                "subject": b.subject,
+                "reader_version": b.reader_version,
+                "writer_version": b.writer_version,
+                "fields": list(b.fields),
+                "rules": list(b.rules),
+                "details": list(b.details),
+                "description": b.describe(),
+            }
+            for b in breaks
+        ],
+        "findings": [
+            {"subject": f.subject, "version": f.version, "path": f.path, "rule": f.rule, "message": f.message}
+            for f in findings
+        ],
+    }
 
 
 @app.command("validate")
 def validate(
-    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="Message to validate."),
-    event: str = typer.Option(..., "--event", "-e", help="Event type, e.g. formation.Positionnement."),
-    version: str = typer.Option("latest", "--version", help="Contract version (default: latest)."),
+    ctx: typer.Context,
+    file: Path = typer.Argument(..., metavar="FICHIER", help="Message à valider."),
+    event: str = typer.Option(..., "--event", "-e", help="Type d'événement, ex. formation.Positionnement."),
+    version: str = typer.Option("latest", "--version", help="Version du contrat (défaut : la dernière)."),
     partner: str = typer.Option(
         None,
         "--partner",
         "-p",
-        help="Validate FILE as this partner publishes it (I-MILO JSON, Region JSON/CSV, LHEO), through its "
-        "adapter, instead of as a canonical JSON instance.",
+        help="Valider FICHIER tel que ce partenaire le publie (JSON I-MILO, JSON ou CSV d'une Région, LHEO), "
+        "au travers de son adaptateur, au lieu d'une instance JSON canonique.",
     ),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """Validate a message against a contract; print field-level errors in French.
+    """Valide un message par rapport à un contrat ; les erreurs, champ par champ, sont en français.
 
-    Without --partner, FILE is a canonical JSON instance (the contract's own field names). With --partner,
-    FILE is a native message, translated exactly as the adapter would, and the errors are the ones the
-    partner's feedback topic would carry, with native field paths and row numbers.
+    Sans --partner, FICHIER est une instance JSON canonique (avec les noms de champs du contrat). Avec
+    --partner, FICHIER est un message natif, traduit exactement comme l'adaptateur le ferait, et les erreurs
+    sont celles que porterait le topic de retour du partenaire, avec les chemins natifs et les numéros de
+    ligne. Code de sortie 1 si le message n'est pas conforme.
     """
-    from passerelle.settings import Settings
-
-    console = Console()
-    settings = Settings()
+    state: CliState = ctx.obj
+    payload = existing_file(file).read_bytes()
     if partner:
-        _validate_native(console, settings, file, event, partner)
+        _validate_native(state, file, payload, event, partner, as_json)
         return
-    typed = TypedContracts(Catalogue.load(settings.schemas_dir))
+    typed = TypedContracts(state.catalogue)
+    contract = typed.contract(event, version)
     try:
-        typed.validate_json(event, file.read_bytes(), version)
+        contract.validate_json(payload)
     except ValidationFailed as exc:
-        table = Table(title=f"{exc.subject} v{exc.version} : {len(exc.errors)} erreur(s)")
-        for column in ("chemin", "règle", "message", "reçu"):
-            table.add_column(column)
-        for e in exc.errors:
-            table.add_row(e.path, e.rule, e.message, e.received or "")
-        console.print(table)
-        raise typer.Exit(1) from None
-    console.print(f"[green]{file.name} est conforme à {event} ({version}).[/green]")
+        _report_canonical(file, event, exc, as_json)
+        raise typer.Exit(ExitCode.FINDING) from None
+    if as_json:
+        emit_json(_canonical_json(file, event, contract.schema.version, []))
+        return
+    console().print(f"[green]{escape(file.name)} est conforme à {escape(event)} ({escape(version)}).[/green]")
 
 
-def _validate_native(console: Console, settings: Settings, file: Path, event: str, partner: str) -> None:
-    from passerelle.logging import configure
+def _canonical_json(file: Path, event: str, version: int, problems: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"file": file.name, "event": event, "version": version, "valid": not problems, "problems": problems}
+
+
+def _report_canonical(file: Path, event: str, exc: ValidationFailed, as_json: bool) -> None:
+    if as_json:
+        emit_json(_canonical_json(file, event, exc.version, [e.as_dict() for e in exc.errors]))
+        return
+    table = Table(title=f"{exc.subject} v{exc.version} : {len(exc.errors)} erreur(s)")
+    for column in ("chemin", "règle", "message", "reçu"):
+        table.add_column(column)
+    for e in exc.errors:
+        table.add_row(escape(e.path), escape(e.rule), escape(e.message), escape(e.received or ""))
+    console().print(table)
+
+
+def _validate_native(state: CliState, file: Path, payload: bytes, event: str, partner: str, as_json: bool) -> None:
     from passerelle.stack.native_check import check_native_message
 
-    configure(settings.log_format, "WARNING")  # the adapter's rejection logs would repeat the report
-    report = check_native_message(settings, partner, event, file.read_bytes())
-    for problem in report.problems:
-        console.print(
-            f"[red]rejeté[/red] {problem.get('position') or ''} {problem['chemin']} : {problem['message']}"
-            + (f" (reçu : {problem['recu']})" if problem.get("recu") else "")
+    if state.profiles.get(partner) is None:
+        raise NotFound(f"partenaire inconnu : {partner} (connus : {', '.join(state.profiles.ids)})")
+    report = check_native_message(state.settings, partner, event, payload)
+    if as_json:
+        emit_json(
+            {
+                "file": file.name,
+                "partner": partner,
+                "event": event,
+                "valid": not report.rejected,
+                "accepted": report.accepted,
+                "rejected": report.rejected,
+                "problems": report.problems,
+            }
         )
-    console.print(
-        f"{file.name} ({partner}) : {report.accepted} événement(s) {event} accepté(s), {report.rejected} rejeté(s)."
-    )
+    else:
+        _print_native(file, partner, event, report.accepted, report.rejected, report.problems)
     if report.rejected:
-        raise typer.Exit(1)
+        raise typer.Exit(ExitCode.FINDING)
+
+
+def _print_native(
+    file: Path, partner: str, event: str, accepted: int, rejected: int, problems: list[dict[str, Any]]
+) -> None:
+    out = console()
+    for problem in problems:
+        received = f" (reçu : {problem['recu']})" if problem.get("recu") else ""
+        line = f"{problem.get('position') or ''} {problem['chemin']} : {problem['message']}{received}"
+        out.print(f"[red]rejeté[/red] {escape(line)}")
+    out.print(
+        f"{file.name} ({partner}) : {accepted} événement(s) {event} accepté(s), {rejected} rejeté(s).", markup=False
+    )
 
 
 @app.command("asyncapi")
 def asyncapi(
-    output: Path = typer.Option(None, "--output", "-o", help="Write to this file (default: contracts/asyncapi.yaml)."),
-    check: bool = typer.Option(False, "--check", help="Only check that the file is up to date; exit 1 if stale."),
+    ctx: typer.Context,
+    output: Path = typer.Option(
+        None, "--output", "-o", help="Écrire dans ce fichier (défaut : contracts/asyncapi.yaml)."
+    ),
+    check: bool = typer.Option(
+        False, "--check", help="Vérifier seulement que le fichier est à jour ; code de sortie 1 s'il est périmé."
+    ),
 ) -> None:
-    """Generate the AsyncAPI 3.0 document of the whole broker from the services' code."""
-    from passerelle.settings import Settings
+    """Génère le document AsyncAPI 3.0 de tout le broker à partir du code des services."""
     from passerelle.stack.asyncapi import document
 
-    settings = Settings()
-    target = output or settings.contracts_dir / "asyncapi.yaml"
-    text = document(settings)
-    console = Console()
+    state: CliState = ctx.obj
+    target = output or state.settings.contracts_dir / "asyncapi.yaml"
+    text = document(state.settings)
+    out = console()
     if check:
         if not target.is_file() or target.read_text(encoding="utf-8") != text:
-            console.print(f"[red]{target.name} est périmé : lancez « passerelle contracts asyncapi ».[/red]")
-            raise typer.Exit(1)
-        console.print(f"[green]{target.name} est à jour.[/green]")
+            out.print(f"[red]{escape(target.name)} est périmé : lancez « passerelle contracts asyncapi ».[/red]")
+            raise typer.Exit(ExitCode.FINDING)
+        out.print(f"[green]{escape(target.name)} est à jour.[/green]")
         return
     target.write_text(text, encoding="utf-8")
-    console.print(f"AsyncAPI écrit dans {target}.")
+    out.print(f"AsyncAPI écrit dans {target}.", markup=False)
 
 
 @app.command("publish")
@@ -157,7 +253,7 @@ def publish(
     state: CliState = ctx.obj
     target = url or state.settings.registry_url
     if not target:
-        raise typer.BadParameter("aucun registre : --registre URL ou PASSERELLE_REGISTRY_URL")
+        raise WrongUsage("aucun registre : --registre URL ou PASSERELLE_REGISTRY_URL")
     operator = RegistrySettings().operator()
     auth = (operator.user, operator.password.get_secret_value()) if operator else None
     table = Table("sujet du registre", "version", "id")
@@ -166,7 +262,13 @@ def publish(
             for version in state.catalogue.versions(subject):
                 name = registry_subject(subject)
                 answer = client.post(f"/subjects/{name}/versions", json={"schema": version.text})
-                if answer.status_code != 200:
-                    raise typer.BadParameter(f"{name} v{version.version} refusé : {answer.status_code} {answer.text}")
+                _accepted(answer.status_code, answer.text, f"{name} v{version.version}")
                 table.add_row(name, str(version.version), str(answer.json()["id"]))
-    Console().print(table)
+    console().print(table)
+
+
+def _accepted(status: int, body: str, what: str) -> None:
+    if status in (401, 403):  # the operator's identity is a setting
+        raise Misconfigured(f"{what} refusé : {status} {body} (PASSERELLE_REGISTRY_OPERATOR_*)")
+    if status != 200:
+        raise InvalidInput(f"{what} refusé : {status} {body}")

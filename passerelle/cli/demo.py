@@ -7,8 +7,10 @@ import contextlib
 from pathlib import Path
 
 import typer
+from rich.console import Console
 
 from passerelle.cli.context import CliState
+from passerelle.cli.render import console
 from passerelle.logging import configure
 from passerelle.stack.demo import DEFAULT_LHEO, Demo
 
@@ -26,6 +28,19 @@ def demo(
     puis affiche le bilan par flux et les indicateurs de la convention. S'arrête proprement."""
     state: CliState = ctx.obj
     configure(state.settings.log_format, "ERROR")
-    runner = Demo(state.settings, people=events, seed=seed, lheo_dir=lheo)
+    runner = Demo(
+        state.settings,
+        people=events,
+        seed=seed,
+        lheo_dir=lheo,
+        console=_console(),
+        progress_console=console(stderr=True),
+    )
     with contextlib.suppress(KeyboardInterrupt):
         raise typer.Exit(asyncio.run(runner.run(keep_running=keep_running)))
+
+
+def _console() -> Console:
+    """Wide enough for the summary tables when output goes to a file or a CI log."""
+    out = console()
+    return out if out.is_terminal else console(width=170)

@@ -14,26 +14,29 @@ from rich.table import Table
 
 from passerelle.broker.pki import IssuedCertificate, ensure_dev_pki, summary
 from passerelle.cli.context import CliState
+from passerelle.cli.exits import WrongUsage
+from passerelle.cli.help import App
+from passerelle.cli.render import console
 from passerelle.logging import configure
 from passerelle.stack.local import BrokerKind, Stack, print_addresses
 from passerelle.stack.rights import principals as all_principals
 from services.registry.settings import RegistrySettings
 
-app = typer.Typer(help="Environnement local : broker embarqué, registre et services.", no_args_is_help=True)
+app = App(help="Environnement local : broker embarqué, registre et services.", no_args_is_help=True)
 
 
-async def run_until_stopped(stack: Stack, console: Console) -> None:
+async def run_until_stopped(stack: Stack, out: Console) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await stack.start()
     try:
-        print_addresses(stack, console)
-        console.print("Ctrl-C pour tout arrêter.")
+        print_addresses(stack, out)
+        out.print("Ctrl-C pour tout arrêter.")
         await stop.wait()
     finally:
-        console.print("Arrêt…")
+        out.print("Arrêt…")
         await stack.stop()
 
 
@@ -58,10 +61,10 @@ def up(
     tout proprement.
     """
     if broker not in ("tansu", "kafka"):
-        raise typer.BadParameter("--broker attend tansu ou kafka")
+        raise WrongUsage("--broker attend tansu ou kafka")
     state: CliState = ctx.obj
     configure(state.settings.log_format, "WARNING")
-    console = Console()
+    out = console()
     kind: BrokerKind = "kafka" if broker == "kafka" else "tansu"
     stack = Stack(
         state.settings,
@@ -70,7 +73,7 @@ def up(
         registry_operator=RegistrySettings().operator(),  # unset: the stack makes one of its own
     )
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run_until_stopped(stack, console))
+        asyncio.run(run_until_stopped(stack, out))
 
 
 @app.command("certs")
@@ -104,15 +107,15 @@ def certs(
     table.add_row(ca_files, escape(ca.subject), "—", f"{ca.not_after:%Y-%m-%d}", _state(pki.ca_new))
     for issued in (pki.broker, *pki.clients.values()):
         table.add_row(*_row(issued))
-    console = Console()
-    console.print(table)
+    out = console()
+    out.print(table)
     where = escape(str(folder))
-    console.print(
+    out.print(
         f"Brokers : ssl.keystore.type=PEM, ssl.keystore.location={where}/{pki.broker.keystore.name}, "
         f"ssl.truststore.type=PEM, ssl.truststore.location={where}/{pki.ca_cert.name}, sans ssl.key.password "
         "(clés PKCS#8 non chiffrées)."
     )
-    console.print(
+    out.print(
         f"Clients : PASSERELLE_KAFKA_CA_FILE={where}/{pki.ca_cert.name}, "
         f"PASSERELLE_KAFKA_CERT_FILE={where}/<principal>.pem, PASSERELLE_KAFKA_KEY_FILE={where}/<principal>-key.pem."
     )

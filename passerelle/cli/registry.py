@@ -47,4 +47,5 @@ def serve(
             configuration=f"{ENV_PREFIX}OPERATOR_USER et {ENV_PREFIX}OPERATOR_PASSWORD_FILE",
         )
     journal = journal_of(state.settings, state.catalogue, registry.topic, registry.replication_factor)
-    uvicorn.run(create_app(state.catalogue, operator, journal), host=host, port=port, log_level="warning")
+    app = create_app(state.catalogue, operator, journal)
+    uvicorn.run(app, host=host, port=port, log_level="warning", log_config=None)

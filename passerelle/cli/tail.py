@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import typer
 
 from passerelle.broker.reader import read_topic
+from passerelle.cli.broker import on_broker
 from passerelle.cli.context import CliState
 from passerelle.cli.render import as_json_line, record_as_dict
 from passerelle.core.contracts.codec import AvroCodec
@@ -35,4 +34,4 @@ def tail(
         ):
             typer.echo(as_json_line(record_as_dict(record, codec)))
 
-    asyncio.run(run())
+    on_broker(access, run)

@@ -101,8 +101,8 @@ async def chain_head(
     consumer = AIOKafkaConsumer(
         **access.aiokafka(), enable_auto_commit=False, group_id=None, isolation_level="read_committed"
     )
-    await consumer.start()
-    try:
+    try:  # a start that fails has opened connections too: the finally closes them
+        await consumer.start()
         async with asyncio.timeout(stall_s):
             partitions = [TopicPartition(AUDIT_TOPIC, p) for p in sorted(await partitions_of(consumer, AUDIT_TOPIC, 0))]
             if not partitions:

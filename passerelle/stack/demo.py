@@ -64,12 +64,14 @@ class Demo:
     seed: int = 7
     lheo_dir: Path = DEFAULT_LHEO
     console: Console = field(default_factory=_console)
+    # Spinners and progress bars: on stderr, so stdout holds only the addresses and the summary.
+    progress_console: Console = field(default_factory=lambda: Console(stderr=True))
     tally: FlowCounts = field(default_factory=FlowCounts)
 
     async def run(self, keep_running: bool = False) -> int:
         settings = self.settings.model_copy(update={"indicators_interval_s": 3600.0})
         stack = Stack(settings)
-        with self.console.status("Démarrage du broker embarqué, du registre et des services…"):
+        with self.progress_console.status("Démarrage du broker embarqué, du registre et des services…"):
             await stack.start()
         try:
             self.console.print(f"Broker {stack.bootstrap} · registre {stack.registry_url}")
@@ -108,7 +110,7 @@ class Demo:
                 BarColumn(),
                 TextColumn("{task.completed:>6.0f}"),
                 TimeElapsedColumn(),
-                console=self.console,
+                console=self.progress_console,
             ) as progress:
                 sending = progress.add_task("messages des partenaires", total=None)
                 receiving = progress.add_task("messages livrés aux partenaires", total=None)

@@ -16,7 +16,7 @@ from aiokafka import AIOKafkaProducer
 from passerelle.simulation import native as simulated
 from passerelle.stack.local import Stack
 from tests.e2e.traffic import positionnement, pseudonym_of
-from tests.flows import caused_by, cli, counts_along, header, native_headers, send, wait_for
+from tests.flows import caused_by, cli, cli_json, counts_along, header, native_headers, send, wait_for
 
 pytestmark = pytest.mark.broker
 
@@ -33,6 +33,8 @@ async def test_tail_decodes_avro_and_shows_native_text(stack: Stack, producer: A
     assert mine[0]["schema"].startswith("formation.Positionnement v1")
     code, out = await cli(stack, "tail", "out.region-24", "--from-beginning", "--max", "1")
     assert code == 0 and orjson.loads(out.splitlines()[0])["value"]["evenement"]
+    code, out = await cli(stack, "tail", "topic.inconnu", "--timeout", "1")
+    assert (code, out.strip()) == (66, "Erreur : topic inconnu : topic.inconnu")
 
 
 async def test_dlq_list_show_and_replay(stack: Stack, producer: AIOKafkaProducer) -> None:
@@ -47,9 +49,16 @@ async def test_dlq_list_show_and_replay(stack: Stack, producer: AIOKafkaProducer
     ref = f"{dead.partition}:{dead.offset}"
     code, out = await cli(stack, "dlq", "list", "--service", "milo_adapter")
     assert code == 0 and ref in out and "in.imilo" in out
+    code, listed = await cli_json(stack, "dlq", "list", "--service", "milo_adapter")
+    [mine] = [m for m in listed["messages"] if m["ref"] == ref]
+    assert code == 0 and listed["count"] == len(listed["messages"])
+    assert (mine["dlq"], mine["sender"], mine["source"]["topic"]) == ("dlq.milo_adapter", "imilo", "in.imilo")
+    assert mine["received_at"].endswith("Z") and mine["code"] and mine["problems"]
     code, out = await cli(stack, "dlq", "show", ref, "--service", "milo_adapter")
     assert code == 0, out
     assert "dossier.idDossier" in out
+    code, out = await cli(stack, "dlq", "show", "0:999999999", "--service", "milo_adapter")
+    assert (code, out.strip()) == (66, "Erreur : aucun message 0:999999999 dans dlq.milo_adapter")
     code, out = await cli(stack, "dlq", "replay", "--service", "milo_adapter", "--ref", ref)
     assert code == 0, out
     assert "1 message(s) rejoué(s)" in out
@@ -72,6 +81,14 @@ async def test_audit_topics_and_partners_commands(stack: Stack, producer: AIOKaf
     assert code == 0 and "déjà présent" in out
     code, out = await cli(stack, "partners", "list")
     assert code == 0 and "region-53" in out
+    code, audit = await cli_json(stack, "audit", "verify")
+    assert code == 0 and audit["ok"] is True and audit["breaks"] == [], audit
+    assert audit["records"] >= 1 and sum(audit["signed_by"].values()) == audit["records"]
+    code, created = await cli_json(stack, "topics", "create")
+    assert code == 0 and created["created"] == 0 and created["existing"] == len(created["topics"])
+    assert {"name": "audit.deliveries", "partitions": 1} in [
+        {"name": t["name"], "partitions": t["partitions"]} for t in created["topics"]
+    ]
 
 
 async def test_a_killed_adapter_loses_nothing_and_doubles_nothing(
