@@ -50,7 +50,7 @@ def configure(log_format: str = "console", level: str = "INFO", stream: Any = No
     """Set up structlog, and send the standard library's loggers (aiokafka, librdkafka, uvicorn, FastStream) through
     the same processors, so JSON mode writes only JSON lines, tracebacks included, and every line is redacted."""
     renderer: Any = (
-        structlog.processors.JSONRenderer()
+        structlog.processors.JSONRenderer(ensure_ascii=False)  # French stays readable in a log viewer
         if log_format == "json"
         else structlog.dev.ConsoleRenderer(colors=_colours(stream or sys.stderr))
     )

@@ -10,6 +10,7 @@ import contextlib
 import sys
 from collections.abc import Sequence
 
+import structlog
 import typer
 from pydantic import ValidationError
 from rich.text import Text
@@ -108,6 +109,13 @@ def _logs_to_stderr() -> None:
         configure(Settings().log_format, "WARNING")
 
 
+def _json_logs() -> bool:
+    try:
+        return Settings().log_format == "json"
+    except ValidationError:
+        return False
+
+
 def _usage_error(error: typer.TyperException) -> int:
     if type(error).__name__ == "NoArgsIsHelpError":  # a group typed alone: its help on stderr, as click does
         typer.echo(error.format_message(), err=True)
@@ -120,7 +128,11 @@ def _usage_error(error: typer.TyperException) -> int:
 
 
 def _say(message: str, prefix: str = "Erreur : ") -> None:
-    """One line on stderr, however long: a script reads it whole, a terminal wraps it."""
+    """One line on stderr, however long: a script reads it whole, a terminal wraps it. With JSON logs (a container)
+    it is a JSON log line like the others, so a log pipeline never meets plain text."""
+    if _json_logs():
+        structlog.get_logger("passerelle.cli").error("commande.erreur", message=f"{prefix}{' '.join(message.split())}")
+        return
     line = Text(prefix, style="red")
     line.append(" ".join(message.split()))
     console(stderr=True).print(line, soft_wrap=True)

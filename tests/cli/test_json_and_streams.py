@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -105,3 +107,16 @@ def test_consoles_write_results_on_stdout_and_progress_on_stderr(capsys: pytest.
         progress.add_task("flux", total=10, completed=10)
     captured = capsys.readouterr()
     assert captured.out == "" and "flux.xml" in captured.err
+
+
+def test_with_json_logs_an_error_is_a_json_line_too() -> None:
+    """A command that fails in a container (JSON logs) writes nothing a log pipeline could not parse."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PASSERELLE_")}
+    env |= {"PASSERELLE_LOG_FORMAT": "json"}
+    done = subprocess.run(
+        [sys.executable, "-m", "passerelle.cli", "tail", "in.imilo"], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 78 and done.stdout == ""
+    [line] = done.stderr.splitlines()
+    record = json.loads(line)
+    assert record["event"] == "commande.erreur" and "PASSERELLE_KAFKA_BOOTSTRAP" in record["message"]
