@@ -26,8 +26,8 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar, cast
 
@@ -35,13 +35,11 @@ import structlog
 from aiokafka.errors import KafkaError as AioKafkaError
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 from confluent_kafka.admin._metadata import ClusterMetadata
-from faststream.kafka import KafkaBroker
 
 from passerelle.broker import topics
 from passerelle.broker.access import KafkaAccess
 from passerelle.broker.admin import broker_message_limit
 from passerelle.broker.clients import Guarantee, consumer_config, probe_guarantee, producer_config
-from passerelle.broker.topics import POLICIES, family_of
 from passerelle.core.envelope import format_time, subject_of
 from passerelle.core.headers import CAUSE, ERROR_PREFIX, SENDER
 from passerelle.core.problems import Problem
@@ -99,8 +97,6 @@ class HopSpec:
     # Topics this hop writes, scanned at start to rebuild the memory of inputs already done.
     outputs: Sequence[str]
     description: str = ""
-    # Payload model per output topic, for the AsyncAPI document only.
-    schemas: Mapping[str, Any] = field(default_factory=dict)
     # Every input must yield an output (an event or an error); False for a hop that only observes (indicators).
     accounts_every_input: bool = True
     # Topics written on the service's own schedule, not in answer to an input (the indicators' publication).
@@ -126,7 +122,6 @@ class Hop:
         processor: Processor,
         settings: Settings,
         metrics: ServiceMetrics,
-        broker: KafkaBroker | None = None,
         budget: RecordBudget | None = None,
     ) -> None:
         if not settings.kafka_bootstrap:
@@ -156,26 +151,9 @@ class Hop:
         self._thread: threading.Thread | None = None
         self._consumer: Consumer | None = None
         self._producer: Producer | None = None
-        self._describe(broker or KafkaBroker(**KafkaAccess.of(settings).faststream(), logger=None))
         self._processing = metrics.processing.labels(spec.service)
         self._batch_size = metrics.batch_size.labels(spec.service)
         self._commit_seconds = metrics.commit.labels(spec.service)
-
-    def _describe(self, broker: KafkaBroker) -> None:
-        """The FastStream description of what this hop reads and writes, for the AsyncAPI document only."""
-        self.broker = broker
-        subscriber = broker.subscriber(
-            *self.spec.inputs, group_id=self.group_id, batch=True, title=f"{self.spec.service}:consume",
-            description=self.spec.description,
-        )  # fmt: skip
-        subscriber(_described_only)
-        for topic in self.spec.outputs:
-            broker.publisher(
-                topic,
-                title=f"{self.spec.service}:{topic}",
-                description=POLICIES[family_of(topic)].doc,
-                schema=self.spec.schemas.get(topic),
-            )
 
     # ------------------------------------------------------------------ health
 
@@ -711,10 +689,6 @@ class Hop:
             self.metrics.messages.labels(service, direction, partner, event, outcome).inc(n)
         for (partner, reason), n in tally.dlq.items():
             self.metrics.dlq.labels(service, partner, reason).inc(n)
-
-
-async def _described_only(records: Any) -> None:  # FastStream reads its signature
-    """The AsyncAPI description needs a handler; records are consumed by the hop's own loop."""
 
 
 def _collect(output: Output, errors: list[tuple[Output, KafkaError]]) -> Callable[[KafkaError | None, Any], None]:

@@ -36,8 +36,7 @@ def adapter_spec(ctx: ServiceContext, partners: Sequence[str], description: str)
         *(t for p in partners for t in (topics.outbound(p), topics.feedback(p))),
         topics.dlq(ctx.service),
     ]
-    schemas = {topics.canonical(s): ctx.typed.contract(s).model for s in ctx.catalogue.subjects}
-    return HopSpec(ctx.service, inputs, outputs, description, schemas)
+    return HopSpec(ctx.service, inputs, outputs, description)
 
 
 def adapter_runtime(ctx: ServiceContext, dialects: Dialects, spec: HopSpec) -> ServiceRuntime:

@@ -108,8 +108,7 @@ def hop_spec(ctx: ServiceContext) -> HopSpec:
         topics.AUDIT_TOPIC,
         topics.dlq(SERVICE),
     ]
-    schemas = {topics.deliver(p): None for p in ctx.profiles.ids}
-    return HopSpec(SERVICE, inputs, outputs, "Destinataires, vue RGPD par profil, livraison et journal chaîné", schemas)
+    return HopSpec(SERVICE, inputs, outputs, "Destinataires, vue RGPD par profil, livraison et journal chaîné")
 
 
 def build(settings: Settings, ctx: ServiceContext | None = None, **_: Any) -> ServiceRuntime:
