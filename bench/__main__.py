@@ -12,7 +12,7 @@ from rich.table import Table
 from bench.brokers import KINDS
 from bench.harness import Report
 
-SUITES = ("codec", "one_hop", "lheo", "end_to_end", "fetch_wait")
+SUITES = ("codec", "translation", "one_hop", "lheo", "end_to_end", "fetch_wait")
 # The suites that take --broker; fetch_wait measures the embedded broker's polling only.
 ON_A_BROKER = ("one_hop", "end_to_end")
 # Left out of a --quick run of everything (asked for by name, it still runs).

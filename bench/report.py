@@ -40,7 +40,7 @@ def table(result: dict[str, Any]) -> str:
             f"| {f['target'] or ''} | {met} |"
         )
     lines += _saturation(result["details"].get("saturation") or [])
-    lines += _profile(result["details"].get("profile") or {})
+    lines += _profile(result["details"].get("profile") or {}, result["details"].get("profiler"))
     return "\n".join(lines)
 
 
@@ -67,10 +67,11 @@ def _saturation(steps: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def _profile(hottest: dict[str, list[list[Any]]]) -> list[str]:
+def _profile(hottest: dict[str, list[list[Any]]], profiler: str | None = None) -> list[str]:
     if not hottest:
         return []
-    lines = ["", "py-spy, highest step: each service's hottest functions (share of its busy samples):", ""]
+    heading = profiler or "py-spy, highest step: each service's hottest functions (share of its busy samples)"
+    lines = ["", f"{heading}:", ""]
     for service, frames in hottest.items():
         top = ", ".join(f"{frame} {share:.0f} %" for frame, share in frames[:5])
         lines.append(f"- **{service}**: {top}")

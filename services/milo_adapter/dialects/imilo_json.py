@@ -116,13 +116,22 @@ def _one(item: Any, context: InboundContext, position: str | None, prefix: str) 
         )
     reading = Reading()
     record: dict[str, Any] = {}
-    for native, canonical, kind in FIELDS[subject]:
-        value = get_path(item, native)
+    for native_parts, parents, leaf, kind, native, personal in _compiled(subject):
+        value: Any = item
+        for part in native_parts:
+            value = value.get(part) if isinstance(value, dict) else None
+            if value is None:
+                break
         if value is None:
             continue
-        converted = _convert(value, kind, reading, _at(prefix, native), native in _PERSONAL_NATIVE)
-        if converted is not None:
-            put_path(record, canonical, converted)
+        if kind not in _AS_IS:  # the error path is only spelled out for the kinds that can refuse
+            value = _convert(value, kind, reading, _at(prefix, native), personal)
+            if value is None:
+                continue
+        target = record
+        for part in parents:
+            target = target.setdefault(part, {})
+        target[leaf] = value
     if subject != "reperage.SuiteSignalement":
         where = _at(prefix, "dossier.idDossier")
         dossier_id = read_id(get_path(item, "dossier.idDossier"), reading, where, "identifiant du dossier I-MILO")
@@ -155,6 +164,20 @@ def _convert(value: Any, kind: str, reading: Reading, path: str, personal: bool)
             return None
         return round(cents)
     return value
+
+
+# Kinds _convert hands back unchanged: text, int and bool are checked by the contract, after the mapping.
+_AS_IS = frozenset({"text", "int", "bool"})
+
+
+@functools.cache
+def _compiled(subject: str) -> tuple[tuple[tuple[str, ...], tuple[str, ...], str, str, str, bool], ...]:
+    """Each field of ``subject`` split once: (native parts, canonical parents, canonical leaf, kind, native path,
+    personal), so a message walks tuples instead of splitting and formatting paths field by field."""
+    return tuple(
+        (_parts(native), _parts(canonical)[:-1], _parts(canonical)[-1], kind, native, native in _PERSONAL_NATIVE)
+        for native, canonical, kind in FIELDS[subject]
+    )
 
 
 @functools.cache

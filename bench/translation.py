@@ -1,0 +1,107 @@
+"""The translation alone: each hop's processor on records already in memory, no broker, no client.
+
+This is the ceiling a hop cannot pass whatever its Kafka client: one message's translation work (parse, NIR
+guard, mapping, pseudonym, contract validation, views, audit, Avro, envelope). The two chains of ``one_hop``
+are played offline, each hop's input being the previous hop's real output, so the records are the ones the
+hops meet in production. Each hop's hottest functions (cProfile, own time) say where the microseconds go.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import pstats
+import random
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.harness import Figure, Report
+from bench.one_hop import CHAINS, HopCase
+from passerelle.logging import configure
+from passerelle.runtime.audit import write_key_pair
+from passerelle.runtime.hop import Processor
+from passerelle.runtime.messages import Incoming, Output
+from passerelle.runtime.tally import Tally
+from passerelle.settings import Settings
+from passerelle.stack.deployables import build_service
+
+# The issue's budget for one I-MILO Positionnement's translation.
+TARGET_US = {"milo_adapter in.imilo → canon": 40.0}
+_TIMESTAMP_MS = 1_764_000_000_000
+
+
+def _processor(settings: Settings, case: HopCase) -> Processor:
+    runtime = build_service(case.service, settings)
+    return next(h for h in runtime.hops if case.source in h.spec.inputs).processor
+
+
+def _as_input(output: Output, offset: int) -> Incoming:
+    raw = tuple((k, v) for k, v in output.headers)
+    text = {k: v.decode("utf-8", "replace") for k, v in raw}
+    return Incoming(output.topic, 0, offset, output.key, output.value, text, raw, _TIMESTAMP_MS)
+
+
+def _timed(processor: Processor, messages: list[Incoming]) -> tuple[float, list[Output]]:
+    """µs per message of the best of three passes (the others are warm-up and noise), and the first pass's outputs."""
+    outputs: list[Output] = []
+    best = float("inf")
+    for attempt in range(3):
+        started = time.perf_counter()
+        produced = [o for m in messages for o in processor.process(m, Tally())]
+        best = min(best, (time.perf_counter() - started) / len(messages) * 1e6)
+        if attempt == 0:
+            outputs = produced
+    return best, outputs
+
+
+def _hottest(processor: Processor, messages: list[Incoming], top: int = 8) -> list[list[Any]]:
+    """The functions with the most own time, as a share of the whole translation."""
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for message in messages:
+        processor.process(message, Tally())
+    profiler.disable()
+    stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]  # pstats keeps its table untyped
+    total = sum(entry[2] for entry in stats.values()) or 1.0
+    ranked = sorted(stats.items(), key=lambda item: item[1][2], reverse=True)[:top]
+    return [
+        [f"{Path(file).name}:{line}({name})", round(entry[2] / total * 100, 1)] for (file, line, name), entry in ranked
+    ]
+
+
+def run(quick: bool = False) -> Report:
+    configure("console", "WARNING")
+    n = 2_000 if quick else 20_000
+    report = Report("Traduction seule, sans broker (plafond de chaque saut)", "python -m bench translation")
+    report.details["profiler"] = "cProfile, temps propre de chaque fonction, part de la traduction du saut"
+    report.details["profile"] = {}
+    with tempfile.TemporaryDirectory(prefix="passerelle-bench-") as folder:
+        keys = write_key_pair(Path(folder))
+        settings = Settings(
+            kafka_bootstrap="127.0.0.1:1", pseudonym_secret="bench", audit_signing_key_file=keys.signing
+        )
+        for native, source, cases in CHAINS.values():
+            rng = random.Random(7)
+            messages = [
+                Incoming(source, 0, i, None, native(rng, i), {"ce_id": f"b-{i}"}, (("ce_id", f"b-{i}".encode()),), 0)
+                for i in range(n)
+            ]
+            for case in cases:
+                processor = _processor(settings, case)
+                per_message, outputs = _timed(processor, messages)
+                target = TARGET_US.get(case.label)
+                report.add(
+                    Figure(
+                        f"{case.label} : traduction",
+                        per_message,
+                        "µs/message",
+                        target=f"≤ {target:.0f} µs" if target else None,
+                        met=per_message <= target if target else None,
+                    )
+                )
+                report.add(Figure(f"{case.label} : plafond", 1e6 / per_message, "msg/s"))
+                report.details["profile"][case.label] = _hottest(processor, messages[: min(n, 5_000)])
+                following = [o for o in outputs if not o.topic.startswith(("dlq.", "audit.", "feedback."))]
+                messages = [_as_input(o, i) for i, o in enumerate(following)]
+    return report
