@@ -774,12 +774,13 @@ def _json_item(wire: Wire, dialect: Dialect, subject: str, inbound: bool) -> JSO
         if inbound and subject == DROPOUT:
             _dropout_person(item)
     key = _EVENT_KEYS[dialect]
+    if dialect is Dialect.IMILO_JSON and not inbound:  # the renderer's own renaming, so the event keeps its key
+        renamed = imilo_json.RENAMED_OUT
+        item["properties"] = {renamed.get(name, name): field for name, field in item["properties"].items()}
+        item["required"] = [renamed.get(name, name) for name in item.get("required", [])]
     clash = item["properties"].get(key)
-    if clash is not None:  # the renderer writes the event's name first, then the record: its field wins
-        clash["description"] = (
-            f"{clash.get('description', '')} Ce champ du contrat porte le nom de la clé de l'événement et la "
-            "remplace dans le corps : l'événement est alors donné par l'en-tête ce_type."
-        ).strip()
+    if clash is not None:
+        raise ValueError(f"{subject} : le champ {key} du contrat prendrait la place de l'événement en {dialect.value}")
     item["properties"] = {key: {"const": subject, "description": "L'événement."}, **item["properties"]}
     if not inbound:  # Passerelle always names the event; a partner may name it in the ce_type header instead
         item["required"] = [key, *item.get("required", [])]

@@ -87,6 +87,16 @@ def test_render_outbound_drops_nulls() -> None:
     }
 
 
+def test_a_field_named_like_the_event_key_never_replaces_the_event() -> None:
+    """orientation.EvenementOrientation has its own typeEvenement (the kind of event): I-MILO still reads the event."""
+    rendered = imilo_json.render("orientation.EvenementOrientation", {"typeEvenement": "FORUM", "region": "24"})
+    assert orjson.loads(rendered.payload) == {
+        "typeEvenement": "orientation.EvenementOrientation",
+        "natureEvenement": "FORUM",
+        "region": "24",
+    }
+
+
 def test_the_dialects_guide_lists_every_imilo_field() -> None:
     guide = (PROJECT_ROOT / "docs" / "dialects.md").read_text(encoding="utf-8")
     for subject, fields in imilo_json.FIELDS.items():

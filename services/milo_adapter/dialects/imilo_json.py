@@ -206,8 +206,17 @@ def _at(prefix: str, path: str) -> str:
     return f"{prefix}.{path}" if prefix else path
 
 
+# Canonical fields named like the message's event key: renamed on the way out, or they would replace the event's
+# name (orientation.EvenementOrientation's typeEvenement is the kind of event: FORUM, SALON...).
+RENAMED_OUT = {"typeEvenement": "natureEvenement"}
+
+
 def render(subject: str, record: dict[str, Any], _context: OutboundContext | None = None) -> Rendered:
-    return Rendered(orjson.dumps({"typeEvenement": subject, **_plain(record)}), CONTENT_TYPE)
+    body = _plain(record)
+    for canonical, native in RENAMED_OUT.items():
+        if canonical in body:
+            body[native] = body.pop(canonical)
+    return Rendered(orjson.dumps({"typeEvenement": subject, **body}), CONTENT_TYPE)
 
 
 def _plain(value: Any) -> Any:
