@@ -69,9 +69,9 @@ _RETRIED_CALL_S = 10.0
 # An idle hop proves every so often that it could still commit (see _can_write).
 _PROBE_IDLE_S = 10.0
 _PROBE_EVERY_S = 10.0
-# Headers a degraded DLQ record keeps from the refused output, so an operator can follow it.
 # Troubles a quiet partition does not clear: only their own cause going away does.
 _STICKY = frozenset({FENCED, WRITE_BLOCKED})
+# Headers a degraded DLQ record keeps from the refused output, so an operator can follow it.
 _KEPT_ON_DEGRADE = frozenset({"ce_id", "ce_type", "ce_source", "correlation_id", "traceparent", CAUSE, SENDER})
 # Errors about the record itself: producing the same record again can only fail again.
 _REFUSED_FOR_GOOD = frozenset({KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.INVALID_MSG_SIZE, KafkaError.INVALID_MSG})
@@ -180,6 +180,19 @@ class Hop:
         if self._thread is not None and blocked > LOOP_BLOCKED_AFTER_S:
             return f"boucle bloquée depuis {blocked:.0f} s"
         return self.trouble
+
+    @property
+    def why_dead(self) -> str | None:
+        """What only a restart mends (the liveness probe's answer): an instance fenced by its successor, a loop
+        that ended or stopped going round. A broker away is not one: the hop waits for it and carries on."""
+        if self.trouble == FENCED:
+            return FENCED
+        if self._thread is not None and not self._thread.is_alive() and not self._stopping.is_set():
+            return "boucle arrêtée"
+        blocked = time.monotonic() - self._turned
+        if self._thread is not None and blocked > LOOP_BLOCKED_AFTER_S:
+            return f"boucle bloquée depuis {blocked:.0f} s"
+        return None
 
     # ------------------------------------------------------------------ lifecycle
 

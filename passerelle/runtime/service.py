@@ -99,7 +99,8 @@ class ServiceRuntime:
         log.info("service.arrete", service=self.name)
 
     def http_app(self) -> FastAPI:
-        """``/metrics`` for Prometheus, ``/health`` ready only once every consumer has its partitions."""
+        """``/metrics`` for Prometheus, ``/health`` ready only once every consumer has its partitions, ``/live``
+        failing only for what a restart mends."""
 
         @contextlib.asynccontextmanager
         async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -123,6 +124,16 @@ class ServiceRuntime:
             status = "demarrage" if trouble == "demarrage" else "indisponible"
             body = orjson.dumps({"statut": status, "raison": trouble})
             return Response(body, status_code=503, media_type="application/json")
+
+        @app.get("/live")
+        def live() -> Response:
+            """For a liveness probe: 503 only for what a restart mends, never for a broker that is away."""
+            dead = next((why for why in (hop.why_dead for hop in self.hops) if why), None)
+            if dead is None:
+                return Response(b'{"statut":"vivant"}', media_type="application/json")
+            return Response(
+                orjson.dumps({"statut": "a_redemarrer", "raison": dead}), 503, media_type="application/json"
+            )
 
         return app
 

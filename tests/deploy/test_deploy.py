@@ -874,6 +874,7 @@ class _WaitingHop:
 
     healthy = False
     why_not_healthy = BROKER_DOWN
+    why_dead = None  # waiting for a broker is not a reason to restart
 
 
 class _WaitingJournal(MemoryJournal):

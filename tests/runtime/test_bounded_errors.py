@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import orjson
@@ -13,7 +14,7 @@ from passerelle.core.envelope import DEAD_LETTER_TYPE
 from passerelle.core.problems import Problem
 from passerelle.metrics import ServiceMetrics
 from passerelle.runtime.failures import Failure, failure_outputs
-from passerelle.runtime.hop import PRODUCE_FAILED, WRITE_BLOCKED, Hop, HopSpec
+from passerelle.runtime.hop import FENCED, LOOP_BLOCKED_AFTER_S, PRODUCE_FAILED, WRITE_BLOCKED, Hop, HopSpec
 from passerelle.runtime.messages import Incoming, Output
 from passerelle.runtime.tally import Tally
 from passerelle.settings import Settings
@@ -272,3 +273,19 @@ def test_an_idle_hop_that_cannot_commit_says_so_until_a_write_goes_through() -> 
     producer.blocked = False
     assert hop._can_write(111.0) and producer.committed == 1
     assert hop.why_not_healthy is None and hop._failures == 0
+
+
+def test_only_what_a_restart_mends_makes_a_hop_dead() -> None:
+    hop = _hop(_Silent())
+    hop.trouble = "broker injoignable"
+    assert hop.why_dead is None  # it waits for the broker and carries on: not a reason to kill the pod
+    hop.trouble = FENCED
+    assert hop.why_dead == FENCED
+    hop.trouble = None
+    hop._thread = threading.Thread(target=lambda: None)
+    hop._thread.start()
+    hop._thread.join()
+    assert hop.why_dead == "boucle arrêtée"
+    hop._stopping.set()  # stopped on purpose: not dead
+    hop._turned -= LOOP_BLOCKED_AFTER_S + 1
+    assert hop.why_dead is not None and hop.why_dead.startswith("boucle bloquée")
