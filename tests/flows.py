@@ -100,8 +100,8 @@ def _cli_environment(stack: Any) -> dict[str, str]:
     return env
 
 
-async def cli(stack: Any, *args: str, timeout_s: float = 60.0) -> tuple[int, str]:
-    """Run ``passerelle ARGS`` in a subprocess against the stack's broker; (exit code, output)."""
+async def _run_cli(stack: Any, args: Sequence[str], timeout_s: float, apart: bool) -> tuple[int, bytes, bytes]:
+    """``passerelle ARGS`` in a subprocess against the stack's broker; stderr apart or merged into stdout."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -109,24 +109,20 @@ async def cli(stack: Any, *args: str, timeout_s: float = 60.0) -> tuple[int, str
         *args,
         env=_cli_environment(stack),
         stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
+        stderr=asyncio.subprocess.PIPE if apart else asyncio.subprocess.STDOUT,
     )
-    out, _ = await asyncio.wait_for(process.communicate(), timeout_s)
-    return process.returncode or 0, out.decode()
+    out, err = await asyncio.wait_for(process.communicate(), timeout_s)
+    return process.returncode or 0, out, err or b""
+
+
+async def cli(stack: Any, *args: str, timeout_s: float = 60.0) -> tuple[int, str]:
+    """Run ``passerelle ARGS`` in a subprocess against the stack's broker; (exit code, output)."""
+    code, out, _ = await _run_cli(stack, args, timeout_s, apart=False)
+    return code, out.decode()
 
 
 async def cli_json(stack: Any, *args: str, timeout_s: float = 60.0) -> tuple[int, Any]:
     """``passerelle ARGS --json``: (exit code, the one JSON document its stdout holds); stderr is left aside."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "passerelle.cli",
-        *args,
-        "--json",
-        env=_cli_environment(stack),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), timeout_s)
+    code, out, err = await _run_cli(stack, [*args, "--json"], timeout_s, apart=True)
     assert out, err.decode()
-    return process.returncode or 0, json.loads(out)
+    return code, json.loads(out)

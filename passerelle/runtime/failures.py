@@ -228,12 +228,7 @@ def _feedback(
     body["erreursOmises"] = len(errors) - len(kept_errors)
     event_id = derived_id("feedback", message.dedupe_key)
     headers = [
-        ("ce_specversion", SPECVERSION.encode()),
-        ("ce_id", event_id.encode()),
-        ("ce_type", FEEDBACK_TYPE.encode()),
-        ("ce_source", f"passerelle/{failure.service}".encode()),
-        ("ce_time", moment.encode()),
-        ("content-type", JSON.encode()),
+        *_own_attributes(FEEDBACK_TYPE, failure.service, event_id, moment, JSON.encode()),
         ("correlation_id", (message.headers.get("correlation_id") or message.input_id).encode()),
         (CAUSE, message.dedupe_key.encode()),
     ]
@@ -255,15 +250,21 @@ def dead_letter_headers(
             content_type = value if key == "content-type" and value else content_type
         else:
             renamed.append((key, value))
-    own = [
+    return [*_own_attributes(DEAD_LETTER_TYPE, service, event_id, moment, content_type), *renamed]
+
+
+def _own_attributes(
+    type_: str, service: str, event_id: str, moment: str, content_type: bytes
+) -> list[tuple[str, bytes]]:
+    """The CloudEvents attributes of a record a service writes about an input: feedback and dead letter."""
+    return [
         ("ce_specversion", SPECVERSION.encode()),
         ("ce_id", event_id.encode()),
-        ("ce_type", DEAD_LETTER_TYPE.encode()),
+        ("ce_type", type_.encode()),
         ("ce_source", f"passerelle/{service}".encode()),
         ("ce_time", moment.encode()),
         ("content-type", content_type),
     ]
-    return [*own, *renamed]
 
 
 def _detail(failure: Failure, problem: Problem) -> dict[str, Any]:
