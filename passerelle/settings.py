@@ -143,6 +143,35 @@ class Settings(BaseSettings):
         ),
     )
 
+    gateway_issuer: str = Field(
+        default="http://localhost:8090",
+        description="Issuer (iss) of the partners' OAuth2 access tokens that the partner gateway accepts.",
+    )
+    gateway_audience: str = Field(
+        default="passerelle-gateway", description="Audience (aud) the partner gateway's access tokens must name."
+    )
+    gateway_jwks_url: str | None = Field(
+        default=None,
+        description=(
+            "Where the partner gateway reads the issuer's public keys (JWKS): https://… in production, file://… for "
+            "a local issuer. Unset: the gateway refuses every token."
+        ),
+    )
+    gateway_rate_per_s: float = Field(
+        default=5.0, description="Requests per second each partner may make to the gateway (per replica)."
+    )
+    gateway_burst: int = Field(
+        default=20, description="Requests a partner may make at once to the gateway before its rate applies."
+    )
+    gateway_replication_factor: int = Field(
+        default=1,
+        description="Replication of the gateway's Idempotency-Key topic when it is created (3 in production).",
+    )
+    gateway_max_body_bytes: int = Field(
+        default=256 * 1024 * 1024,
+        description="Largest body the partner gateway accepts (a CSV export or LHEO feed, published in pieces).",
+    )
+
     @model_validator(mode="after")
     def _secret_from_file(self) -> Settings:
         if self.pseudonym_secret_file is not None:

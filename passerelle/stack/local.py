@@ -29,10 +29,11 @@ from passerelle.broker.embedded import LOOPBACK, EmbeddedBroker, embedded_settin
 from passerelle.core.contracts.catalogue import Catalogue
 from passerelle.core.partners import Profiles
 from passerelle.runtime.audit import KeyPairFiles, write_key_pair
+from passerelle.runtime.issuer import LocalIssuer
 from passerelle.runtime.service import ServiceRuntime, http_server
 from passerelle.settings import Settings
 from passerelle.stack.deployables import SERVICES, build_service
-from passerelle.stack.rights import REGISTRY, provision
+from passerelle.stack.rights import GATEWAY, REGISTRY, provision
 from services.registry.auth import OperatorCredential
 
 log = structlog.get_logger("passerelle.stack")
@@ -107,6 +108,12 @@ class Stack:
     registry_password_file: Path | None = None
     # Each service's own Kafka identity, by service name; a service not named runs with the stack's settings.
     identities: dict[str, KafkaAccess] = field(default_factory=dict)
+    with_gateway: bool = True
+    gateway_port: int | None = None
+    # The local OAuth2 issuer the gateway trusts here; its JWKS and one token per partner in ``gateway_dir``.
+    issuer: LocalIssuer | None = None
+    gateway_dir: Path | None = None
+    _gateway: tuple[uvicorn.Server, asyncio.Task[None]] | None = None
     _registry: tuple[uvicorn.Server, asyncio.Task[None]] | None = None
     _registry_secret: Path | None = None
     _ephemeral_keys: Path | None = None
@@ -124,6 +131,10 @@ class Stack:
     @property
     def registry_url(self) -> str | None:
         return f"http://{LOOPBACK}:{self.registry_port}" if self.registry_port else None
+
+    @property
+    def gateway_url(self) -> str | None:
+        return f"http://{LOOPBACK}:{self.gateway_port}" if self.gateway_port else None
 
     async def start(self, ready_limit_s: float = 60.0) -> Stack:
         if not self.settings.kafka_bootstrap and self.broker_kind == "kafka":
@@ -147,6 +158,8 @@ class Stack:
             self.identities = {**own, **self.identities}
         if self.with_registry:
             await self._start_registry(catalogue, ready_limit_s)
+        if self.with_gateway:
+            await self._start_gateway(profiles, ready_limit_s)
         # Started together: each consumer-group join takes seconds on its own.
         await asyncio.gather(*(self.add(name) for name in self.services))
         await self.wait_ready(ready_limit_s)
@@ -215,6 +228,41 @@ class Stack:
         self.registry_port = port
         self.registry_credential = credential
 
+    async def _start_gateway(self, profiles: Profiles, limit_s: float) -> None:
+        """The partner gateway, as its own principal, trusting a local issuer whose keys live in a folder of its own."""
+        from passerelle.stack.gateway import build_gateway
+        from services.gateway.app import create_app
+
+        self.gateway_dir = Path(tempfile.mkdtemp(prefix="passerelle-gateway-"))
+        sock = bound_socket()
+        port = sock.getsockname()[1]
+        self.issuer = self.issuer or LocalIssuer(self.settings.gateway_issuer, self.settings.gateway_audience)
+        update = {
+            "gateway_issuer": self.issuer.issuer,
+            "gateway_jwks_url": self.issuer.write_jwks(self.gateway_dir / "jwks.json"),
+        }
+        if GATEWAY in self.identities:
+            update |= self.identities[GATEWAY].settings_fields()
+        gateway = build_gateway(self.settings.model_copy(update=update))
+        for partner in profiles.ids:  # for the developer's curl: long-lived, this stack only
+            token = self.gateway_dir / f"{partner}.token"
+            token.touch(mode=0o600)
+            token.write_text(self.issuer.mint(partner, ttl_s=12 * 3600) + "\n", encoding="utf-8")
+        config = uvicorn.Config(create_app(gateway), host=LOOPBACK, port=port, log_level="warning", log_config=None)
+        server = uvicorn.Server(config)
+        task = asyncio.create_task(server.serve(sockets=[sock]))
+        self._gateway = (server, task)
+        try:
+            async with asyncio.timeout(limit_s):
+                while not server.started or gateway.answers.trouble is not None:
+                    if task.done():
+                        task.result()
+                        raise RuntimeError("l'API des partenaires s'est arrêtée au démarrage")
+                    await asyncio.sleep(0.05)
+        except TimeoutError:
+            raise TimeoutError(f"API des partenaires pas prête après {limit_s:.0f} s") from None
+        self.gateway_port = port
+
     def _generated_operator(self) -> OperatorCredential:
         """A credential for this stack's registry only, its password in a file only the developer can read."""
         credential = OperatorCredential.generate()
@@ -228,6 +276,16 @@ class Stack:
         for name in list(self.running):
             with contextlib.suppress(Exception):
                 await self.remove(name)
+        if self._gateway:
+            server, task = self._gateway
+            server.should_exit = True
+            with contextlib.suppress(Exception):
+                await task
+            self._gateway = None
+            self.gateway_port = None
+        if self.gateway_dir:
+            shutil.rmtree(self.gateway_dir, ignore_errors=True)
+            self.gateway_dir = None
         if self._registry:
             server, task = self._registry
             server.should_exit = True
@@ -273,6 +331,9 @@ def print_addresses(stack: Stack, console: Console) -> None:
     if stack.registry_credential:
         where = f"mot de passe dans {stack.registry_password_file}" if stack.registry_password_file else "configuré"
         table.add_row("registre, écriture (HTTP Basic)", f"utilisateur {stack.registry_credential.user}, {where}")
+    if stack.gateway_url:
+        table.add_row("API des partenaires (HTTP)", f"{stack.gateway_url}/v1/partners/<partenaire>/messages")
+        table.add_row("jetons d'accès des partenaires (12 h)", f"{stack.gateway_dir}/<partenaire>.token")
     for name, service in stack.running.items():
         table.add_row(f"{name} /metrics", service.metrics_url)
     if stack.settings.audit_public_key_file:

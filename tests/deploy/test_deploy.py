@@ -1058,7 +1058,7 @@ def test_images_are_pinned_by_version() -> None:
         # Passerelle's containers run the image built from this checkout, tagged with pyproject.toml's version.
         if "build" in service:
             assert image == PASSERELLE_IMAGE, name
-    assert sum("build" in s for s in COMPOSE["services"].values()) == 8
+    assert sum("build" in s for s in COMPOSE["services"].values()) == 9
     for name, _, container in _k8s_containers(_k8s()):
         assert container["image"] == PASSERELLE_IMAGE, name
 
@@ -1067,7 +1067,7 @@ def test_compose_passerelle_containers_are_hardened() -> None:
     """Passerelle's own containers (services, registry, one-shot jobs): read-only, /tmp in memory, no privilege.
     The third-party images (Kafka, Karapace, Prometheus, Grafana) write where they were built to and keep theirs."""
     ours = {name: s for name, s in COMPOSE["services"].items() if s["image"] == PASSERELLE_IMAGE}
-    assert set(ours) == {*SERVICES, "topics", "acl", "contracts-publish"}
+    assert set(ours) == {*SERVICES, "gateway", "topics", "acl", "contracts-publish"}
     for name, service in ours.items():
         assert service["read_only"] is True, name
         assert [t.partition(":")[0] for t in service["tmpfs"]] == ["/tmp"], name

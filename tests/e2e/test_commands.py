@@ -135,6 +135,7 @@ async def test_dev_up_prints_its_addresses_serves_metrics_and_stops_on_ctrl_c() 
         assert re.search(r"broker \(Tansu embarqué[^)]*\)\W+127\.0\.0\.1:\d+", text)
         urls = re.findall(r"http://127\.0\.0\.1:\d+/metrics", text)
         assert len(urls) == 4
+        assert re.search(r"API des partenaires \(HTTP\)\W+http://127\.0\.0\.1:\d+/v1/partners/", text)
         async with httpx.AsyncClient() as client:
             for url in urls:
                 assert "passerelle_service_ready" in (await client.get(url)).text

@@ -37,7 +37,7 @@ from passerelle.broker.pki import LocalCA
 from passerelle.core.contracts.catalogue import Catalogue
 from passerelle.core.partners import Profiles
 from passerelle.settings import Settings
-from passerelle.stack.rights import REGISTRY, SCHEMAS_TOPIC, provision, service_specs, wanted_grants
+from passerelle.stack.rights import GATEWAY, REGISTRY, SCHEMAS_TOPIC, provision, service_specs, wanted_grants
 from services.registry.journal import WRITER_ID
 from services.registry.records import noop_record
 
@@ -214,7 +214,9 @@ def test_removing_a_partner_from_the_profiles_removes_its_rights(cluster: KafkaC
     specs = service_specs(Settings(**cluster.access.settings_fields()))
     without = wanted_grants([p for p in profiles.ids if p != "region-84"], specs)
     plan = rights.plan(without)
-    assert plan.remove and {g.principal for g in plan.remove} == {principal("region-84")}
+    # Its own rights, and the gateway's right to publish on its in.region-84 for it.
+    assert plan.remove and {g.principal for g in plan.remove} == {principal("region-84"), principal(GATEWAY)}
+    assert {g.name for g in plan.remove if g.principal == principal(GATEWAY)} == {"in.region-84"}
     assert not plan.add
 
 
