@@ -20,6 +20,7 @@ from passerelle.cli.render import console
 from passerelle.logging import configure
 from passerelle.stack.local import BrokerKind, Stack, print_addresses
 from passerelle.stack.rights import principals as all_principals
+from services.console.settings import ConsoleSettings
 from services.registry.settings import RegistrySettings
 
 app = App(help="Environnement local : broker embarqué, registre et services.", no_args_is_help=True)
@@ -54,11 +55,11 @@ def up(
         help="Dossier des données d'Apache Kafka et des clés d'audit (--broker kafka) : un nouveau « dev up » reprend.",
     ),
 ) -> None:
-    """Démarre un broker (sauf si PASSERELLE_KAFKA_BOOTSTRAP est défini), le registre et tous les services.
+    """Démarre un broker (sauf si PASSERELLE_KAFKA_BOOTSTRAP est défini), le registre, la console et tous les services.
 
     Affiche l'adresse du broker, l'URL du registre et son identifiant d'écriture (celui de
-    PASSERELLE_REGISTRY_OPERATOR_*, sinon un identifiant propre à cette pile), chaque URL /metrics ; Ctrl-C arrête
-    tout proprement.
+    PASSERELLE_REGISTRY_OPERATOR_*, sinon un identifiant propre à cette pile), l'URL de la console (identifiant de
+    PASSERELLE_CONSOLE_OPERATOR_*, sinon celui du registre), chaque URL /metrics ; Ctrl-C arrête tout proprement.
     """
     if broker not in ("tansu", "kafka"):
         raise WrongUsage("--broker attend tansu ou kafka")
@@ -71,6 +72,7 @@ def up(
         broker_kind=kind,
         data_dir=data_dir.resolve() if kind == "kafka" else None,
         registry_operator=RegistrySettings().operator(),  # unset: the stack makes one of its own
+        console_operator=ConsoleSettings().operator(),  # unset: the registry's
     )
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run_until_stopped(stack, out))

@@ -30,11 +30,11 @@ from passerelle.core.contracts.catalogue import Catalogue
 from passerelle.core.partners import Profiles
 from passerelle.runtime.audit import KeyPairFiles, write_key_pair
 from passerelle.runtime.issuer import LocalIssuer
+from passerelle.runtime.operator import OperatorCredential
 from passerelle.runtime.service import ServiceRuntime, http_server
 from passerelle.settings import Settings
 from passerelle.stack.deployables import SERVICES, build_service
 from passerelle.stack.rights import GATEWAY, REGISTRY, provision
-from services.registry.auth import OperatorCredential
 
 log = structlog.get_logger("passerelle.stack")
 
@@ -113,6 +113,12 @@ class Stack:
     # The local OAuth2 issuer the gateway trusts here; its JWKS and one token per partner in ``gateway_dir``.
     issuer: LocalIssuer | None = None
     gateway_dir: Path | None = None
+    with_console: bool = True
+    console_port: int | None = None
+    # The console's operator: the configured one, else the registry's (its password in the same file).
+    console_operator: OperatorCredential | None = None
+    console_credential: OperatorCredential | None = None
+    _console: tuple[uvicorn.Server, asyncio.Task[None]] | None = None
     _gateway: tuple[uvicorn.Server, asyncio.Task[None]] | None = None
     _registry: tuple[uvicorn.Server, asyncio.Task[None]] | None = None
     _registry_secret: Path | None = None
@@ -135,6 +141,10 @@ class Stack:
     @property
     def gateway_url(self) -> str | None:
         return f"http://{LOOPBACK}:{self.gateway_port}" if self.gateway_port else None
+
+    @property
+    def console_url(self) -> str | None:
+        return f"http://{LOOPBACK}:{self.console_port}" if self.console_port else None
 
     async def start(self, ready_limit_s: float = 60.0) -> Stack:
         if not self.settings.kafka_bootstrap and self.broker_kind == "kafka":
@@ -162,6 +172,8 @@ class Stack:
             await self._start_gateway(profiles, ready_limit_s)
         # Started together: each consumer-group join takes seconds on its own.
         await asyncio.gather(*(self.add(name) for name in self.services))
+        if self.with_console:
+            await self._start_console(catalogue, profiles)
         await self.wait_ready(ready_limit_s)
         return self
 
@@ -263,6 +275,29 @@ class Stack:
             raise TimeoutError(f"API des partenaires pas prête après {limit_s:.0f} s") from None
         self.gateway_port = port
 
+    async def _start_console(self, catalogue: Catalogue, profiles: Profiles) -> None:
+        """The operator console, reading the running services' /metrics and the DLQ topics as the operator."""
+        from services.console.app import Console, create_app
+        from services.console.sources import HttpMetrics, KafkaDlq
+
+        registry = self.registry_credential
+        credential = self.console_operator or (registry or OperatorCredential.generate())
+        metrics = HttpMetrics(lambda: [s.metrics_url for s in self.running.values()])
+        console = Console(profiles, catalogue, credential, metrics, KafkaDlq(self.access))
+        sock = bound_socket()
+        port = sock.getsockname()[1]
+        config = uvicorn.Config(create_app(console), host=LOOPBACK, port=port, log_level="warning", log_config=None)
+        server = uvicorn.Server(config)
+        task = asyncio.create_task(server.serve(sockets=[sock]))
+        self._console = (server, task)
+        while not server.started:
+            if task.done():
+                task.result()
+                raise RuntimeError("la console s'est arrêtée au démarrage")
+            await asyncio.sleep(0.02)
+        self.console_port = port
+        self.console_credential = credential
+
     def _generated_operator(self) -> OperatorCredential:
         """A credential for this stack's registry only, its password in a file only the developer can read."""
         credential = OperatorCredential.generate()
@@ -273,6 +308,14 @@ class Stack:
         return credential
 
     async def stop(self) -> None:
+        if self._console:  # first, so it never scrapes a service going away
+            server, task = self._console
+            server.should_exit = True
+            with contextlib.suppress(Exception):
+                await task
+            self._console = None
+            self.console_port = None
+            self.console_credential = None
         for name in list(self.running):
             with contextlib.suppress(Exception):
                 await self.remove(name)
@@ -334,6 +377,11 @@ def print_addresses(stack: Stack, console: Console) -> None:
     if stack.gateway_url:
         table.add_row("API des partenaires (HTTP)", f"{stack.gateway_url}/v1/partners/<partenaire>/messages")
         table.add_row("jetons d'accès des partenaires (12 h)", f"{stack.gateway_dir}/<partenaire>.token")
+    if stack.console_url and stack.console_credential:
+        same = stack.registry_credential and stack.console_credential.user_info == stack.registry_credential.user_info
+        password = "même mot de passe que le registre" if same else "configuré"
+        table.add_row("console de l'opérateur", stack.console_url)
+        table.add_row("console, accès (HTTP Basic)", f"utilisateur {stack.console_credential.user}, {password}")
     for name, service in stack.running.items():
         table.add_row(f"{name} /metrics", service.metrics_url)
     if stack.settings.audit_public_key_file:

@@ -2,74 +2,10 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
-import secrets
-from dataclasses import dataclass
-
-from pydantic import SecretStr
+from passerelle.runtime.operator import GENERATED_USER, OperatorCredential, parse_basic
 
 REALM = "passerelle-registry"
+# As Confluent's registry words it: its clients read no charset parameter.
 CHALLENGE = {"WWW-Authenticate": f'Basic realm="{REALM}"'}
-GENERATED_USER = "operateur"
 
-
-@dataclass(frozen=True)
-class OperatorCredential:
-    """The one user name and password allowed to write; the password never shows in a repr or a log."""
-
-    user: str
-    password: SecretStr
-
-    def __post_init__(self) -> None:
-        if not self.user or ":" in self.user:
-            raise ValueError("le nom de l'opérateur du registre ne peut être vide ni contenir « : » (HTTP Basic)")
-        if not self.password.get_secret_value():
-            raise ValueError("le mot de passe de l'opérateur du registre ne peut être vide")
-
-    @classmethod
-    def generate(cls, user: str = GENERATED_USER) -> OperatorCredential:
-        """A fresh random credential, for a local stack that has none configured."""
-        return cls(user, SecretStr(secrets.token_urlsafe(32)))
-
-    @property
-    def user_info(self) -> str:
-        """``user:password``, as confluent-kafka's ``basic.auth.user.info`` and ``curl -u`` take it."""
-        return f"{self.user}:{self.password.get_secret_value()}"
-
-    @property
-    def authorization(self) -> str:
-        """The ``Authorization`` header value a client sends."""
-        return "Basic " + base64.b64encode(self.user_info.encode("utf-8")).decode("ascii")
-
-    def accepts(self, authorization: str | None) -> bool:
-        given = parse_basic(authorization)
-        if given is None:
-            return False
-        user, password = given
-        # Both compared in full, whatever the first says, so timing tells neither which part was wrong.
-        same_user = hmac.compare_digest(_digest(user), _digest(self.user))
-        same_password = hmac.compare_digest(_digest(password), _digest(self.password.get_secret_value()))
-        return same_user & same_password
-
-
-def parse_basic(authorization: str | None) -> tuple[str, str] | None:
-    """User name and password of an ``Authorization: Basic …`` header; None when absent or malformed."""
-    if not authorization:
-        return None
-    scheme, _, token = authorization.strip().partition(" ")
-    if scheme.lower() != "basic":
-        return None
-    try:
-        decoded = base64.b64decode(token.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        return None
-    user, colon, password = decoded.partition(":")
-    return (user, password) if colon else None
-
-
-def _digest(text: str) -> bytes:
-    # Equal-length digests: compare_digest would otherwise reveal the expected secret's length.
-    return hashlib.sha256(text.encode("utf-8")).digest()
+__all__ = ["CHALLENGE", "GENERATED_USER", "REALM", "OperatorCredential", "parse_basic"]

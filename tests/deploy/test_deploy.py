@@ -45,6 +45,7 @@ from passerelle.stack.rights import (
     service_grants,
     service_specs,
 )
+from services.console.settings import ConsoleSettings
 from services.registry.app import create_app as registry_app
 from services.registry.journal import MemoryJournal
 from services.registry.settings import RegistrySettings
@@ -1098,4 +1099,5 @@ def test_configuration_table_lists_every_setting() -> None:
     table = (PROJECT_ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
     documented = set(re.findall(r"^\| `PASSERELLE_([A-Z_]+)`", table, flags=re.M))
     registry = {f"REGISTRY_{name.upper()}" for name in RegistrySettings.model_fields}
-    assert documented == {name.upper() for name in Settings.model_fields} | registry
+    console = {f"CONSOLE_{name.upper()}" for name in ConsoleSettings.model_fields}
+    assert documented == {name.upper() for name in Settings.model_fields} | registry | console
