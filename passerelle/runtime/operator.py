@@ -12,10 +12,19 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from pathlib import Path
 
 from pydantic import SecretStr
 
 GENERATED_USER = "operateur"
+
+
+def password_in(path: Path) -> SecretStr:
+    """The password a secret file holds; a trailing newline from echo or an editor is not part of it."""
+    password = path.read_text(encoding="utf-8").strip("\r\n")
+    if not password:
+        raise ValueError(f"{path} est vide : le mot de passe de l'opérateur est requis")
+    return SecretStr(password)
 
 
 def challenge(realm: str) -> dict[str, str]:

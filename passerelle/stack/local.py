@@ -309,10 +309,7 @@ class Stack:
 
     async def stop(self) -> None:
         if self._console:  # first, so it never scrapes a service going away
-            server, task = self._console
-            server.should_exit = True
-            with contextlib.suppress(Exception):
-                await task
+            await _shut(self._console)
             self._console = None
             self.console_port = None
             self.console_credential = None
@@ -320,20 +317,14 @@ class Stack:
             with contextlib.suppress(Exception):
                 await self.remove(name)
         if self._gateway:
-            server, task = self._gateway
-            server.should_exit = True
-            with contextlib.suppress(Exception):
-                await task
+            await _shut(self._gateway)
             self._gateway = None
             self.gateway_port = None
         if self.gateway_dir:
             shutil.rmtree(self.gateway_dir, ignore_errors=True)
             self.gateway_dir = None
         if self._registry:
-            server, task = self._registry
-            server.should_exit = True
-            with contextlib.suppress(Exception):
-                await task
+            await _shut(self._registry)
             self._registry = None
         self.registry_credential = None
         if self._registry_secret:
@@ -412,3 +403,11 @@ def print_addresses(stack: Stack, console: Console) -> None:
             "passerelle audit verify",
             soft_wrap=True,
         )
+
+
+async def _shut(served: tuple[uvicorn.Server, asyncio.Task[None]]) -> None:
+    """Stop one of the stack's HTTP servers and wait for it; its errors at exit are its own."""
+    server, task = served
+    server.should_exit = True
+    with contextlib.suppress(Exception):
+        await task

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from passerelle.runtime.operator import OperatorCredential
+from passerelle.runtime.operator import OperatorCredential, password_in
 
 ENV_PREFIX = "PASSERELLE_CONSOLE_"
 
@@ -45,6 +45,4 @@ class ConsoleSettings(BaseSettings):
         """The operator's credential, or None when none is configured (the console then refuses every page)."""
         if self.operator_user is None or self.operator_password_file is None:
             return None
-        # A trailing newline from echo or an editor is not part of the password.
-        password = self.operator_password_file.read_text(encoding="utf-8").strip("\r\n")
-        return OperatorCredential(self.operator_user, SecretStr(password))
+        return OperatorCredential(self.operator_user, password_in(self.operator_password_file))

@@ -10,7 +10,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from services.registry.auth import OperatorCredential
+from passerelle.runtime.operator import OperatorCredential, password_in
 
 ENV_PREFIX = "PASSERELLE_REGISTRY_"
 
@@ -39,11 +39,7 @@ class RegistrySettings(BaseSettings):
     @model_validator(mode="after")
     def _password_from_file(self) -> RegistrySettings:
         if self.operator_password_file is not None:
-            # A trailing newline from echo or an editor is not part of the password.
-            password = self.operator_password_file.read_text(encoding="utf-8").strip("\r\n")
-            if not password:
-                raise ValueError(f"{self.operator_password_file} est vide : le mot de passe de l'opérateur est requis")
-            self.operator_password = SecretStr(password)
+            self.operator_password = password_in(self.operator_password_file)
         if (self.operator_user is None) != (self.operator_password is None):
             missing = "OPERATOR_USER" if self.operator_user is None else "OPERATOR_PASSWORD ou OPERATOR_PASSWORD_FILE"
             raise ValueError(f"identifiant d'opérateur du registre incomplet : {ENV_PREFIX}{missing} manque")
