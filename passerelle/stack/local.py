@@ -11,10 +11,10 @@ import contextlib
 import shutil
 import socket
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import structlog
 import uvicorn
@@ -221,23 +221,8 @@ class Stack:
         if REGISTRY in self.identities:
             settings = settings.model_copy(update=self.identities[REGISTRY].settings_fields())
         journal = journal_of(settings, catalogue)
-        sock = bound_socket()
-        port = sock.getsockname()[1]
         app = create_app(catalogue, credential, journal)
-        config = uvicorn.Config(app, host=LOOPBACK, port=port, log_level="warning", log_config=None)
-        server = uvicorn.Server(config)
-        task = asyncio.create_task(server.serve(sockets=[sock]))
-        self._registry = (server, task)
-        try:
-            async with asyncio.timeout(limit_s):
-                while not server.started or journal.trouble is not None:
-                    if task.done():
-                        task.result()
-                        raise RuntimeError("le registre s'est arrêté au démarrage")
-                    await asyncio.sleep(0.05)
-        except TimeoutError:
-            raise TimeoutError(f"registre pas prêt après {limit_s:.0f} s : {journal.trouble}") from None
-        self.registry_port = port
+        self._registry, self.registry_port = await _serve(app, "le registre", limit_s, lambda: journal.trouble)
         self.registry_credential = credential
 
     async def _start_gateway(self, profiles: Profiles, limit_s: float) -> None:
@@ -246,8 +231,6 @@ class Stack:
         from services.gateway.app import create_app
 
         self.gateway_dir = Path(tempfile.mkdtemp(prefix="passerelle-gateway-"))
-        sock = bound_socket()
-        port = sock.getsockname()[1]
         self.issuer = self.issuer or LocalIssuer(self.settings.gateway_issuer, self.settings.gateway_audience)
         update = {
             "gateway_issuer": self.issuer.issuer,
@@ -260,42 +243,18 @@ class Stack:
             token = self.gateway_dir / f"{partner}.token"
             token.touch(mode=0o600)
             token.write_text(self.issuer.mint(partner, ttl_s=12 * 3600) + "\n", encoding="utf-8")
-        config = uvicorn.Config(create_app(gateway), host=LOOPBACK, port=port, log_level="warning", log_config=None)
-        server = uvicorn.Server(config)
-        task = asyncio.create_task(server.serve(sockets=[sock]))
-        self._gateway = (server, task)
-        try:
-            async with asyncio.timeout(limit_s):
-                while not server.started or gateway.answers.trouble is not None:
-                    if task.done():
-                        task.result()
-                        raise RuntimeError("l'API des partenaires s'est arrêtée au démarrage")
-                    await asyncio.sleep(0.05)
-        except TimeoutError:
-            raise TimeoutError(f"API des partenaires pas prête après {limit_s:.0f} s") from None
-        self.gateway_port = port
+        served = await _serve(create_app(gateway), "l'API des partenaires", limit_s, lambda: gateway.answers.trouble)
+        self._gateway, self.gateway_port = served
 
     async def _start_console(self, catalogue: Catalogue, profiles: Profiles) -> None:
         """The operator console, reading the running services' /metrics and the DLQ topics as the operator."""
         from services.console.app import Console, create_app
         from services.console.sources import HttpMetrics, KafkaDlq
 
-        registry = self.registry_credential
-        credential = self.console_operator or (registry or OperatorCredential.generate())
+        credential = self.console_operator or self.registry_credential or OperatorCredential.generate()
         metrics = HttpMetrics(lambda: [s.metrics_url for s in self.running.values()])
         console = Console(profiles, catalogue, credential, metrics, KafkaDlq(self.access))
-        sock = bound_socket()
-        port = sock.getsockname()[1]
-        config = uvicorn.Config(create_app(console), host=LOOPBACK, port=port, log_level="warning", log_config=None)
-        server = uvicorn.Server(config)
-        task = asyncio.create_task(server.serve(sockets=[sock]))
-        self._console = (server, task)
-        while not server.started:
-            if task.done():
-                task.result()
-                raise RuntimeError("la console s'est arrêtée au démarrage")
-            await asyncio.sleep(0.02)
-        self.console_port = port
+        self._console, self.console_port = await _serve(create_app(console), "la console", 60.0)
         self.console_credential = credential
 
     def _generated_operator(self) -> OperatorCredential:
@@ -403,6 +362,27 @@ def print_addresses(stack: Stack, console: Console) -> None:
             "passerelle audit verify",
             soft_wrap=True,
         )
+
+
+async def _serve(
+    app: Any, what: str, limit_s: float, trouble: Callable[[], str | None] = lambda: None
+) -> tuple[tuple[uvicorn.Server, asyncio.Task[None]], int]:
+    """One of the stack's HTTP applications on a free loopback port, once it serves and ``trouble`` says nothing."""
+    sock = bound_socket()
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host=LOOPBACK, port=port, log_level="warning", log_config=None))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        async with asyncio.timeout(limit_s):
+            while not server.started or trouble() is not None:
+                if task.done():
+                    task.result()
+                    raise RuntimeError(f"arrêt au démarrage : {what}")
+                await asyncio.sleep(0.05)
+    except TimeoutError:
+        server.should_exit = True
+        raise TimeoutError(f"toujours pas prêt après {limit_s:.0f} s : {what} ({trouble()})") from None
+    return (server, task), port
 
 
 async def _shut(served: tuple[uvicorn.Server, asyncio.Task[None]]) -> None:
