@@ -166,7 +166,9 @@ def _dlq(
         "count": str(sum(len(p) for _, p in items)),
     }
     details, omitted = _bounded([_detail(f, p) for f, ps in items for p in ps], _DETAILS_MAX)
-    kept = [(k, v) for k, v in message.raw_headers if not k.startswith(ERROR_PREFIX) and k != CAUSE]
+    # Names only Passerelle writes: an input carrying them (forged, or a DLQ record sent back by hand) loses them,
+    # or a replay would restore a sender's passerelle_original_ce_* as the record's own attributes.
+    kept = [(k, v) for k, v in message.raw_headers if not k.startswith((ERROR_PREFIX, ORIGINAL_PREFIX)) and k != CAUSE]
     headers = [
         *dead_letter_headers(kept, failure.service, derived_id("dlq", message.dedupe_key), moment),
         *((ERROR_PREFIX + k, v.encode()) for k, v in error_headers.items()),

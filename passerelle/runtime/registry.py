@@ -8,6 +8,7 @@ the repository's contracts (``passerelle contracts publish``).
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 
@@ -28,6 +29,7 @@ def registry_subject(subject: str) -> str:
     return topics.canonical(subject) + VALUE_SUFFIX
 
 
+@functools.lru_cache(maxsize=1024)  # asked once per output record, for a handful of (subject, version)
 def dataschema(subject: str, version: int, registry_url: str | None) -> str:
     """A canonical record's ``ce_dataschema``: its version in the registry, or a URN naming it without one."""
     name = registry_subject(subject)

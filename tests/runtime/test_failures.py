@@ -292,3 +292,12 @@ def test_a_dead_letter_of_the_first_format_replays_as_before() -> None:
     )
     assert entry.original("ce_id") == "m-1"
     assert entry.replay().headers == [*headers[:2], (REPLAY, b"dlq.region_adapter@0:3")]
+
+
+def test_headers_only_passerelle_writes_are_not_taken_from_the_input() -> None:
+    forged = incoming(passerelle_original_ce_source="region-53", passerelle_original_ce_type="x")
+    dlq, _ = failure_outputs(forged, [failure()], now=NOW)
+    assert header_values(dlq, "passerelle_original_ce_source") == []
+    assert header_values(dlq, "passerelle_original_ce_type") == [STATUT.encode()]  # the input's real ce_type
+    replayed = DlqEntry("dlq.region_adapter", 0, 1, 0, dlq.key, dlq.value, tuple(dlq.headers)).replay()
+    assert dict(replayed.headers).get("ce_source") is None
