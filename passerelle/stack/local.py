@@ -37,6 +37,9 @@ from passerelle.stack.deployables import SERVICES, build_service
 from passerelle.stack.rights import GATEWAY, REGISTRY, provision
 
 log = structlog.get_logger("passerelle.stack")
+# A service's own stop is bounded (its hop within about 35 s); beyond these something hangs.
+_START_LIMIT_S = 120.0
+_STOP_LIMIT_S = 60.0
 
 
 def with_audit_keys(settings: Settings, keep_in: Path | None = None) -> tuple[Settings, Path | None]:
@@ -190,18 +193,21 @@ class Stack:
         runtime = build_service(name, settings)
         server = http_server(runtime, LOOPBACK, port)
         task = asyncio.create_task(server.serve(sockets=[sock]))
+        deadline = asyncio.get_running_loop().time() + _START_LIMIT_S
         while not server.started:
             if task.done():
                 task.result()  # raises the start error
                 raise RuntimeError(f"{name} s'est arrêté au démarrage")
+            if asyncio.get_running_loop().time() > deadline:
+                await _shut((server, task), name)
+                raise TimeoutError(f"{name} ne démarre pas après {_START_LIMIT_S:.0f} s")
             await asyncio.sleep(0.02)
         self.running[name] = RunningService(runtime, server, port, task)
         return self.running[name]
 
     async def remove(self, name: str) -> None:
         service = self.running.pop(name)
-        service.server.should_exit = True
-        await service.task
+        await _shut((service.server, service.task), name)
 
     async def wait_ready(self, limit_s: float = 60.0) -> None:
         try:
@@ -385,9 +391,31 @@ async def _serve(
     return (server, task), port
 
 
-async def _shut(served: tuple[uvicorn.Server, asyncio.Task[None]]) -> None:
-    """Stop one of the stack's HTTP servers and wait for it; its errors at exit are its own."""
+async def _shut(served: tuple[uvicorn.Server, asyncio.Task[None]], what: str = "serveur") -> None:
+    """Stop one of the stack's HTTP servers and wait for it, within a bound; its errors at exit are its own.
+
+    A stop that outlasts the bound names the awaits it hung on, then is cancelled: a stack that never stops
+    would hold a whole test run, or a developer's terminal, with no word of why."""
     server, task = served
     server.should_exit = True
-    with contextlib.suppress(Exception):
-        await task
+    done, _ = await asyncio.wait({task}, timeout=_STOP_LIMIT_S)
+    if not done:
+        log.warning("stack.arret_force", service=what, apres_s=_STOP_LIMIT_S, attente=_awaits_of(task))
+        task.cancel()
+        await asyncio.wait({task}, timeout=5.0)
+    if task.done() and not task.cancelled():
+        task.exception()  # retrieved, so asyncio does not report it at exit
+
+
+def _awaits_of(task: asyncio.Task[Any]) -> list[str]:
+    """Where a task waits: the chain of coroutines it awaits, innermost last (``Task.get_stack`` stops at one)."""
+    chain: list[str] = []
+    awaited: Any = task.get_coro()
+    while awaited is not None and len(chain) < 50:
+        frame = getattr(awaited, "cr_frame", None) or getattr(awaited, "ag_frame", None)
+        if frame is None:
+            chain.append(type(awaited).__name__)
+            break
+        chain.append(f"{frame.f_code.co_name} ({Path(frame.f_code.co_filename).name}:{frame.f_lineno})")
+        awaited = getattr(awaited, "cr_await", None)
+    return chain
