@@ -11,7 +11,9 @@ from enum import Enum
 
 DAY_MS = 24 * 3600 * 1000
 AUDIT_TOPIC = "audit.deliveries"
-SERVICES = ("milo_adapter", "region_adapter", "router", "indicators")
+# Who replayed which dead letter from the console, when, and whether the body was edited: an audit question.
+REPLAYS_TOPIC = "audit.rejeux"
+SERVICES = ("milo_adapter", "region_adapter", "router", "indicators", "attente")
 
 
 class Family(str, Enum):
@@ -123,5 +125,5 @@ def all_topics(partners: Iterable[str], subjects: Iterable[str], services: Itera
         names += [inbound(partner), deliver(partner), outbound(partner), feedback(partner)]
     names += [canonical(s) for s in subjects]
     names += [dlq(s) for s in services]
-    names += [AUDIT_TOPIC, PROBE_TOPIC]
+    names += [AUDIT_TOPIC, REPLAYS_TOPIC, PROBE_TOPIC]
     return [TopicSpec.of(n) for n in sorted(set(names))]

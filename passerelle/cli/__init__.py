@@ -20,6 +20,7 @@ from passerelle.cli import audit as audit_cli
 from passerelle.cli import contracts as contracts_cli
 from passerelle.cli import dev as dev_cli
 from passerelle.cli import dlq as dlq_cli
+from passerelle.cli import indicateurs as indicateurs_cli
 from passerelle.cli import ingest as ingest_cli
 from passerelle.cli import partners as partners_cli
 from passerelle.cli import registry as registry_cli
@@ -51,6 +52,7 @@ app.add_typer(audit_cli.app, name="audit")
 app.add_typer(acl_cli.app, name="acl")
 app.add_typer(registry_cli.app, name="registry")
 app.add_typer(ingest_cli.app, name="ingest")
+app.add_typer(indicateurs_cli.app, name="indicateurs")
 app.command("tail")(tail)
 app.command("demo")(demo)
 

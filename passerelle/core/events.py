@@ -33,7 +33,7 @@ class Route(str, Enum):
     TO_ML_OF_COMMUNE = "to_ml_of_commune"  # I-MILO, structure looked up from the young person's commune
     TO_FUNDING_REGION = "to_funding_region"  # regionDestinataire, else the session id's region prefix
     TO_NAMED_REGION = "to_named_region"  # the record's ``region`` field
-    TO_BOTH = "to_both"  # I-MILO and the record's ``region`` (aggregates, no personal data)
+    TO_BOTH = "to_both"  # I-MILO and the record's ``region`` (aggregates; Passerelle's waiting alerts)
 
 
 _REGION_DIALECTS = (Dialect.REGION_JSON, Dialect.REGION_CSV)
@@ -54,6 +54,8 @@ class Event:
     indicators: bool = False
     # The record's field naming the Region that publishes it: a claim of origin, checked against the sender.
     origin_field: str | None = None
+    # Whether the waiting-alert service (services/attente) follows it.
+    waits: bool = False
 
 
 EVENTS: tuple[Event, ...] = (
@@ -65,6 +67,7 @@ EVENTS: tuple[Event, ...] = (
         (Dialect.LHEO_XML,),
         (Dialect.IMILO_JSON,),
         origin_field="region",
+        waits=True,
     ),
     Event(
         "formation.Positionnement",
@@ -74,6 +77,7 @@ EVENTS: tuple[Event, ...] = (
         (Dialect.IMILO_JSON,),
         _REGION_DIALECTS,
         indicators=True,
+        waits=True,
     ),
     Event(
         "formation.StatutCandidature",
@@ -83,6 +87,7 @@ EVENTS: tuple[Event, ...] = (
         _REGION_DIALECTS,
         (Dialect.IMILO_JSON,),
         indicators=True,
+        waits=True,
     ),
     Event(
         "formation.EntreeFormation",
@@ -92,6 +97,7 @@ EVENTS: tuple[Event, ...] = (
         _REGION_DIALECTS,
         (Dialect.IMILO_JSON,),
         indicators=True,
+        waits=True,
     ),
     Event(
         "formation.SortieFormation",
@@ -147,6 +153,15 @@ EVENTS: tuple[Event, ...] = (
         origin_field="region",
     ),
     Event(
+        # Passerelle's own alert; the record's ``region`` is the Region funding the session.
+        "formation.AttenteProlongee",
+        None,
+        Route.TO_BOTH,
+        None,
+        (),
+        (Dialect.IMILO_JSON, Dialect.REGION_JSON),
+    ),
+    Event(
         "pilotage.Indicateurs",
         None,
         Route.TO_BOTH,
@@ -189,6 +204,10 @@ def origin_field(subject: str) -> str | None:
 
 def followed_by_indicators() -> tuple[str, ...]:
     return tuple(e.subject for e in EVENTS if e.indicators)
+
+
+def followed_by_attente() -> tuple[str, ...]:
+    return tuple(e.subject for e in EVENTS if e.waits)
 
 
 def funding_region(record: Mapping[str, Any]) -> str | None:

@@ -65,6 +65,56 @@ class CsvOptions(_Strict):
     separator: str = Field(default=";", alias="separateur")
 
 
+# Defaults when a Region's profile says nothing (docs/attente.md): three weeks for a first answer, a month to enter.
+DEFAULT_ANSWER_DAYS = 21
+DEFAULT_ENTRY_DAYS = 30
+
+
+class Waiting(_Strict):
+    """How long a young person may wait, per step, before the Region and the Mission Locale are told."""
+
+    answer_max_days: int = Field(
+        default=DEFAULT_ANSWER_DAYS,
+        ge=1,
+        le=365,
+        alias="reponse_max_jours",
+        description="Jours sans aucun statut de candidature après le positionnement avant l'alerte.",
+    )
+    entry_max_days: int = Field(
+        default=DEFAULT_ENTRY_DAYS,
+        ge=1,
+        le=365,
+        alias="entree_max_jours",
+        description="Jours entre l'admission et l'entrée en formation avant l'alerte.",
+    )
+
+
+DEFAULT_OUTAGE_HOURS = 24
+_HTTPS = re.compile(r"https://[^\s/?#@]+(/\S*)?")
+# A signed body in clear text only to a receiver on the same machine (a developer's, a test's).
+_LOCAL_HTTP = re.compile(r"http://(127\.0\.0\.1|localhost|\[::1\])(:[0-9]+)?(/\S*)?")
+
+
+class Webhook(_Strict):
+    """Where the gateway pushes the partner's deliveries and feedback (Standard Webhooks); the secret is elsewhere."""
+
+    url: str = Field(description="Adresse HTTPS qui reçoit les livraisons et les retours, signés.")
+    outage_max_hours: int = Field(
+        default=DEFAULT_OUTAGE_HOURS,
+        ge=1,
+        le=7 * 24,  # out.<partner> keeps 7 days: a longer outage would lose messages
+        alias="panne_max_heures",
+        description="Panne du récepteur couverte par les nouvelles tentatives ; au-delà, la livraison se suspend.",
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not (_HTTPS.fullmatch(value) or _LOCAL_HTTP.fullmatch(value)):
+            raise ValueError("adresse attendue : https://… (http:// seulement vers 127.0.0.1 ou localhost)")
+        return value
+
+
 class PartnerProfile(_Strict):
     id: str
     name: str = Field(alias="nom")
@@ -77,6 +127,14 @@ class PartnerProfile(_Strict):
         default=None,
         alias="silence_max_heures",
         description="Alerte si le partenaire n'a rien publié depuis ce nombre d'heures.",
+    )
+    webhook: Webhook | None = Field(
+        default=None, description="Livraison poussée par la passerelle ; sans elle, le partenaire lit par l'API."
+    )
+    waiting: Waiting = Field(
+        default=Waiting(),
+        alias="attente",
+        description="Seuils d'attente des jeunes positionnés sur les sessions que finance la Région.",
     )
 
     @field_validator("id")

@@ -82,6 +82,8 @@ def _templates(paths: Sequence[Path], namespace: str) -> list[etree._Element]:
 def _vary(template: etree._Element, n: int, rng: random.Random) -> bytes:
     formation = etree.fromstring(etree.tostring(template))
     formation.set("numero", f"GEN{n:08d}")
+    # Over two years, so that sessions still lie ahead at the end of a scenario played in the first one.
+    year = rng.choice((2026, 2027))
     for element in formation.iter():
         if not isinstance(element.tag, str):
             continue
@@ -94,12 +96,12 @@ def _vary(template: etree._Element, n: int, rng: random.Random) -> bytes:
             element.text = rng.choice(
                 (
                     "00000000",
-                    f"2026{rng.randrange(1, 13):02d}00",
-                    f"2026{rng.randrange(1, 13):02d}{rng.randrange(1, 29):02d}",
+                    f"{year}{rng.randrange(1, 13):02d}00",
+                    f"{year}{rng.randrange(1, 13):02d}{rng.randrange(1, 29):02d}",
                 )
             )
         elif name == "fin":
-            element.text = rng.choice(("99999999", f"2027{rng.randrange(1, 13):02d}{rng.randrange(1, 29):02d}"))
+            element.text = rng.choice(("99999999", f"{year + 1}{rng.randrange(1, 13):02d}{rng.randrange(1, 29):02d}"))
         elif name == "intitule-formation":
             element.text = rng.choice(TITLES)
         elif name == "code-FORMACODE":

@@ -202,6 +202,8 @@ class Scenario:
             return day
 
         rng = self.rng
+        if rng.random() < 0.02:  # a few applications never get an answer: waits Passerelle notices
+            return out
         status("RECUE", rng.randrange(1, 6))
         if rng.random() < 0.3:
             status("INFORMATION_COLLECTIVE", rng.randrange(3, 12))
@@ -218,6 +220,8 @@ class Scenario:
             admitted = rng.random() < 0.5
         if admitted:
             status("ADMIS", rng.randrange(3, 20))
+            if rng.random() < 0.04:  # admitted, then no entry comes
+                return out
             entry = day + dt.timedelta(days=rng.randrange(5, 45))
             out.append(
                 {

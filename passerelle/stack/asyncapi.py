@@ -123,8 +123,10 @@ _ROUTES = {
     Route.TO_ML_OF_COMMUNE: "vers I-MILO, structure déduite de la commune du jeune",
     Route.TO_FUNDING_REGION: "vers la Région qui finance la session (regionDestinataire, sinon le préfixe d'idSession)",
     Route.TO_NAMED_REGION: "vers la Région que nomme le champ region",
-    Route.TO_BOTH: "vers I-MILO et la Région du champ region (agrégats, sans donnée personnelle)",
+    Route.TO_BOTH: "vers I-MILO et la Région du champ region",
 }
+# Passerelle's own events and the service that publishes them; the others are the indicators'.
+_PUBLISHING_SERVICE = {"formation.AttenteProlongee": "service attente"}
 _DIALECT_NAMES = {
     Dialect.IMILO_JSON: "JSON I-MILO",
     Dialect.REGION_JSON: "JSON Région",
@@ -615,7 +617,9 @@ def _canonical_message(wire: Wire, subject: str) -> JSON:
         "headers": _headers(
             {
                 "ce_type": {"const": event_type(subject)},
-                "ce_source": {"description": "Le partenaire qui a publié l'entrée, ou passerelle (indicateurs)."},
+                "ce_source": {
+                    "description": "Le partenaire qui a publié l'entrée, ou passerelle (indicateurs, attente)."
+                },
                 "content-type": {"const": AVRO_CONTENT_TYPE},
                 "ce_dataschema": {"description": f"Sa version dans le registre ({registry_subject(subject)})."},
                 **_cause(),
@@ -643,7 +647,7 @@ def _event_lines(wire: Wire, subject: str) -> list[str]:
     if found is None:
         return []
     if found.publisher is None:
-        published = "Publié par Passerelle (service des indicateurs)."
+        published = f"Publié par Passerelle ({_PUBLISHING_SERVICE.get(subject, 'service des indicateurs')})."
     else:
         published = f"Publié par {_PUBLISHERS[found.publisher]} ; profils : {_users(wire, subject, inbound=True)}."
     return [

@@ -37,9 +37,12 @@ from passerelle.settings import PROJECT_ROOT, Settings
 from passerelle.simulation.lheo_feed import write_feed
 from passerelle.simulation.scenario import Native, Scenario
 from passerelle.stack.local import Stack, print_addresses
+from services.indicators.opendata import export_from_broker
 from services.region_adapter.dialects.lheo import parse_lheo
 
 DEFAULT_LHEO = PROJECT_ROOT.parent / "shared" / "fixtures" / "lheo"
+# Beside what `dev up --broker kafka` keeps, ignored by git: the demo's open-data export (docs/open-data.md).
+DEFAULT_OPENDATA_DIR = PROJECT_ROOT / ".passerelle" / "demo" / "donnees-ouvertes"
 REGIONS = ("24", "53", "84")
 
 
@@ -67,6 +70,7 @@ class Demo:
     # Spinners and progress bars: on stderr, so stdout holds only the addresses and the summary.
     progress_console: Console = field(default_factory=lambda: Console(stderr=True))
     tally: FlowCounts = field(default_factory=FlowCounts)
+    opendata_dir: Path = DEFAULT_OPENDATA_DIR
 
     async def run(self, keep_running: bool = False) -> int:
         settings = self.settings.model_copy(update={"indicators_interval_s": 3600.0})
@@ -77,6 +81,8 @@ class Demo:
             self.console.print(f"Broker {stack.bootstrap} · registre {stack.registry_url}")
             await self._play(stack)
             await self._summary(stack)
+            await self._waits(stack)
+            await self._open_data(stack)
             if keep_running:
                 print_addresses(stack, self.console)
                 self.console.print("Tout reste en marche : Ctrl-C pour arrêter.")
@@ -151,6 +157,8 @@ class Demo:
                 while time.monotonic() - self.tally.last_activity < 3.0 and time.monotonic() - started < 240:
                     progress.update(receiving, completed=sum(self.tally.received.values()))
                     await asyncio.sleep(0.25)
+                # The waits past their Region's thresholds on the event clock, with the sessions offered instead.
+                await stack.running["attente"].runtime.actions["verifier"]()
                 indicators = stack.running["indicators"].runtime.actions["publier"]
                 await indicators()
                 await asyncio.sleep(3.0)
@@ -170,7 +178,10 @@ class Demo:
             write_feed(out, 200_000, self.seed)
             feeds_bytes = [out.getvalue()]
         else:
-            feeds_bytes = [f.read_bytes() for f in feeds]
+            # The real feeds' sessions are past: sessions cloned from them in the scenario's year can be offered.
+            out = io.BytesIO()
+            write_feed(out, 400_000, self.seed, templates=feeds)
+            feeds_bytes = [*(f.read_bytes() for f in feeds), out.getvalue()]
         self._feeds = {p: [f.replace(b"<lheo", b"<lheo", 1) for f in feeds_bytes] for p in lheo_regions}
         return [
             Native(p, "formation.OffreSession", f, None, "application/xml")
@@ -273,6 +284,18 @@ class Demo:
         self.console.print(table)
         self._indicator_table(indicators)
 
+    async def _open_data(self, stack: Stack) -> None:
+        """Write the open-data export of every month played, as ``passerelle indicateurs export`` would."""
+        codec = next(iter(stack.running.values())).runtime.ctx.codec
+        with self.progress_console.status("Export des indicateurs en données ouvertes…"):
+            done = await export_from_broker(stack.access, codec, self.opendata_dir)
+        self.console.print(
+            f"Données ouvertes ({', '.join(done.months) or 'aucun mois'}) : {done.rows} ligne(s), "
+            f"{done.masked} cellule(s) masquée(s) au titre du secret statistique, écrites dans {self.opendata_dir}",
+            markup=False,
+            soft_wrap=True,
+        )
+
     def _indicator_table(self, rows: Sequence[dict[str, Any]]) -> None:
         table = Table(title="Indicateurs de la convention (service indicateurs) — par région, tous mois confondus")
         for column in (
@@ -319,6 +342,50 @@ class Demo:
                 str(sig),
                 str(con),
                 f"{statistics.median(contact):.0f} j" if contact else "-",
+            )
+        self.console.print(table)
+
+    async def _waits(self, stack: Stack) -> None:
+        """The waits the attente service noticed, as I-MILO received them: how many young people were nudged."""
+        alerts = [
+            orjson.loads(r.value)
+            for r in await collect(stack.access, topics.outbound("imilo"))
+            if subject_of(dict(r.headers or ()).get("ce_type", b"").decode()) == "formation.AttenteProlongee"
+        ]
+        steps = Counter(a["etape"] for a in alerts)
+        offered = sum(1 for a in alerts if a.get("alternatives"))
+        self.console.print(
+            f"Attentes prolongées : {len({a['pseudonyme'] for a in alerts})} jeune(s) relancé(s) auprès de leur "
+            f"Mission Locale — {steps['REPONSE']} sans réponse, {steps['ENTREE']} admis sans entrée ; "
+            f"{offered} avec des sessions plus proches proposées",
+            markup=False,
+            soft_wrap=True,
+        )
+        if not alerts:
+            return
+        table = Table(title="Quelques attentes remarquées (service attente) et les sessions proposées")
+        for column in ("région", "étape", "attente", "seuil", "session visée", "sessions proposées"):
+            table.add_column(column)
+        shown = sorted(alerts, key=lambda a: (-len(a.get("alternatives", [])), a["idAttente"]))[:5]
+        for alert in shown:
+            alternatives = alert.get("alternatives", [])
+            table.add_row(
+                alert["region"],
+                alert["etape"],
+                f"{alert['joursAttente']} j (depuis le {alert['attenteDepuis']})",
+                f"{alert['seuilJours']} j",
+                alert.get("intituleSession") or alert["idSession"],
+                "\n".join(
+                    [
+                        *(
+                            f"{a['intitule']} — {a.get('ville') or a['region']}, le {a.get('dateDebut', '?')} "
+                            f"({a['correspondance']}, {a['proximite']})"
+                            for a in alternatives[:2]
+                        ),
+                        *([f"et {len(alternatives) - 2} autre(s)"] if len(alternatives) > 2 else []),
+                    ]
+                )
+                or "aucune",
             )
         self.console.print(table)
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from passerelle.core import events
+from passerelle.core.opendata import RowFigures, Statistic
 
 # A first answer from the Mission Locale counts as contact unless it says the person could not be reached.
 NOT_CONTACTED = frozenset({"INJOIGNABLE", "COORDONNEES_INCORRECTES", "INCONNU"})
@@ -101,6 +102,28 @@ class IndicatorState:
         regions = sorted(set(apps) | set(sigs))
         return {r: _indicators(r, "", apps.get(r, []), sigs.get(r, []), computed_at) for r in regions}
 
+    def months(self) -> list[str]:
+        """Every month (AAAA-MM) that has a positionnement or a signalement with its region."""
+        found = {_month(a.positioned) for a in self.applications.values() if a.region and a.positioned}
+        found |= {_month(s.signalled) for s in self.signals.values() if s.region and s.signalled}
+        return sorted(found)
+
+    def month_figures(self, month: str) -> tuple[dict[str, RowFigures], RowFigures]:
+        """The month's figures per region and for all regions together, each delay with its sample size
+        (what the open-data secrecy rule needs and ``pilotage.Indicateurs`` does not carry)."""
+        apps: dict[str, list[_Application]] = {}
+        sigs: dict[str, list[_Signal]] = {}
+        for app in self.applications.values():
+            if app.region and app.positioned and _month(app.positioned) == month:
+                apps.setdefault(app.region, []).append(app)
+        for sig in self.signals.values():
+            if sig.region and sig.signalled and _month(sig.signalled) == month:
+                sigs.setdefault(sig.region, []).append(sig)
+        regions = sorted(set(apps) | set(sigs))
+        every_app = [a for r in regions for a in apps.get(r, [])]
+        every_sig = [s for r in regions for s in sigs.get(r, [])]
+        return {r: _figures(apps.get(r, []), sigs.get(r, [])) for r in regions}, _figures(every_app, every_sig)
+
     def prune(self, before: dt.date) -> int:
         """Forget applications and signals older than ``before`` (the canonical topics' retention)."""
         old_apps = [k for k, a in self.applications.items() if a.positioned and a.positioned < before]
@@ -129,6 +152,25 @@ def _p90(values: list[float]) -> float | None:
         return None
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))]
+
+
+def _figures(apps: list[_Application], sigs: list[_Signal]) -> RowFigures:
+    to_status = _days((a.positioned, a.first_status) for a in apps)
+    to_entry = _days((a.positioned, a.entered) for a in apps)
+    to_contact = _days((s.signalled, s.contacted) for s in sigs)
+    return RowFigures(
+        positionnements=len(apps),
+        entrees=sum(1 for a in apps if a.entered),
+        liste_attente=sum(1 for a in apps if a.waiting_list),
+        signalements=len(sigs),
+        contactes=sum(1 for s in sigs if s.contacted),
+        delays={
+            "delai_positionnement_statut_median": Statistic(_median(to_status), len(to_status)),
+            "delai_positionnement_entree_median": Statistic(_median(to_entry), len(to_entry)),
+            "delai_positionnement_entree_p90": Statistic(_p90(to_entry), len(to_entry)),
+            "delai_signalement_contact_median": Statistic(_median(to_contact), len(to_contact)),
+        },
+    )
 
 
 def _indicators(

@@ -23,6 +23,7 @@ from passerelle.broker.access import KafkaAccess
 from passerelle.broker.embedded import LOOPBACK, free_port
 from passerelle.core.pieces import split_csv
 from passerelle.simulation.lheo_feed import write_feed
+from passerelle.stack.deployables import SERVICES
 from passerelle.stack.local import Stack
 from services.region_adapter.dialects.lheo import split_lheo
 from tests.conftest import OWN_LHEO, TEST_SETTINGS
@@ -134,7 +135,7 @@ async def test_dev_up_prints_its_addresses_serves_metrics_and_stops_on_ctrl_c() 
         text = seen.getvalue()
         assert re.search(r"broker \(Tansu embarqué[^)]*\)\W+127\.0\.0\.1:\d+", text)
         urls = re.findall(r"http://127\.0\.0\.1:\d+/metrics", text)
-        assert len(urls) == 4
+        assert len(urls) == len(SERVICES)  # every service of the stack, each on its own port
         assert re.search(r"API des partenaires \(HTTP\)\W+http://127\.0\.0\.1:\d+/v1/partners/", text)
         async with httpx.AsyncClient() as client:
             for url in urls:

@@ -39,6 +39,7 @@ EXPECTED: list[tuple[str, str, dict[str, Any], tuple[str, ...]]] = [
     ("aide.DemandeAide", "imilo", {"region": "84"}, ("region-84",)),
     ("aide.DecisionAide", "region-84", {"region": "84"}, ("imilo",)),
     ("orientation.EvenementOrientation", "region-24", {}, ("imilo",)),
+    ("formation.AttenteProlongee", "passerelle", {"region": "84"}, ("imilo", "region-84")),
     ("pilotage.Indicateurs", "passerelle", {"region": "84"}, ("imilo", "region-84")),
 ]  # fmt: skip
 
