@@ -12,11 +12,11 @@ from rich.table import Table
 from bench.brokers import KINDS
 from bench.harness import Report
 
-SUITES = ("codec", "translation", "one_hop", "lheo", "end_to_end", "fetch_wait")
+SUITES = ("codec", "translation", "one_hop", "lheo", "end_to_end", "fetch_wait", "gateway")
 # The suites that take --broker; fetch_wait measures the embedded broker's polling only.
 ON_A_BROKER = ("one_hop", "end_to_end")
-# Left out of a --quick run of everything (asked for by name, it still runs).
-NOT_QUICK = ("fetch_wait",)
+# Left out of a --quick run of everything (asked for by name, it still runs): each starts servers of its own.
+NOT_QUICK = ("fetch_wait", "gateway")
 
 
 def show(report: Report, console: Console) -> None:

@@ -171,6 +171,10 @@ class Settings(BaseSettings):
         default=256 * 1024 * 1024,
         description="Largest body the partner gateway accepts (a CSV export or LHEO feed, published in pieces).",
     )
+    gateway_webhook_secrets_dir: Path | None = Field(
+        default=None,
+        description="Folder of each partner's webhook signing secret: <partner>.secret holding whsec_<base64>.",
+    )
 
     @model_validator(mode="after")
     def _secret_from_file(self) -> Settings:

@@ -237,6 +237,33 @@ def asyncapi(
     out.print(f"AsyncAPI écrit dans {target}.", markup=False)
 
 
+@app.command("openapi")
+def openapi(
+    ctx: typer.Context,
+    output: Path = typer.Option(
+        None, "--output", "-o", help="Écrire dans ce fichier (défaut : contracts/openapi.yaml)."
+    ),
+    check: bool = typer.Option(
+        False, "--check", help="Vérifier seulement que le fichier est à jour ; code de sortie 1 s'il est périmé."
+    ),
+) -> None:
+    """Génère le document OpenAPI 3.1 de l'API des partenaires (la passerelle HTTPS) à partir de son code."""
+    from passerelle.stack.openapi import document
+
+    state: CliState = ctx.obj
+    target = output or state.settings.contracts_dir / "openapi.yaml"
+    text = document(state.settings)
+    out = console()
+    if check:
+        if not target.is_file() or target.read_text(encoding="utf-8") != text:
+            out.print(f"[red]{escape(target.name)} est périmé : lancez « passerelle contracts openapi ».[/red]")
+            raise typer.Exit(ExitCode.FINDING)
+        out.print(f"[green]{escape(target.name)} est à jour.[/green]")
+        return
+    target.write_text(text, encoding="utf-8")
+    out.print(f"OpenAPI écrit dans {target}.", markup=False)
+
+
 @app.command("publish")
 def publish(
     ctx: typer.Context,
