@@ -20,7 +20,7 @@ def demo(
     events: int = typer.Option(2000, "--events", help="Nombre de jeunes positionnés par les Missions Locales."),
     seed: int = typer.Option(7, "--seed", help="Graine du générateur : même graine, même scénario."),
     keep_running: bool = typer.Option(
-        False, "--keep-running", help="Laisser tout en marche après le bilan (Grafana, Prometheus, tail)."
+        False, "--keep-running", help="Laisser tout en marche après le bilan (console, Prometheus, tail)."
     ),
     lheo: Path = typer.Option(DEFAULT_LHEO, "--lheo", help="Dossier de flux LHEO réels (à défaut : flux généré)."),
 ) -> None:

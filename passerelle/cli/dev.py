@@ -58,8 +58,9 @@ def up(
     """Démarre un broker (sauf si PASSERELLE_KAFKA_BOOTSTRAP est défini), le registre, la console et tous les services.
 
     Affiche l'adresse du broker, l'URL du registre et son identifiant d'écriture (celui de
-    PASSERELLE_REGISTRY_OPERATOR_*, sinon un identifiant propre à cette pile), l'URL de la console (identifiant de
-    PASSERELLE_CONSOLE_OPERATOR_*, sinon celui du registre), chaque URL /metrics ; Ctrl-C arrête tout proprement.
+    PASSERELLE_REGISTRY_OPERATOR_*, sinon un identifiant propre à cette pile), la page de connexion de la console et
+    ses comptes (opérateur et lecture, générés pour cette pile ; comptes et OIDC de PASSERELLE_CONSOLE_*), chaque URL
+    /metrics ; Ctrl-C arrête tout proprement.
     """
     if broker not in ("tansu", "kafka"):
         raise WrongUsage("--broker attend tansu ou kafka")
@@ -67,12 +68,14 @@ def up(
     configure(state.settings.log_format, "WARNING")
     out = console()
     kind: BrokerKind = "kafka" if broker == "kafka" else "tansu"
+    console_settings = ConsoleSettings()
     stack = Stack(
         state.settings,
         broker_kind=kind,
         data_dir=data_dir.resolve() if kind == "kafka" else None,
         registry_operator=RegistrySettings().operator(),  # unset: the stack makes one of its own
-        console_operator=ConsoleSettings().operator(),  # unset: the registry's
+        console_operator=console_settings.operator(),  # unset: one generated for this stack
+        console_settings=console_settings,
     )
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run_until_stopped(stack, out))

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import shutil
 import socket
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import structlog
 import uvicorn
@@ -36,10 +37,15 @@ from passerelle.settings import Settings
 from passerelle.stack.deployables import SERVICES, build_service
 from passerelle.stack.rights import GATEWAY, REGISTRY, provision
 
+if TYPE_CHECKING:
+    from services.console.settings import ConsoleSettings
+
 log = structlog.get_logger("passerelle.stack")
 # A service's own stop is bounded (its hop within about 35 s); beyond these something hangs.
 _START_LIMIT_S = 120.0
 _STOP_LIMIT_S = 60.0
+# The local stack's console accounts, and the audience of the local issuer's tokens that open a console session.
+CONSOLE_OPERATOR, CONSOLE_READER, CONSOLE_AUDIENCE = "operateur", "lecture", "passerelle-console"
 
 
 def with_audit_keys(settings: Settings, keep_in: Path | None = None) -> tuple[Settings, Path | None]:
@@ -118,9 +124,13 @@ class Stack:
     gateway_dir: Path | None = None
     with_console: bool = True
     console_port: int | None = None
-    # The console's operator: the configured one, else the registry's (its password in the same file).
+    # The console's operator (may replay) and read-only accounts: the configured ones, else generated for this stack.
     console_operator: OperatorCredential | None = None
+    console_readonly: OperatorCredential | None = None
     console_credential: OperatorCredential | None = None
+    console_reader: OperatorCredential | None = None
+    # PASSERELLE_CONSOLE_*: an accounts file, OIDC; unset OIDC: the local issuer's tokens for « passerelle-console ».
+    console_settings: ConsoleSettings | None = None
     _console: tuple[uvicorn.Server, asyncio.Task[None]] | None = None
     _gateway: tuple[uvicorn.Server, asyncio.Task[None]] | None = None
     _registry: tuple[uvicorn.Server, asyncio.Task[None]] | None = None
@@ -235,6 +245,7 @@ class Stack:
         """The partner gateway, as its own principal, trusting a local issuer whose keys live in a folder of its own."""
         from passerelle.stack.gateway import build_gateway
         from services.gateway.app import create_app
+        from services.gateway.webhooks import new_secret
 
         self.gateway_dir = Path(tempfile.mkdtemp(prefix="passerelle-gateway-"))
         self.issuer = self.issuer or LocalIssuer(self.settings.gateway_issuer, self.settings.gateway_audience)
@@ -244,7 +255,13 @@ class Stack:
         }
         if GATEWAY in self.identities:
             update |= self.identities[GATEWAY].settings_fields()
-        gateway = build_gateway(self.settings.model_copy(update=update))
+        secrets = self.gateway_dir / "webhooks"
+        secrets.mkdir(mode=0o700)
+        for profile in profiles:  # this stack's own signing secrets, beside the tokens, for the developer's receiver
+            if profile.webhook is not None:
+                (secrets / f"{profile.id}.secret").touch(mode=0o600)
+                (secrets / f"{profile.id}.secret").write_text(new_secret() + "\n", encoding="utf-8")
+        gateway = build_gateway(self.settings.model_copy(update=update), webhook_secrets=secrets)
         for partner in profiles.ids:  # for the developer's curl: long-lived, this stack only
             token = self.gateway_dir / f"{partner}.token"
             token.touch(mode=0o600)
@@ -253,15 +270,49 @@ class Stack:
         self._gateway, self.gateway_port = served
 
     async def _start_console(self, catalogue: Catalogue, profiles: Profiles) -> None:
-        """The operator console, reading the running services' /metrics and the DLQ topics as the operator."""
+        """The operator console, reading the running services' /metrics and the topics, replaying as the operator."""
+        from passerelle.runtime.audit import read_public_keys
+        from passerelle.stack.native_check import check_native_message
+        from services.console.access import Accounts, OidcVerifier, Role
         from services.console.app import Console, create_app
-        from services.console.sources import HttpMetrics, KafkaDlq
+        from services.console.replays import JOURNAL_TOPIC, Replays
+        from services.console.settings import ConsoleSettings
+        from services.console.sources import HttpMetrics, KafkaDlq, KafkaSender, KafkaTopics
 
-        credential = self.console_operator or self.registry_credential or OperatorCredential.generate()
-        metrics = HttpMetrics(lambda: [s.metrics_url for s in self.running.values()])
-        console = Console(profiles, catalogue, credential, metrics, KafkaDlq(self.access))
+        operator = self.console_operator or OperatorCredential.generate(CONSOLE_OPERATOR)
+        reader = self.console_readonly or OperatorCredential.generate(CONSOLE_READER)
+        own = Accounts.from_credentials({Role.OPERATOR: [operator], Role.READER: [reader]})
+        access = (self.console_settings or ConsoleSettings()).access(own)
+        if access.oidc is None and self.issuer is not None and self.gateway_dir is not None:
+            jwks = (self.gateway_dir / "jwks.json").resolve().as_uri()
+            oidc = OidcVerifier(self.issuer.issuer, CONSOLE_AUDIENCE, jwks, "roles", frozenset(), frozenset())
+            access = dataclasses.replace(access, oidc=oidc)
+        settings = self.settings
+        # The replay journal: append-only, kept forever (who replayed what is an audit question).
+        await ensure_topics(self.access, [topics.TopicSpec.of(JOURNAL_TOPIC)])
+        topics_reader = KafkaTopics(self.access)
+        public = settings.audit_public_key_file
+        documents = {"AsyncAPI des topics": "/contrats/asyncapi.yaml"}
+        if self.registry_url:
+            documents["OpenAPI du registre des contrats"] = f"{self.registry_url}/openapi.json"
+        if self.gateway_url:
+            documents["OpenAPI de l'API des partenaires"] = f"{self.gateway_url}/openapi.json"
+        console = Console(
+            profiles,
+            catalogue,
+            access,
+            HttpMetrics(lambda: [s.metrics_url for s in self.running.values()]),
+            KafkaDlq(self.access),
+            Replays(topics_reader, KafkaSender(settings)),
+            topics_reader,
+            tuple(read_public_keys([public])) if public else (),
+            lambda partner, event, payload: check_native_message(settings, partner, event, payload),
+            settings.contracts_dir / "examples",
+            settings.contracts_dir / "asyncapi.yaml",
+            documents,
+        )
         self._console, self.console_port = await _serve(create_app(console), "la console", 60.0)
-        self.console_credential = credential
+        self.console_credential, self.console_reader = operator, reader
 
     def _generated_operator(self) -> OperatorCredential:
         """A credential for this stack's registry only, its password in a file only the developer can read."""
@@ -278,6 +329,7 @@ class Stack:
             self._console = None
             self.console_port = None
             self.console_credential = None
+            self.console_reader = None
         for name in list(self.running):
             with contextlib.suppress(Exception):
                 await self.remove(name)
@@ -332,17 +384,21 @@ def print_addresses(stack: Stack, console: Console) -> None:
         table.add_row("registre, écriture (HTTP Basic)", f"utilisateur {stack.registry_credential.user}, {where}")
     if stack.gateway_url:
         table.add_row("API des partenaires (HTTP)", f"{stack.gateway_url}/v1/partners/<partenaire>/messages")
+        table.add_row("lecture des livraisons (HTTP)", f"{stack.gateway_url}/v1/partners/<partenaire>/events")
         table.add_row("jetons d'accès des partenaires (12 h)", f"{stack.gateway_dir}/<partenaire>.token")
-    if stack.console_url and stack.console_credential:
-        same = stack.registry_credential and stack.console_credential.user_info == stack.registry_credential.user_info
-        password = "même mot de passe que le registre" if same else "configuré"
-        table.add_row("console de l'opérateur", stack.console_url)
-        table.add_row("console, accès (HTTP Basic)", f"utilisateur {stack.console_credential.user}, {password}")
+        if stack.gateway_dir and any((stack.gateway_dir / "webhooks").glob("*.secret")):
+            table.add_row(
+                "secrets des webhooks (Standard Webhooks)", f"{stack.gateway_dir}/webhooks/<partenaire>.secret"
+            )
+    if stack.console_url:
+        table.add_row("console de l'opérateur (navigateur)", f"{stack.console_url}/connexion")
     for name, service in stack.running.items():
         table.add_row(f"{name} /metrics", service.metrics_url)
     if stack.settings.audit_public_key_file:
         table.add_row("clé publique d'audit", str(stack.settings.audit_public_key_file))
     console.print(table)
+    if stack.console_url and stack.console_credential:
+        console.print(f"Console : {stack.console_url}/connexion, {_console_logins(stack)}", soft_wrap=True)
     operator = f"PASSERELLE_KAFKA_BOOTSTRAP={stack.bootstrap}"
     if stack.cluster:
         partner, secrets_dir = "region-24", stack.cluster.data_dir / "secrets"
@@ -368,6 +424,19 @@ def print_addresses(stack: Stack, console: Console) -> None:
             "passerelle audit verify",
             soft_wrap=True,
         )
+
+
+def _console_logins(stack: Stack) -> str:
+    """The console's accounts; a password generated for this stack (127.0.0.1, gone at stop) is shown in full."""
+    said = []
+    for role, account, configured in (
+        ("opérateur (peut rejouer)", stack.console_credential, stack.console_operator),
+        ("lecture seule", stack.console_reader, stack.console_readonly),
+    ):
+        if account is not None:
+            secret = "mot de passe configuré" if configured else f"mot de passe {account.password.get_secret_value()}"
+            said.append(f"{role} : utilisateur {account.user}, {secret}")
+    return " ; ".join(said)
 
 
 async def _serve(

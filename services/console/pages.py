@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from passerelle.broker import topics
@@ -11,10 +12,26 @@ from passerelle.core.partners import PartnerProfile, Profiles
 from passerelle.runtime.replay import DlqEntry
 from services.console.fields import received_fields
 from services.console.flows import DIRECTIONS, Flows, PartnerState
-from services.console.html import Markup, esc, join, link, page, table, tag
+from services.console.html import Markup, esc, field, hidden, join, link, page, post_form, select, table, tag
 from services.console.masking import masked_body
+from services.console.replays import event_of
 
+READ_ONLY = "Rejeu réservé au rôle opérateur."
+NO_FORM = "Rejeu depuis une session ouverte par la page de connexion (pas de formulaire en HTTP Basic ni par jeton)."
 RAW_NOTE = "Message d'origine tel que reçu (données personnelles possibles ; consultation journalisée)."
+
+
+def body_encoding(value: bytes) -> str:
+    """How to show and edit a body: UTF-8, else Latin-1 (the Regions' historical CSV exports)."""
+    try:
+        value.decode("utf-8")
+    except UnicodeDecodeError:
+        return "latin-1"
+    return "utf-8"
+
+
+def body_text(value: bytes) -> str:
+    return value.decode(body_encoding(value))
 
 
 def when(seconds: float | None) -> str:
@@ -79,47 +96,95 @@ def record_href(entry: DlqEntry) -> str:
     return f"/dlq/{service_of(entry)}/{entry.partition}/{entry.offset}"
 
 
-def _filters(services: Sequence[str], service: str, partner: str, code: str) -> Markup:
-    options = join(
-        tag("option", label or "tous", value=value, selected="selected" if value == service else "")
-        for value, label in [("", ""), *((s, s) for s in services)]
-    )
+@dataclass(frozen=True)
+class DlqFilters:
+    """The list's filters, as the form sends them back."""
+
+    service: str = ""
+    partner: str = ""
+    event: str = ""
+    code: str = ""
+    since: str = ""  # ISO date or date-time, UTC
+    until: str = ""
+
+    def matches(self, entry: DlqEntry) -> bool:
+        at = when(entry.timestamp_ms / 1000)[:19].replace(" ", "T")
+        return (
+            (not self.partner or sender(entry) == self.partner)
+            and (not self.event or event_of(entry) == self.event)
+            and (not self.code or entry.error("code") == self.code)
+            and (not self.since or at >= _bound(self.since))
+            and (not self.until or at <= _bound(self.until, end=True))
+        )
+
+
+def _bound(text: str, end: bool = False) -> str:
+    # A bare date covers its whole day; « 2026-03-01 10:00 » is read as « 2026-03-01T10:00:00 ».
+    text = text.strip().replace(" ", "T")
+    if len(text) == 10:
+        return text + ("T23:59:59" if end else "T00:00:00")
+    return (text + ":00")[:19] if len(text) == 16 else text[:19]
+
+
+def _filters(services: Sequence[str], events: Sequence[str], chosen: DlqFilters) -> Markup:
     fields = join(
         [
-            tag("label", join(["service ", tag("select", options, name="service")])),
-            " ",
-            tag("label", join(["partenaire ", Markup(f'<input name="partenaire" value="{esc(partner)}">')])),
-            " ",
-            tag("label", join(["code d'erreur ", Markup(f'<input name="code" value="{esc(code)}">')])),
-            " ",
+            select("service", "service", [("", "tous"), *((s, s) for s in services)], chosen.service),
+            field("partenaire", "partenaire", chosen.partner, size="10"),
+            select("événement", "evenement", [("", "tous"), *((e, e) for e in events)], chosen.event),
+            field("code d'erreur", "code", chosen.code, size="10"),
+            field("depuis", "depuis", chosen.since, placeholder="AAAA-MM-JJ", size="16"),
+            field("jusqu'à", "jusqua", chosen.until, placeholder="AAAA-MM-JJ hh:mm", size="16"),
             Markup('<button type="submit">Filtrer</button>'),
         ]
     )
-    return tag("form", fields, method="get", action="/dlq")
+    return tag("form", fields, method="get", action="/dlq", class_="filtres")
 
 
-def dlq_page(entries: Sequence[DlqEntry], services: Sequence[str], service: str, partner: str, code: str) -> str:
+def entry_key(entry: DlqEntry) -> str:
+    """How a form names a record: ``service/partition/offset``."""
+    return f"{service_of(entry)}/{entry.partition}/{entry.offset}"
+
+
+def dlq_page(
+    entries: Sequence[DlqEntry],
+    services: Sequence[str],
+    events: Sequence[str],
+    chosen: DlqFilters,
+    csrf: str | None = None,
+) -> str:
+    """The list; with ``csrf`` (an operator's session) each row has a box and the selection can be replayed."""
+    headers = ("service", "réf", "reçu le", "expéditeur", "événement", "source", "code", "champ", "position", "message")
     rows = table(
-        ("service", "réf", "reçu le", "expéditeur", "source", "code", "champ", "message"),
+        (("",) if csrf else ()) + headers,
         (
             (
+                *((Markup(f'<input type="checkbox" name="ref" value="{esc(entry_key(e))}">'),) if csrf else ()),
                 service_of(e),
                 link(record_href(e), e.ref),
                 when(e.timestamp_ms / 1000),
                 sender(e),
+                event_of(e) or "—",
                 f"{e.error('source_topic')}/{e.error('source_partition')}@{e.error('source_offset')}",
                 e.error("code"),
                 e.error("path"),
+                e.error("position") or "—",
                 e.error("message"),
             )
             for e in entries
         ),
     )
     count = tag("p", f"{len(entries)} message(s) en erreur.")
-    return page("Lettres mortes", _filters(services, service, partner, code), count, rows)
+    if csrf and entries:
+        button = Markup('<p><button type="submit">Rejouer la sélection…</button> (confirmation demandée)</p>')
+        listing = post_form("/rejouer", csrf, rows, button)
+    else:
+        listing = rows
+    return page("Lettres mortes", _filters(services, events, chosen), count, listing)
 
 
-def record_page(entry: DlqEntry, raw: bool) -> str:
+def record_page(entry: DlqEntry, raw: bool, csrf: str | None = None, no_replay: str = READ_ONLY) -> str:
+    """One record; with ``csrf`` (an operator's session) the forms that replay it, as it is or corrected."""
     error = table(
         ("", ""),
         (
@@ -145,10 +210,8 @@ def record_page(entry: DlqEntry, raw: bool) -> str:
     )
     headers = table(("en-tête", "valeur"), ((k, (v or b"").decode("utf-8", "replace")) for k, v in entry.headers))
     if raw:
-        body_note = tag(
-            "p", "Message d'origine tel que reçu (données personnelles possibles ; consultation journalisée)."
-        )
-        body = entry.value.decode("utf-8", "replace")
+        body_note = tag("p", RAW_NOTE)
+        body = body_text(entry.value)
     else:
         note = join(["Données personnelles masquées. ", link(f"{record_href(entry)}?brut=1", "Voir le message brut")])
         body_note = tag("p", join([note, " (consultation journalisée)."]))
@@ -163,8 +226,39 @@ def record_page(entry: DlqEntry, raw: bool) -> str:
         headers,
         tag("h2", "Message d'origine"),
         body_note,
-        tag("pre", body),
+        tag("pre", body, id="corps"),
+        _replay_forms(entry, raw, csrf) if csrf else tag("p", no_replay),
     )
+
+
+def _replay_forms(entry: DlqEntry, raw: bool, csrf: str) -> Markup:
+    as_is = post_form(
+        "/rejouer",
+        csrf,
+        hidden("ref", entry_key(entry)),
+        Markup('<button type="submit">Rejouer tel quel…</button>'),
+    )
+    if not raw:
+        hint = join(
+            ["Pour corriger le message avant de le rejouer, ", link(f"{record_href(entry)}?brut=1", "ouvrez-le")]
+        )
+        return join([tag("h2", "Rejouer"), as_is, tag("p", join([hint, " (consultation journalisée)."]))])
+    edit = post_form(
+        "/rejouer",
+        csrf,
+        hidden("ref", entry_key(entry)),
+        tag("p", CSV_HINT if entry.error("position").startswith("ligne") else "Corrigez le message :"),
+        # The parser drops a newline right after <textarea>: one is given so a body's own first one is kept.
+        tag("textarea", "\n" + body_text(entry.value), name="corps", rows="12"),
+        Markup('<p><button type="submit">Rejouer le message corrigé…</button> (confirmation demandée)</p>'),
+    )
+    return join([tag("h2", "Rejouer"), as_is, tag("h3", "Corriger puis rejouer"), edit])
+
+
+CSV_HINT = (
+    "Corrigez la ligne en erreur ; gardez la ligne d'en-tête et seulement les lignes à rejouer : "
+    "les autres ont déjà été acceptées."
+)
 
 
 def partners_page(profiles: Profiles) -> str:

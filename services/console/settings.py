@@ -1,6 +1,6 @@
 """The console's own configuration, from ``PASSERELLE_CONSOLE_*`` variables.
 
-Built once at the console's edge (the local stack) and passed to ``create_app``.
+Built once at the console's edge (the local stack, ``build``) and passed to ``create_app``.
 """
 
 from __future__ import annotations
@@ -11,8 +11,13 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from passerelle.runtime.operator import OperatorCredential, password_in
+from services.console.access import DEFAULT_SESSION_S, Accounts, ConsoleAccess, OidcVerifier, Role, SessionSigner
 
 ENV_PREFIX = "PASSERELLE_CONSOLE_"
+
+
+def _names(text: str) -> frozenset[str]:
+    return frozenset(n.strip() for n in text.split(",") if n.strip())
 
 
 class ConsoleSettings(BaseSettings):
@@ -22,18 +27,38 @@ class ConsoleSettings(BaseSettings):
         default="",
         description="The /metrics URLs of the running services, comma-separated: the console's only source of counts.",
     )
+    accounts_file: Path | None = Field(
+        default=None,
+        description="Local accounts, one « utilisateur:rôle:scrypt$… » per line, rôle operateur or lecture "
+        "(python -m services.console.access UTILISATEUR ROLE < mot-de-passe).",
+    )
     operator_user: str | None = Field(
-        default=None, description="User name of the console's operator (HTTP Basic). Unset: every page refused."
+        default=None, description="One more operator account, its password in OPERATOR_PASSWORD_FILE."
     )
     operator_password_file: Path | None = Field(
-        default=None, description="File holding the operator's password (a container secret)."
+        default=None, description="File holding that operator's password (a container secret)."
     )
+    session_secret_file: Path | None = Field(
+        default=None,
+        description="Key signing the session cookies; unset: a random key per start (every session ends with it).",
+    )
+    session_hours: float = Field(default=DEFAULT_SESSION_S / 3600, gt=0, description="A session's lifetime.")
+    secure_cookie: bool = Field(default=False, description="Cookie sent over HTTPS only (behind a TLS proxy).")
+    oidc_issuer: str | None = Field(default=None, description="OIDC issuer whose tokens open a session.")
+    oidc_audience: str = Field(default="passerelle-console", description="The audience those tokens must name.")
+    oidc_jwks_url: str | None = Field(default=None, description="The issuer's JWKS (https:// or file://).")
+    oidc_role_claim: str = Field(default="roles", description="Claim naming operateur or lecture.")
+    oidc_operators: str = Field(default="", description="Subjects given the operateur role, comma-separated.")
+    oidc_readers: str = Field(default="", description="Subjects given the lecture role, comma-separated.")
 
     @model_validator(mode="after")
     def _complete(self) -> ConsoleSettings:
         if (self.operator_user is None) != (self.operator_password_file is None):
             missing = "OPERATOR_USER" if self.operator_user is None else "OPERATOR_PASSWORD_FILE"
             raise ValueError(f"identifiant d'opérateur de la console incomplet : {ENV_PREFIX}{missing} manque")
+        if (self.oidc_issuer is None) != (self.oidc_jwks_url is None):
+            missing = "OIDC_ISSUER" if self.oidc_issuer is None else "OIDC_JWKS_URL"
+            raise ValueError(f"OIDC de la console incomplet : {ENV_PREFIX}{missing} manque")
         self.operator()  # an empty file or name refused at start rather than at login
         return self
 
@@ -42,7 +67,31 @@ class ConsoleSettings(BaseSettings):
         return tuple(url.strip() for url in self.metrics_urls.split(",") if url.strip())
 
     def operator(self) -> OperatorCredential | None:
-        """The operator's credential, or None when none is configured (the console then refuses every page)."""
+        """The configured operator's credential, or None."""
         if self.operator_user is None or self.operator_password_file is None:
             return None
         return OperatorCredential(self.operator_user, password_in(self.operator_password_file))
+
+    def access(self, extra: Accounts | None = None) -> ConsoleAccess:
+        """Who may log in: the accounts file, the configured operator, ``extra`` (a local stack's), OIDC."""
+        by_user = dict(extra.by_user) if extra else {}
+        if self.accounts_file is not None:
+            text = self.accounts_file.read_text(encoding="utf-8")
+            by_user |= Accounts.parse(text, str(self.accounts_file)).by_user
+        operator = self.operator()
+        if operator is not None:
+            by_user |= Accounts.from_credentials({Role.OPERATOR: [operator]}).by_user
+        oidc = None
+        if self.oidc_issuer and self.oidc_jwks_url:
+            oidc = OidcVerifier(
+                self.oidc_issuer,
+                self.oidc_audience,
+                self.oidc_jwks_url,
+                self.oidc_role_claim,
+                _names(self.oidc_operators),
+                _names(self.oidc_readers),
+            )
+        key = self.session_secret_file.read_bytes().strip() if self.session_secret_file else None
+        ttl = int(self.session_hours * 3600)
+        signer = SessionSigner(key, ttl) if key else SessionSigner(ttl_s=ttl)
+        return ConsoleAccess(Accounts(by_user), signer, oidc, secure_cookie=self.secure_cookie)

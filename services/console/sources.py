@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import httpx
 import structlog
+from aiokafka.errors import KafkaError
 from prometheus_client.parser import text_string_to_metric_families
 
 from passerelle.broker import topics
 from passerelle.broker.access import KafkaAccess
+from passerelle.broker.admin import ensure_topics
+from passerelle.broker.producer import start_producer
 from passerelle.broker.reader import TopicNotFound, collect
+from passerelle.runtime.messages import Output
 from passerelle.runtime.replay import DlqEntry
+from passerelle.settings import Settings
+from services.console.replays import JOURNAL_TOPIC
 
 log = structlog.get_logger("passerelle.console")
 
@@ -92,3 +99,38 @@ class KafkaDlq:
             except TopicNotFound:  # a service never deployed has no DLQ yet: nothing failed there
                 continue
         return out
+
+
+class KafkaTopics:
+    """Any topic read whole, outside any consumer group: the audit journal, the replay journal, the outcomes."""
+
+    def __init__(self, access: KafkaAccess) -> None:
+        self.access = access
+
+    async def records(self, topic: str) -> list[Any]:
+        try:
+            return await collect(self.access, topic)
+        except TopicNotFound:  # nothing written there yet (the replay journal before a first replay)
+            return []
+
+    async def ensure_journal(self) -> None:
+        """The replay journal: append-only and kept forever (who replayed what is an audit question)."""
+        try:
+            await ensure_topics(self.access, [topics.TopicSpec.of(JOURNAL_TOPIC)])
+        except KafkaError as error:  # a principal without the right: the topic is the deployment's to create
+            log.warning("console.journal_rejeux_non_cree", topic=JOURNAL_TOPIC, erreur=type(error).__name__)
+
+
+class KafkaSender:
+    """Produces with the console's own identity, as ``passerelle dlq replay`` does, and awaits every ack."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    async def send(self, outputs: Sequence[Output]) -> None:
+        producer = await start_producer(self.settings)
+        try:
+            futures = [await producer.send(o.topic, o.value, key=o.key, headers=list(o.headers)) for o in outputs]
+            await asyncio.gather(*futures)
+        finally:
+            await producer.stop()

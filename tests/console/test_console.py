@@ -14,18 +14,22 @@ from fastapi.testclient import TestClient
 from prometheus_client import generate_latest
 from pydantic import SecretStr
 
+from passerelle.broker import topics
 from passerelle.core.contracts.catalogue import Catalogue
 from passerelle.core.partners import PartnerProfile, Profiles
 from passerelle.metrics import ServiceMetrics
 from passerelle.runtime.operator import OperatorCredential
 from passerelle.runtime.replay import DlqEntry
 from passerelle.settings import Settings
+from services.console.access import Accounts, ConsoleAccess, Role
 from services.console.app import Console, build, create_app
 from services.console.settings import ConsoleSettings
 from services.console.sources import HttpMetrics, Sample, Scrape, parse_exposition
 
 NOW = 1_800_000_000.0
 OPERATOR = OperatorCredential("operateur", SecretStr("s3cret-de-test"))
+READER = OperatorCredential("dpo", SecretStr("lecture-de-test"))
+ACCESS = ConsoleAccess(Accounts.from_credentials({Role.OPERATOR: [OPERATOR], Role.READER: [READER]}))
 AUTH = {"Authorization": OPERATOR.authorization}
 HOSTILE = "<script>alert(1)</script>"
 EVENT = "formation.Positionnement"
@@ -106,7 +110,7 @@ def dlq() -> FakeDlq:
 
 
 def console_of(profiles: Profiles, catalogue: Catalogue, dlq: FakeDlq, samples: Sequence[Sample] = ()) -> Console:
-    return Console(profiles, catalogue, OPERATOR, FakeMetrics(samples), dlq, clock=lambda: NOW)
+    return Console(profiles, catalogue, ACCESS, FakeMetrics(samples), dlq, clock=lambda: NOW)
 
 
 @pytest.fixture
@@ -138,7 +142,7 @@ def test_the_partner_row_shows_its_dlq_count_and_last_message(client: TestClient
 
 
 def test_unreachable_metrics_are_said(profiles: Profiles, catalogue: Catalogue, dlq: FakeDlq) -> None:
-    console = Console(profiles, catalogue, OPERATOR, FakeMetrics([], ["http://service-a/metrics"]), dlq)
+    console = Console(profiles, catalogue, ACCESS, FakeMetrics([], ["http://service-a/metrics"]), dlq)
     page = TestClient(create_app(console)).get("/", headers=AUTH).text
     assert "Métriques injoignables : http://service-a/metrics" in page
     assert "aucun message reçu" in page
@@ -147,7 +151,7 @@ def test_unreachable_metrics_are_said(profiles: Profiles, catalogue: Catalogue, 
 def test_dlq_lists_every_service_and_filters(client: TestClient, dlq: FakeDlq) -> None:
     everything = client.get("/dlq", headers=AUTH).text
     assert "3 message(s) en erreur." in everything
-    assert dlq.asked[-1] == ["milo_adapter", "region_adapter", "router", "indicators"]
+    assert dlq.asked[-1] == list(topics.SERVICES)  # every service with a DLQ, as the bus defines them
     by_service = client.get("/dlq", params={"service": "region_adapter"}, headers=AUTH).text
     assert "1 message(s)" in by_service and 'href="/dlq/region_adapter/0/9"' in by_service
     assert dlq.asked[-1] == ["region_adapter"]
@@ -155,7 +159,7 @@ def test_dlq_lists_every_service_and_filters(client: TestClient, dlq: FakeDlq) -
     assert "2 message(s)" in by_partner and "in.region-24" not in by_partner
     by_code = client.get("/dlq", params={"code": "json", "partenaire": "imilo"}, headers=AUTH).text
     assert "1 message(s)" in by_code and 'href="/dlq/milo_adapter/0/4"' in by_code
-    assert '<input name="code" value="json">' in by_code  # the form keeps the filter
+    assert '<input type="text" name="code" value="json" size="10">' in by_code  # the form keeps the filter
 
 
 def test_a_record_shows_its_error_and_masks_the_body(client: TestClient) -> None:
@@ -219,13 +223,16 @@ def test_a_region_without_the_identity_view_does_not_receive_names(client: TestC
 
 
 @pytest.mark.parametrize("path", ["/", "/dlq", "/dlq/milo_adapter/0/3", "/partenaires", "/partenaires/imilo"])
-def test_every_page_asks_for_the_operator(client: TestClient, path: str) -> None:
+def test_every_page_asks_for_a_login(client: TestClient, path: str) -> None:
     anonymous = client.get(path)
     assert anonymous.status_code == 401
     assert anonymous.headers["www-authenticate"].startswith('Basic realm="passerelle-console"')
+    browser = client.get(path, headers={"Accept": "text/html"}, follow_redirects=False)
+    assert browser.status_code == 303 and browser.headers["location"].startswith("/connexion?suite=%2F")
     wrong = "Basic " + base64.b64encode(b"operateur:autre").decode()
     assert client.get(path, headers={"Authorization": wrong}).status_code == 401
     assert client.get(path, headers=AUTH).status_code == 200
+    assert client.get(path, headers={"Authorization": READER.authorization}).status_code == 200
 
 
 def test_health_and_metrics_are_open(client: TestClient) -> None:
@@ -233,8 +240,8 @@ def test_health_and_metrics_are_open(client: TestClient) -> None:
     assert client.get("/metrics").status_code == 200
 
 
-def test_no_operator_configured_refuses_every_page(profiles: Profiles, catalogue: Catalogue, dlq: FakeDlq) -> None:
-    console = Console(profiles, catalogue, None, FakeMetrics([]), dlq)
+def test_no_account_configured_refuses_every_page(profiles: Profiles, catalogue: Catalogue, dlq: FakeDlq) -> None:
+    console = Console(profiles, catalogue, ConsoleAccess(Accounts.of([])), FakeMetrics([]), dlq)
     assert TestClient(create_app(console)).get("/", headers=AUTH).status_code == 401
 
 
@@ -256,5 +263,7 @@ def test_build_reads_the_settings(tmp_path: Path) -> None:
     own = ConsoleSettings(metrics_urls="http://a/metrics", operator_user="ops", operator_password_file=secret)
     console = build(Settings(kafka_bootstrap="127.0.0.1:9092"), own)
     assert isinstance(console.metrics, HttpMetrics) and console.metrics.urls() == ("http://a/metrics",)
-    assert console.operator == OperatorCredential("ops", SecretStr("mot-de-passe"))
-    assert "imilo" in console.profiles
+    assert console.access.accounts.check("ops", "mot-de-passe") is Role.OPERATOR
+    assert console.access.accounts.check("ops", "autre") is None
+    assert "imilo" in console.profiles and console.replays is not None and console.asyncapi_file is not None
+    assert console.prepare is not None  # the replay journal's topic, created at start when missing
