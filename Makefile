@@ -41,11 +41,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# Debian packages the tests use (promtool and a real Prometheus). Installed only when missing.
+# Debian packages the tests use (promtool and a real Prometheus, Chromium for the console's pages). Installed only when missing.
 system-deps:
-	@command -v promtool >/dev/null 2>&1 || { \
+	@{ command -v promtool >/dev/null 2>&1 && command -v chromium >/dev/null 2>&1; } || { \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq prometheus >/dev/null; }
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq prometheus chromium >/dev/null; }
 
 # Java 17 and Maven: Maven fetches Apache Kafka's jars, Java runs the test brokers. Installed only when missing.
 java-deps:
@@ -77,6 +77,7 @@ typecheck: $(STAMP)
 
 contracts-check: $(STAMP)
 	$(BIN)/passerelle contracts check
+	$(BIN)/passerelle contracts openapi --check
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis tools/asyncapi/node_modules

@@ -69,6 +69,9 @@ _RETRIED_CALL_S = 10.0
 # An idle hop proves every so often that it could still commit (see _can_write).
 _PROBE_IDLE_S = 10.0
 _PROBE_EVERY_S = 10.0
+# A consumer the group has not given partitions for this long, past its session timeout, joins again as a new
+# member: a coordinator may keep it waiting on a rebalance that never ends (seen on the embedded broker).
+_JOIN_LIMIT_S = 30.0
 # Troubles a quiet partition does not clear: only their own cause going away does.
 _STICKY = frozenset({FENCED, WRITE_BLOCKED})
 # Headers a degraded DLQ record keeps from the refused output, so an operator can follow it.
@@ -151,6 +154,8 @@ class Hop:
         self._thread: threading.Thread | None = None
         self._consumer: Consumer | None = None
         self._producer: Producer | None = None
+        # When the current consumer subscribed; None once the group has given it its partitions.
+        self._joining_since: float | None = None
         self._processing = metrics.processing.labels(spec.service)
         self._batch_size = metrics.batch_size.labels(spec.service)
         self._commit_seconds = metrics.commit.labels(spec.service)
@@ -226,6 +231,7 @@ class Hop:
         consumer.subscribe(
             list(self.spec.inputs), on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_revoke
         )
+        self._joining_since = time.monotonic()
         return consumer
 
     def _new_producer(self) -> Producer:
@@ -517,7 +523,14 @@ class Hop:
         self._report()
 
     def _on_assign(self, _consumer: Consumer, _partitions: list[TopicPartition]) -> None:
+        self._joining_since = None
         self._set_ready(True)
+
+    def _join_stuck(self, now: float) -> bool:
+        """Whether the consumer has waited on its group far longer than a join takes (its session timeout, the
+        dead members' sessions, the coordinator's delay): a new member is then the way out."""
+        limit = max(_JOIN_LIMIT_S, 3 * self.settings.consumer_session_timeout_ms / 1000)
+        return self._joining_since is not None and now - self._joining_since > limit
 
     def _on_revoke(self, _consumer: Consumer, _partitions: list[TopicPartition]) -> None:
         return None  # every batch is committed before the next poll: nothing is pending at a rebalance
@@ -550,6 +563,10 @@ class Hop:
         if self.trouble == BROKER_DOWN:
             self.trouble = None
             self._report()
+        if self._join_stuck(now):
+            log.warning("hop.adhesion_bloquee", service=self.spec.service, groupe=self.group_id)
+            self._all_down.set()  # the loop's way to a new consumer, from the committed offsets
+            return
         if now - self._last_progress > _PROBE_IDLE_S and not self._can_write(now):
             return
         waiting = 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import importlib
 import json
 import re
 import shutil
@@ -19,6 +20,7 @@ import kubernetes_validate
 import pytest
 import typer
 import yaml
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from passerelle.broker.acl import ADMIN, BROKER, Grant, Operation, Pattern, Resource
@@ -26,7 +28,8 @@ from passerelle.broker.acl import principal as kafka_principal
 from passerelle.broker.apache import BROKER_PROPERTIES, kafka_version, read_properties
 from passerelle.broker.clients import consumer_config
 from passerelle.broker.pki import CA_FILE
-from passerelle.broker.topics import TopicSpec
+from passerelle.broker.topics import AUDIT_TOPIC, REPLAYS_TOPIC, TopicSpec, dlq
+from passerelle.broker.topics import SERVICES as DLQ_SERVICES
 from passerelle.cli import app as cli_app
 from passerelle.core.contracts.catalogue import Catalogue
 from passerelle.core.partners import Profiles
@@ -36,16 +39,28 @@ from passerelle.runtime.hop import BROKER_DOWN, Hop, group_of
 from passerelle.runtime.service import ServiceRuntime
 from passerelle.settings import PROJECT_ROOT, Settings
 from passerelle.stack.deployables import SERVICES as KAFKA_SERVICES
+from passerelle.stack.gateway import build_gateway
 from passerelle.stack.rights import (
+    CONSOLE,
+    GATEWAY,
     REGISTRY,
     REGISTRY_GROUPS,
     SCHEMAS_TOPIC,
+    console_grants,
     principals,
     registry_grants,
     service_grants,
     service_specs,
+    wanted_grants,
 )
+from services.attente.settings import AttenteSettings
+from services.console.app import build as build_console
+from services.console.app import create_app as console_app
 from services.console.settings import ConsoleSettings
+from services.gateway.app import create_app as gateway_app
+from services.gateway.idempotency import MemoryAnswers
+from services.gateway.metrics import GatewayMetrics
+from services.gateway.publish import MemoryPublisher
 from services.registry.app import create_app as registry_app
 from services.registry.journal import MemoryJournal
 from services.registry.settings import RegistrySettings
@@ -54,7 +69,15 @@ from services.registry.store import RegistryStore
 DEPLOY = PROJECT_ROOT / "deploy"
 COMPOSE_TEXT = (PROJECT_ROOT / "docker-compose.yml").read_text(encoding="utf-8")
 COMPOSE = yaml.safe_load(COMPOSE_TEXT)
-SERVICES = ("milo-adapter", "region-adapter", "router", "indicators", "registry")
+SERVICES = ("milo-adapter", "region-adapter", "router", "indicators", "attente", "registry", GATEWAY, CONSOLE)
+# The deployables that are a uvicorn application (``--factory``), each its own Kafka principal: the factory, the port.
+HTTP_APPS = {
+    GATEWAY: ("passerelle.stack.gateway:app_from_environment", 8083),
+    CONSOLE: ("passerelle.stack.console:app_from_environment", 8084),
+}
+# Those that never produce to Kafka (so no producer settings), and those whose readiness waits for nothing.
+READ_ONLY = (CONSOLE,)
+WAITS_FOR_NOTHING = (CONSOLE,)
 PYPROJECT = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 # Every Passerelle container runs the image of this version (compose builds it), never a moving tag like latest.
 PASSERELLE_IMAGE = f"passerelle:{PYPROJECT['project']['version']}"
@@ -91,7 +114,7 @@ def _promtool() -> str:
 def _known_metrics() -> set[str]:
     names = set(INDICATOR_METRICS) | {"up", "time"}
     suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"), "info": ("_info",), "gauge": ("",)}
-    for family in ServiceMetrics("x").registry.collect():
+    for family in [*ServiceMetrics("x").registry.collect(), *GatewayMetrics().registry.collect()]:
         names.update(family.name + suffix for suffix in suffixes.get(family.type, ("",)))
     return names
 
@@ -109,7 +132,8 @@ def test_compose_production_settings() -> None:
         service = services[name]
         assert service["image"] == PASSERELLE_IMAGE and service["build"] == "."
         env = service["environment"]
-        assert env["PASSERELLE_PRODUCER_IDEMPOTENCE"] == "true" and env["PASSERELLE_PRODUCER_ACKS"] == "all"
+        if name not in READ_ONLY:
+            assert env["PASSERELLE_PRODUCER_IDEMPOTENCE"] == "true" and env["PASSERELLE_PRODUCER_ACKS"] == "all"
         assert "PASSERELLE_PSEUDONYM_SECRET" not in env  # the key comes from a secret file only
         # The audit signing key is the router's alone.
         assert ("audit_signing_key" in service.get("secrets", [])) == (name == "router")
@@ -463,6 +487,79 @@ def test_the_registry_principal_may_use_the_consumer_groups_of_karapaces_reader(
         assert _allowed(grants, REGISTRY, Resource.GROUP, group, operation), operation
 
 
+def _factory(spec: str) -> Any:
+    """The callable ``module:name`` names, as uvicorn's ``--factory`` imports it."""
+    module, _, name = spec.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def _uvicorn_app(command: list[str]) -> tuple[str, int]:
+    """The factory and port of a ``python -m uvicorn --factory …`` command line (its arguments)."""
+    assert command[0] == "--factory" and "--port" in command, command
+    assert command[command.index("--host") + 1] == "0.0.0.0", command  # reachable from outside the container
+    return command[1], int(command[command.index("--port") + 1])
+
+
+@pytest.mark.parametrize("name", sorted(HTTP_APPS))
+def test_compose_http_apps_run_their_factory_as_their_own_principal(name: str) -> None:
+    service = COMPOSE["services"][name]
+    assert service["entrypoint"] == ["python", "-m", "uvicorn"], name
+    factory, port = _uvicorn_app(service["command"])
+    assert (factory, port) == HTTP_APPS[name] and callable(_factory(factory)), name
+    assert f"{port}:{port}" in service["ports"], name
+    env = service["environment"]
+    # The image's health check asks /health on PASSERELLE_METRICS_PORT: the application's own port here.
+    assert env["PASSERELLE_METRICS_PORT"] == str(port), name
+    assert env["PASSERELLE_KAFKA_SECURITY"] == "SASL_SSL" and env["PASSERELLE_KAFKA_BOOTSTRAP"] == _advertised("CLIENT")
+    assert env["PASSERELLE_KAFKA_USERNAME"] == name and "PASSERELLE_PSEUDONYM_SECRET_FILE" not in env, name
+    files = _compose_secret_files(service)
+    assert files[env["PASSERELLE_KAFKA_CA_FILE"]] == CERTS / CA_FILE, name
+    assert [f for f in files.values() if f.parent == PASSWORDS] == [PASSWORDS / f"{name}.password"], name
+    assert files[env["PASSERELLE_KAFKA_PASSWORD_FILE"]] == PASSWORDS / f"{name}.password", name
+    assert service["depends_on"]["acl"] == {"condition": "service_completed_successfully"}, name
+
+
+def test_the_console_principal_reads_what_it_shows_and_writes_only_replays() -> None:
+    grants = console_grants()
+    assert grants <= wanted_grants(_partners(), service_specs(Settings()))
+    for service in DLQ_SERVICES:  # every service that has a dead-letter topic
+        topic = dlq(service)
+        for operation in (Operation.READ, Operation.DESCRIBE):
+            assert _allowed(grants, CONSOLE, Resource.TOPIC, topic, operation), (topic, operation)
+        assert not _allowed(grants, CONSOLE, Resource.TOPIC, topic, Operation.WRITE), topic
+    for topic in (AUDIT_TOPIC, REPLAYS_TOPIC, "canon.formation.Positionnement", "out.region-24"):
+        assert _allowed(grants, CONSOLE, Resource.TOPIC, topic, Operation.READ), topic
+    # A replay goes back to in.<partner>, recorded in audit.rejeux; the delivery audit is the router's alone.
+    assert _allowed(grants, CONSOLE, Resource.TOPIC, "in.region-24", Operation.WRITE)
+    assert _allowed(grants, CONSOLE, Resource.TOPIC, REPLAYS_TOPIC, Operation.WRITE)
+    for topic in (AUDIT_TOPIC, "canon.formation.Positionnement", "out.region-24", "deliver.imilo", "_schemas"):
+        assert not _allowed(grants, CONSOLE, Resource.TOPIC, topic, Operation.WRITE), topic
+    assert not _allowed(grants, CONSOLE, Resource.TOPIC, "deliver.imilo", Operation.READ)
+    assert not _allowed(grants, CONSOLE, Resource.TOPIC, "in.imilo", Operation.READ)
+    # No consumer group, no transactional id, no cluster right.
+    assert {g.resource for g in grants} == {Resource.TOPIC}
+
+
+@pytest.mark.parametrize("where", ["compose", "k8s"])
+def test_the_console_scrapes_every_long_running_service(where: str) -> None:
+    """Every service's /metrics, where it serves them: the console's counts are theirs, none left out."""
+    if where == "compose":
+        services = COMPOSE["services"]
+        running = {n: s for n, s in services.items() if s.get("image") == PASSERELLE_IMAGE and s.get("restart") != "no"}
+        ports = {n: int(s["environment"].get("PASSERELLE_METRICS_PORT") or 9100) for n, s in running.items()}
+        ports["registry"] = int(services["registry"]["command"][services["registry"]["command"].index("--port") + 1])
+        urls = services[CONSOLE]["environment"]["PASSERELLE_CONSOLE_METRICS_URLS"]
+    else:
+        docs = _k8s()
+        kube = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Service"}
+        ports = {n: int(svc["spec"]["ports"][0]["port"]) for n, svc in kube.items()}
+        [(_, _, container)] = [(n, p, c) for n, p, c in _k8s_containers(docs) if n == CONSOLE]
+        urls = _k8s_env(container, docs)["PASSERELLE_CONSOLE_METRICS_URLS"]
+    scraped = {(u.hostname, u.port, u.path) for u in map(urlsplit, ConsoleSettings(metrics_urls=urls).metrics)}
+    expected = {(name, port, "/metrics") for name, port in ports.items() if name != CONSOLE}
+    assert scraped == expected
+
+
 def test_compose_operator_jobs_create_topics_then_apply_acls() -> None:
     services = COMPOSE["services"]
     admins = {n for n, s in services.items() if s.get("environment", {}).get("PASSERELLE_KAFKA_USERNAME") == ADMIN}
@@ -481,7 +578,7 @@ def test_compose_operator_jobs_create_topics_then_apply_acls() -> None:
     mounted = {PurePosixPath(t): f for t, f in _compose_secret_files(acl).items() if PurePosixPath(t).parent == folder}
     assert all(target.name == file.name and file.parent == PASSWORDS for target, file in mounted.items()), mounted
     names = {target.name.removesuffix(".password") for target in mounted}
-    assert {ADMIN, *KAFKA_SERVICES, REGISTRY} <= names <= set(principals(_partners())), names
+    assert {ADMIN, *KAFKA_SERVICES, REGISTRY, *HTTP_APPS} <= names <= set(principals(_partners())), names
     # In order: the nodes, the topics, the ACLs and credentials, then the services.
     for node in _kafka_services():
         assert services["topics"]["depends_on"][node] == {"condition": "service_healthy"}
@@ -520,7 +617,7 @@ def test_prometheus_configuration_and_rules() -> None:
     )
     assert check.returncode == 0, check.stdout + check.stderr
     tests = subprocess.run(
-        [promtool, "test", "rules", "tests/passerelle_test.yml"],
+        [promtool, "test", "rules", "tests/passerelle_test.yml", "tests/gateway_test.yml"],
         cwd=DEPLOY / "prometheus",
         capture_output=True,
         text=True,
@@ -657,6 +754,30 @@ def test_kubernetes_services_run_as_their_own_principal_over_sasl_ssl() -> None:
                 assert [i["key"] for i in volume["secret"].get("items", [])] == [f"{principal}.password"], principal
 
 
+@pytest.mark.parametrize("name", sorted(HTTP_APPS))
+def test_kubernetes_http_apps_run_their_factory_as_their_own_principal(name: str) -> None:
+    docs = _k8s()
+    [(pod, container)] = [(pod, c) for n, pod, c in _k8s_containers(docs) if n == name]
+    assert container["command"] == ["python", "-m", "uvicorn"], name
+    factory, port = _uvicorn_app(container["args"])
+    assert (factory, port) == HTTP_APPS[name] and callable(_factory(factory)), name
+    assert [p["containerPort"] for p in container["ports"]] == [port], name
+    # Its Service sends to its pods' port, under the name the other containers call it by.
+    [service] = [d for d in docs if d["kind"] == "Service" and d["metadata"]["name"] == name]
+    [workload] = [d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == name]
+    assert service["spec"]["selector"].items() <= workload["spec"]["template"]["metadata"]["labels"].items(), name
+    assert [(p["port"], p["targetPort"]) for p in service["spec"]["ports"]] == [(port, container["ports"][0]["name"])]
+    env = _k8s_env(container, docs)
+    assert env["PASSERELLE_KAFKA_SECURITY"] == "SASL_SSL" and env["PASSERELLE_KAFKA_USERNAME"] == name, name
+    assert "PASSERELLE_PSEUDONYM_SECRET_FILE" not in env and not container.get("envFrom"), name
+    assert _k8s_file(pod, container, env["PASSERELLE_KAFKA_CA_FILE"]) == ("configMap", K8S_CA, CA_FILE), name
+    password = _k8s_file(pod, container, env["PASSERELLE_KAFKA_PASSWORD_FILE"])
+    assert password == ("secret", K8S_PASSWORDS, f"{name}.password"), name
+    for volume in pod["volumes"]:
+        if volume.get("secret", {}).get("secretName") == K8S_PASSWORDS:
+            assert [i["key"] for i in volume["secret"].get("items", [])] == [f"{name}.password"], name
+
+
 def test_kubernetes_registry_keeps_its_schemas_in_kafka_as_its_own_principal() -> None:
     docs = _k8s()
     [(pod, container)] = [(pod, c) for name, pod, c in _k8s_containers(docs) if name == "registry"]
@@ -712,7 +833,12 @@ def test_kubernetes_secrets_are_mounted_files_never_values() -> None:
             assert "password=" not in str(entry.get("value", "")).lower(), name
         # The files a Passerelle process reads as it starts are mounted in its container.
         env = _k8s_env(container, docs)
-        for key in ("PASSERELLE_PSEUDONYM_SECRET_FILE", "PASSERELLE_KAFKA_PASSWORD_FILE", "PASSERELLE_KAFKA_CA_FILE"):
+        for key in (
+            "PASSERELLE_PSEUDONYM_SECRET_FILE",
+            "PASSERELLE_KAFKA_PASSWORD_FILE",
+            "PASSERELLE_KAFKA_CA_FILE",
+            "PASSERELLE_CONSOLE_OPERATOR_PASSWORD_FILE",
+        ):
             if key in env:
                 assert _k8s_file(pod, container, env[key]), (name, key)
     # The passwords' Secret, as the example shows it: one key per principal of the profiles and services.
@@ -886,8 +1012,28 @@ class _WaitingJournal(MemoryJournal):
         return BROKER_DOWN
 
 
+class _WaitingAnswers(MemoryAnswers):
+    """The gateway's Idempotency-Keys while the broker is away: the gateway answers but is not ready."""
+
+    @property
+    def trouble(self) -> str | None:
+        return BROKER_DOWN
+
+
+def _waiting_apps() -> dict[str, FastAPI]:
+    """Each ``--factory`` application as it answers while the broker is away, by its factory."""
+    settings = Settings(kafka_bootstrap=_advertised("CLIENT"))  # named, never reached
+    gateway = build_gateway(settings, _WaitingAnswers(), MemoryPublisher())
+    return {
+        HTTP_APPS[GATEWAY][0]: gateway_app(gateway),
+        HTTP_APPS[CONSOLE][0]: console_app(build_console(settings, ConsoleSettings())),
+    }
+
+
 def _probe_client(args: list[str]) -> TestClient:
     """The HTTP application the container's command serves, as it answers while the broker is away."""
+    if args[:1] == ["--factory"]:
+        return TestClient(_waiting_apps()[args[1]])
     if args[:2] == ["service", "run"]:
         service = args[2].replace("-", "_")
         ctx = ServiceContext.build(service, Settings())
@@ -922,7 +1068,9 @@ def test_kubernetes_liveness_asks_whether_the_process_answers_not_whether_it_is_
         # A busy hop holds the interpreter: a one-second answer would be too short a wait.
         assert liveness.get("timeoutSeconds", 1) >= 5, name
         client = _probe_client(container["args"])
-        assert client.get(readiness["httpGet"]["path"]).status_code == 503, name
+        # The console reads the broker on each page and says there what is away: it is ready all the same.
+        ready = 200 if name in WAITS_FOR_NOTHING else 503
+        assert client.get(readiness["httpGet"]["path"]).status_code == ready, name
         assert client.get(liveness["httpGet"]["path"]).status_code == 200, name
     # Long starts (a hop rebuilds its memory of inputs done, the router finds where its chain ends) are waited for.
     for name, container in workloads:
@@ -1059,7 +1207,7 @@ def test_images_are_pinned_by_version() -> None:
         # Passerelle's containers run the image built from this checkout, tagged with pyproject.toml's version.
         if "build" in service:
             assert image == PASSERELLE_IMAGE, name
-    assert sum("build" in s for s in COMPOSE["services"].values()) == 9
+    assert sum("build" in s for s in COMPOSE["services"].values()) == 11
     for name, _, container in _k8s_containers(_k8s()):
         assert container["image"] == PASSERELLE_IMAGE, name
 
@@ -1068,7 +1216,7 @@ def test_compose_passerelle_containers_are_hardened() -> None:
     """Passerelle's own containers (services, registry, one-shot jobs): read-only, /tmp in memory, no privilege.
     The third-party images (Kafka, Karapace, Prometheus, Grafana) write where they were built to and keep theirs."""
     ours = {name: s for name, s in COMPOSE["services"].items() if s["image"] == PASSERELLE_IMAGE}
-    assert set(ours) == {*SERVICES, "gateway", "topics", "acl", "contracts-publish"}
+    assert set(ours) == {*SERVICES, "topics", "acl", "contracts-publish"}
     for name, service in ours.items():
         assert service["read_only"] is True, name
         assert [t.partition(":")[0] for t in service["tmpfs"]] == ["/tmp"], name
@@ -1100,4 +1248,5 @@ def test_configuration_table_lists_every_setting() -> None:
     documented = set(re.findall(r"^\| `PASSERELLE_([A-Z_]+)`", table, flags=re.M))
     registry = {f"REGISTRY_{name.upper()}" for name in RegistrySettings.model_fields}
     console = {f"CONSOLE_{name.upper()}" for name in ConsoleSettings.model_fields}
-    assert documented == {name.upper() for name in Settings.model_fields} | registry | console
+    waiting = {f"ATTENTE_{name.upper()}" for name in AttenteSettings.model_fields}
+    assert documented == {name.upper() for name in Settings.model_fields} | registry | console | waiting

@@ -159,7 +159,7 @@ async def test_a_partner_cannot_use_a_services_transactional_id(region_24: Kafka
 
 async def test_only_the_router_writes_the_audit_chain(cluster: KafkaCluster) -> None:
     await _send(cluster.user("router"), topics.AUDIT_TOPIC)
-    for service in ("milo-adapter", "region-adapter", "indicators"):
+    for service in ("milo-adapter", "region-adapter", "indicators", "attente"):
         await _refused(_send(cluster.user(service), topics.AUDIT_TOPIC), TopicAuthorizationFailedError)
 
 
