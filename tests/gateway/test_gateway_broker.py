@@ -12,6 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from passerelle.broker import topics
+from passerelle.broker.access import KafkaAccess
+from passerelle.broker.admin import ensure_topics
 from passerelle.runtime.issuer import LocalIssuer
 from passerelle.settings import Settings
 from passerelle.stack.gateway import build_gateway
@@ -104,6 +107,8 @@ async def replicas(
         }
     )
     topic = f"_passerelle.gateway.test-{uuid.uuid4().hex[:8]}"
+    # Apache Kafka creates no topic on a first write: the topics job's, here the one the test posts to.
+    await ensure_topics(KafkaAccess.of(settings), [topics.TopicSpec.of(topics.inbound("region-53"))])
     async with contextlib.AsyncExitStack() as running:
         started: list[tuple[Gateway, httpx.AsyncClient]] = []
         for _ in range(2):
