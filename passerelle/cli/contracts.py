@@ -225,16 +225,7 @@ def asyncapi(
 
     state: CliState = ctx.obj
     target = output or state.settings.contracts_dir / "asyncapi.yaml"
-    text = document(state.settings)
-    out = console()
-    if check:
-        if not target.is_file() or target.read_text(encoding="utf-8") != text:
-            out.print(f"[red]{escape(target.name)} est périmé : lancez « passerelle contracts asyncapi ».[/red]")
-            raise typer.Exit(ExitCode.FINDING)
-        out.print(f"[green]{escape(target.name)} est à jour.[/green]")
-        return
-    target.write_text(text, encoding="utf-8")
-    out.print(f"AsyncAPI écrit dans {target}.", markup=False)
+    _write_or_check(target, document(state.settings), "asyncapi", check)
 
 
 @app.command("openapi")
@@ -252,16 +243,20 @@ def openapi(
 
     state: CliState = ctx.obj
     target = output or state.settings.contracts_dir / "openapi.yaml"
-    text = document(state.settings)
+    _write_or_check(target, document(state.settings), "openapi", check)
+
+
+def _write_or_check(target: Path, text: str, command: str, check: bool) -> None:
+    """A generated document: written, or with ``--check`` compared with the committed one (exit 1 when stale)."""
     out = console()
     if check:
         if not target.is_file() or target.read_text(encoding="utf-8") != text:
-            out.print(f"[red]{escape(target.name)} est périmé : lancez « passerelle contracts openapi ».[/red]")
+            out.print(f"[red]{escape(target.name)} est périmé : lancez « passerelle contracts {command} ».[/red]")
             raise typer.Exit(ExitCode.FINDING)
         out.print(f"[green]{escape(target.name)} est à jour.[/green]")
         return
     target.write_text(text, encoding="utf-8")
-    out.print(f"OpenAPI écrit dans {target}.", markup=False)
+    out.print(f"{'AsyncAPI' if command == 'asyncapi' else 'OpenAPI'} écrit dans {target}.", markup=False)
 
 
 @app.command("publish")
