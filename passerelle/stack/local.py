@@ -365,6 +365,29 @@ class Stack:
         await self.stop()
 
 
+# A positionnement I-MILO posts on a session Auvergne-Rhône-Alpes funds (84:…): region-84 receives it.
+FIRST_MESSAGE = (
+    '{"typeEvenement": "formation.Positionnement", "idPositionnement": "P-premier", '
+    '"dossier": {"idDossier": "D-premier", "nomNaissance": "Martin"}, '
+    '"structureRattachement": {"codeStructure": "69123S00"}, "session": {"idSession": "84:9"}, '
+    '"datePositionnement": "2026-02-02", "dispositif": "PACEA"}'
+)
+
+
+def first_message_commands(gateway_url: str, tokens: Path) -> str:
+    """Two commands a person pastes: I-MILO posts a positionnement, then region-84 reads it through the pull API."""
+    post = (
+        f'curl -s -X POST "{gateway_url}/v1/partners/imilo/messages" '
+        f'-H "Authorization: Bearer $(cat {tokens / "imilo.token"})" '
+        f"-H 'Content-Type: application/json' --data-binary '{FIRST_MESSAGE}'"
+    )
+    read = (
+        f'curl -s "{gateway_url}/v1/partners/region-84/events?attente=10" '
+        f'-H "Authorization: Bearer $(cat {tokens / "region-84.token"})"'
+    )
+    return f"Premier message par l'API (I-MILO) :\n  {post}\nPuis sa livraison à la Région 84 :\n  {read}"
+
+
 def print_addresses(stack: Stack, console: Console) -> None:
     table = Table(title="Passerelle en local", show_header=False)
     if stack.cluster:
@@ -399,6 +422,8 @@ def print_addresses(stack: Stack, console: Console) -> None:
     console.print(table)
     if stack.console_url and stack.console_credential:
         console.print(f"Console : {stack.console_url}/connexion, {_console_logins(stack)}", soft_wrap=True)
+    if stack.gateway_url and stack.gateway_dir:
+        console.print(first_message_commands(stack.gateway_url, stack.gateway_dir), soft_wrap=True, markup=False)
     operator = f"PASSERELLE_KAFKA_BOOTSTRAP={stack.bootstrap}"
     if stack.cluster:
         partner, secrets_dir = "region-24", stack.cluster.data_dir / "secrets"

@@ -140,10 +140,26 @@ async def test_dev_up_prints_its_addresses_serves_metrics_and_stops_on_ctrl_c() 
         async with httpx.AsyncClient() as client:
             for url in urls:
                 assert "passerelle_service_ready" in (await client.get(url)).text
+        # The two commands it prints for a first message over HTTPS work as pasted into a shell.
+        lines = text.splitlines()
+        start = next(i for i, line in enumerate(lines) if line.startswith("Premier message par l'API"))
+        post, read = lines[start + 1].strip(), lines[start + 3].strip()
+        posted = await _shell(post)
+        assert orjson.loads(posted)["acceptes"] == 1, posted
+        delivered = await _shell(read)
+        assert "P-premier" in delivered, delivered
     finally:
         process.send_signal(signal.SIGINT)
         rest, _ = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode == 0, seen.getvalue() + rest.decode()
+
+
+async def _shell(command: str) -> str:
+    """A command line as a person pastes it into bash: its standard output."""
+    shell = await asyncio.create_subprocess_exec("bash", "-c", command, stdout=asyncio.subprocess.PIPE)
+    out, _ = await asyncio.wait_for(shell.communicate(), 60)
+    assert shell.returncode == 0, command
+    return out.decode()
 
 
 async def _dev_up(*args: str) -> tuple[asyncio.subprocess.Process, str]:
