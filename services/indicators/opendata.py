@@ -11,8 +11,11 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import enum
+import io
 import json
 import re
+import tempfile
+import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -392,3 +395,20 @@ async def export_from_broker(
     state = await state_from_broker(access, codec)
     when = extracted_at or dt.datetime.now(dt.UTC).replace(microsecond=0)
     return export(state, state.months() if months is None else months, folder, formats, when)
+
+
+async def archive_from_broker(access: KafkaAccess, codec: AvroCodec, month: str, chosen: Format) -> tuple[str, bytes]:
+    """One month's open-data files and their schema as a zip, for a download (the console): its name and bytes."""
+    state = await state_from_broker(access, codec)
+    return archive(state, month, chosen, dt.datetime.now(dt.UTC).replace(microsecond=0))
+
+
+def archive(state: IndicatorState, month: str, chosen: Format, extracted_at: dt.datetime) -> tuple[str, bytes]:
+    """The files ``export`` writes for one month, zipped: what a person downloads and publishes as they are."""
+    with tempfile.TemporaryDirectory(prefix="passerelle-donnees-ouvertes-") as folder:
+        done = export(state, [month], Path(folder), [chosen], extracted_at)
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as bundle:
+            for path in done.files:
+                bundle.write(path, path.name)
+    return f"indicateurs-convention-{month}-{chosen.value}.zip", buffer.getvalue()

@@ -9,7 +9,6 @@ from typing import Any
 
 import orjson
 import pytest
-import structlog
 
 from passerelle.core import events
 from passerelle.core.headers import SENDER
@@ -20,6 +19,7 @@ from passerelle.settings import PROJECT_ROOT
 from passerelle.simulation import native as simulated
 from tests.adapter.samples import status_item
 from tests.dialect_context import CATALOGUE, SHAPES
+from tests.logs import captured_logs
 from tests.translator import Seen, incoming, translator
 
 STATUS = "formation.StatutCandidature"
@@ -220,7 +220,7 @@ def test_a_region_event_naming_another_region_is_refused_and_the_others_go_throu
 
 
 def test_a_csv_row_naming_another_region_is_refused_by_its_line_without_personal_data() -> None:
-    with structlog.testing.capture_logs() as logs:
+    with captured_logs() as logs:
         seen = translator("region-53").run(incoming("region-53", _dropouts("53", "24", "53"), ce_type=DROPOUT))
     assert len(seen.canonical) == 2 and seen.problems == [USURPED]
     assert seen.rejected[0].position == "ligne 3" and seen.rejected[0].problems[0].path == "region"

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
 import json
+import zipfile
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -13,7 +15,7 @@ from frictionless import Report, Resource, Schema, validate
 
 from passerelle.core.opendata import COLUMNS, NATIONAL, THRESHOLD
 from services.indicators.domain import IndicatorState
-from services.indicators.opendata import SCHEMA_FILE, Format, export, table_schema
+from services.indicators.opendata import SCHEMA_FILE, Format, archive, export, table_schema
 
 D = dt.date
 EXTRACTED = dt.datetime(2026, 11, 5, 8, 0, tzinfo=dt.UTC)
@@ -171,3 +173,15 @@ def test_a_month_without_data_writes_a_header_only(tmp_path: Path) -> None:
 def test_a_wrong_month_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="AAAA-MM"):
         export(_state(), ["2026-13"], tmp_path, [Format.CSV], EXTRACTED)
+
+
+def test_the_downloaded_archive_holds_the_same_files_as_the_export(folder: Path) -> None:
+    name, data = archive(_state(), "2026-10", Format.CSV, EXTRACTED)
+    assert name == "indicateurs-convention-2026-10-csv.zip"
+    with zipfile.ZipFile(io.BytesIO(data)) as bundle:
+        assert sorted(bundle.namelist()) == ["indicateurs-convention-2026-10.csv", SCHEMA_FILE]
+        assert (
+            bundle.read("indicateurs-convention-2026-10.csv")
+            == (folder / "indicateurs-convention-2026-10.csv").read_bytes()
+        )
+        assert json.loads(bundle.read(SCHEMA_FILE)) == table_schema()

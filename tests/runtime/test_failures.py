@@ -12,7 +12,6 @@ from typing import Any
 
 import orjson
 import pytest
-import structlog
 
 from passerelle.core.envelope import DEAD_LETTER_TYPE, FEEDBACK_TYPE
 from passerelle.core.headers import CAUSE, REPLAY, SENDER
@@ -21,6 +20,7 @@ from passerelle.runtime.failures import Failure, failure_outputs, reject
 from passerelle.runtime.messages import Incoming, Output, derived_id
 from passerelle.runtime.replay import DlqEntry
 from passerelle.runtime.tally import Tally
+from tests.logs import captured_logs
 
 NOW = datetime(2026, 3, 2, 8, 15, 2, 113000, tzinfo=UTC)
 MOMENT = "2026-03-02T08:15:02.113Z"
@@ -36,7 +36,7 @@ STATUS = Problem("enum", "statut inconnu", "statut", "enum", expected="ADMIS, RE
 @pytest.fixture(autouse=True)
 def quiet() -> Iterator[None]:
     # Captured, not printed: a CLI test earlier in the session may have left structlog writing to a closed stream.
-    with structlog.testing.capture_logs():
+    with captured_logs():
         yield
 
 

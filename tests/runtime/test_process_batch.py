@@ -10,7 +10,6 @@ from typing import Any
 
 import orjson
 import pytest
-import structlog
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -20,6 +19,7 @@ from passerelle.runtime.hop import Hop, HopSpec, call_hook
 from passerelle.runtime.messages import Incoming, Output
 from passerelle.runtime.tally import Tally
 from passerelle.settings import Settings
+from tests.logs import captured_logs
 
 SETTINGS = Settings(kafka_bootstrap="127.0.0.1:1", pseudonym_secret="x")
 
@@ -27,7 +27,7 @@ SETTINGS = Settings(kafka_bootstrap="127.0.0.1:1", pseudonym_secret="x")
 @pytest.fixture(autouse=True)
 def logs() -> Iterator[list[MutableMapping[str, Any]]]:
     # Captured, not printed: a CLI test earlier in the session may have left structlog writing to a closed stream.
-    with structlog.testing.capture_logs() as captured:
+    with captured_logs() as captured:
         yield captured
 
 
