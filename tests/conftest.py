@@ -167,6 +167,8 @@ def kafka_settings(kafka: KafkaAccess, broker_kind: str, audit_keys: KeyPairFile
         batch_timeout_ms=10,
         audit_signing_key_file=audit_keys.signing,
         audit_public_key_file=audit_keys.public,
+        # The whole suite posts and reads as the same few partners: only the rate-limit tests meet the limits.
+        gateway_burst=10_000,
     )
     external = "PASSERELLE_KAFKA_BOOTSTRAP" in os.environ
     return settings if external or broker_kind == "kafka" else embedded_settings(settings, kafka.bootstrap)

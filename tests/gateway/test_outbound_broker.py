@@ -383,13 +383,17 @@ async def test_a_long_poll_waits_for_the_next_event_and_a_cursor_past_the_end_do
         end: str | None = None
         while True:  # to the end of imilo's events
             params: dict[str, str | int] = {"limit": 500} if end is None else {"limit": 500, "after": end}
-            page = (await client.get(url, params=params, headers=auth)).json()
+            response = await client.get(url, params=params, headers=auth)
+            assert response.status_code == 200, response.text
+            page = response.json()
             end = page["curseur"]
             if page["nombre"] == 0:
                 break
         while True:  # nothing more to read: the request waits its whole attente (a late record starts again)
             started = time.monotonic()
-            idle = (await client.get(url, params={"after": end, "attente": 1}, headers=auth)).json()
+            answer = await client.get(url, params={"after": end, "attente": 1}, headers=auth)
+            assert answer.status_code == 200, answer.text
+            idle = answer.json()
             if idle["nombre"] == 0:
                 break
             end = idle["curseur"]
