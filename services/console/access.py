@@ -18,12 +18,15 @@ import urllib.request
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jwt
 from jwt import PyJWKClient
 
 from passerelle.runtime.operator import OperatorCredential
+
+if TYPE_CHECKING:  # the redirect flow builds on this module's verifier
+    from services.console.oidc import OidcLogin
 
 COOKIE = "passerelle_console"
 DEFAULT_SESSION_S = 8 * 3600  # one working day on call, then log in again
@@ -207,19 +210,28 @@ class OidcVerifier:
         if not self.jwks_url.startswith("file://"):
             object.__setattr__(self, "_remote", PyJWKClient(self.jwks_url, cache_keys=True))
 
-    def verify(self, token: str) -> tuple[str, Role]:
+    def verify(self, token: str, *, audience: str | None = None, nonce: str | None = None) -> tuple[str, Role]:
+        """A pasted or bearer token; with ``nonce``, an ID token of the redirect flow, ``audience`` its client id."""
+        wanted = audience or self.audience
+        required = ["exp", "iss", "aud", "sub"] + (["iat", "nonce"] if nonce is not None else [])
         try:
             key = self._signing_key(token)
             claims: dict[str, Any] = jwt.decode(
                 token,
                 key,
                 algorithms=["RS256", "ES256", "PS256", "EdDSA"],
-                audience=self.audience,
+                audience=wanted,
                 issuer=self.issuer,
-                options={"require": ["exp", "iss", "aud", "sub"]},
+                options={"require": required},
             )
         except jwt.PyJWTError as error:
             raise TokenRefused(f"jeton refusé : {_why(error)}") from None
+        if nonce is not None:
+            if not hmac.compare_digest(str(claims["nonce"]), nonce):  # an ID token of another login, replayed here
+                raise TokenRefused("jeton refusé : nonce inattendu")
+            audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
+            if len(audiences) > 1 and claims.get("azp") != wanted:  # OIDC Core 3.1.3.7: several audiences, azp
+                raise TokenRefused("jeton refusé : audience inattendue")
         subject = str(claims.get("preferred_username") or claims["sub"])
         role = self._role(claims.get(self.role_claim), str(claims["sub"]))
         if role is None:
@@ -266,6 +278,8 @@ class ConsoleAccess:
     accounts: Accounts
     sessions: SessionSigner = field(default_factory=SessionSigner)
     oidc: OidcVerifier | None = None
+    # The « Se connecter avec … » button: authorization code with PKCE at the same issuer, checked by ``oidc``.
+    login: OidcLogin | None = None
     # Scripts (curl, monitoring) read pages with HTTP Basic against the same accounts; they never post a form.
     basic: bool = True
     secure_cookie: bool = False

@@ -40,6 +40,7 @@ from services.console.contracts import diff, examples
 from services.console.flows import flows
 from services.console.html import SESSION_SLOT
 from services.console.journal import Search, check, positions, search
+from services.console.oidc import FLOW_COOKIE, FLOW_PATH, FLOW_TTL_S, OidcLogin, Pending
 from services.console.replays import Replays, TopicReader
 from services.console.settings import ConsoleSettings
 from services.console.sources import DlqSource, HttpMetrics, KafkaDlq, KafkaSender, KafkaTopics, MetricsSource
@@ -205,9 +206,15 @@ def create_app(console: Console) -> FastAPI:
             raise HTTPException(403, FORM_REFUSED)
         return form
 
-    def start_session(user: str, role: Role, via: str, after: str) -> RedirectResponse:
+    def start_session(user: str, role: Role, via: str, after: str, landing: bool = False) -> Response:
         cookie, _ = access.sessions.issue(user, role, via)
-        response = RedirectResponse(_safe_next(after), 303)
+        target = _safe_next(after)
+        # Back from an issuer (a cross-site navigation), a page of ours leads on: the strict cookie then goes along.
+        response: Response = (
+            HTMLResponse(screens.landing_page(target).replace(SESSION_SLOT, "", 1))
+            if landing
+            else RedirectResponse(target, 303)
+        )
         response.set_cookie(
             COOKIE,
             cookie,
@@ -223,7 +230,8 @@ def create_app(console: Console) -> FastAPI:
 
     def login_form(after: str, error: str = "", status: int = 200) -> HTMLResponse:
         pre = secrets.token_urlsafe(16)
-        html = screens.login_page(access.sessions.login_csrf(pre), after, error, access.oidc is not None)
+        label = access.login.label if access.login else None
+        html = screens.login_page(access.sessions.login_csrf(pre), after, error, access.oidc is not None, label)
         response = HTMLResponse(html.replace(SESSION_SLOT, "", 1), status)
         response.set_cookie(
             PRE_COOKIE, pre, max_age=3600, httponly=True, samesite="strict", secure=access.secure_cookie
@@ -276,6 +284,58 @@ def create_app(console: Console) -> FastAPI:
             logins.labels("refus").inc()
             return login_form(_one(form, "suite"), str(refused), 401)
         return start_session(user, role, "OIDC", _one(form, "suite"))
+
+    def callback_url(request: Request, login: OidcLogin) -> str:
+        return login.redirect_url or str(request.url_for("oidc_callback"))
+
+    def flow_refused(after: str, why: str, status: int) -> HTMLResponse:
+        logins.labels("refus").inc()
+        log.warning("console.oidc_refuse", raison=why)  # the reason only: never a code or a token
+        response = login_form(after, why, status)
+        response.delete_cookie(FLOW_COOKIE, path=FLOW_PATH)
+        return response
+
+    @app.get(FLOW_PATH + "/debut", response_model=None)
+    async def oidc_start(request: Request, suite: str = "/") -> Response:
+        """To the issuer's authorization endpoint; a link, not a form (CSP form-action would stop the redirect)."""
+        login = access.login
+        if login is None:
+            return login_form(suite, "Aucune connexion par redirection OIDC configurée.", 404)
+        pending = Pending.new(_safe_next(suite), console.clock())
+        try:
+            target = await login.authorization_url(pending, callback_url(request, login))
+        except TokenRefused as refused:
+            return flow_refused(suite, str(refused), 502)
+        response = RedirectResponse(target, 303)
+        # Lax, not strict: the issuer sends the browser back by a cross-site navigation, which must carry it.
+        response.set_cookie(
+            FLOW_COOKIE,
+            pending.seal(access.sessions.key),
+            max_age=FLOW_TTL_S,
+            path=FLOW_PATH,
+            httponly=True,
+            samesite="lax",
+            secure=access.secure_cookie,
+        )
+        return response
+
+    @app.get(FLOW_PATH, response_model=None)
+    async def oidc_callback(request: Request, code: str = "", state: str = "", error: str = "") -> Response:
+        login = access.login
+        if login is None:
+            return login_form("/", "Aucune connexion par redirection OIDC configurée.", 404)
+        pending = Pending.unseal(request.cookies.get(FLOW_COOKIE), access.sessions.key, console.clock())
+        if pending is None:
+            return flow_refused("/", "Connexion OIDC expirée ou commencée ailleurs : recommencez.", 401)
+        if error:  # an OAuth error code (access_denied…), shown escaped and cut short
+            return flow_refused(pending.after, f"L'émetteur a refusé la connexion ({error[:60]}).", 401)
+        try:
+            user, role = await login.finish(pending, state, code, callback_url(request, login))
+        except TokenRefused as refused:
+            return flow_refused(pending.after, str(refused), 401)
+        response = start_session(user, role, "OIDC", pending.after, landing=True)
+        response.delete_cookie(FLOW_COOKIE, path=FLOW_PATH)
+        return response
 
     @app.post("/deconnexion")
     async def logout(request: Request, session: User) -> RedirectResponse:

@@ -12,6 +12,7 @@ header a{color:#fff;margin-right:1.2em;text-decoration:none}
 header .session{float:right}
 header .session form{display:inline}
 header .session button{background:none;border:1px solid #fff;color:#fff;cursor:pointer}
+a.bouton{display:inline-block;background:#000091;color:#fff;padding:.4em .9em;text-decoration:none}
 .ok{color:#0a6b2d;font-weight:bold}
 .refus{color:#8b0000;font-weight:bold}
 textarea{width:100%;font-family:monospace}

@@ -11,7 +11,7 @@ from passerelle.core.contracts.catalogue import Catalogue
 from passerelle.core.partners import PartnerProfile, Profiles
 from passerelle.runtime.replay import DlqEntry
 from services.console.fields import received_fields
-from services.console.flows import DIRECTIONS, Flows, PartnerState
+from services.console.flows import DIRECTIONS, FlowRow, Flows, Latency, PartnerState
 from services.console.html import Markup, esc, field, hidden, join, link, page, post_form, select, table, tag
 from services.console.masking import masked_body
 from services.console.replays import event_of
@@ -45,9 +45,33 @@ def duration(seconds: float) -> str:
 
 
 def _state(partner: PartnerState) -> str:
+    if partner.stuck:  # the partner did send: what waits is Passerelle's to read
+        return (
+            f"silencieux depuis {duration(partner.silent_for_s or 0)}, {partner.waiting} message(s) en attente non lus"
+        )
     if partner.silent_for_s is not None:
         return f"silencieux depuis {duration(partner.silent_for_s)}"
     return "aucun message reçu" if partner.last_message_s is None else "actif"
+
+
+def seconds(value: float) -> str:
+    """A delay as an operator reads it: milliseconds below one second, else seconds."""
+    return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.1f} s".replace(".", ",")
+
+
+def _quantile(value: float, past: bool) -> str:
+    return f"> {seconds(value)}" if past else seconds(value)
+
+
+def _latency(latency: Latency | None) -> tuple[str, str]:
+    # Measured where a delivery is written (out.<partner>): a publication's row has it on its recipients' rows.
+    if latency is None:
+        return "—", "—"
+    return _quantile(latency.median_s, latency.median_past), _quantile(latency.p95_s, latency.p95_past)
+
+
+def _lag_latency(row: FlowRow) -> tuple[str, str, str]:
+    return ("—" if row.lag is None else str(row.lag), *_latency(row.latency))
 
 
 def flows_page(figures: Flows, unreachable: Sequence[str]) -> str:
@@ -55,12 +79,13 @@ def flows_page(figures: Flows, unreachable: Sequence[str]) -> str:
         tag("p", "Métriques injoignables : " + ", ".join(unreachable), class_="avertissement") if unreachable else ""
     )
     partners = table(
-        ("partenaire", "nom", "en DLQ", "dernier message", "silence admis", "état"),
+        ("partenaire", "nom", "en DLQ", "en attente", "dernier message", "silence admis", "état"),
         (
             (
                 link(f"/partenaires/{p.partner}", p.partner),
                 p.name,
                 p.dlq,
+                "—" if p.waiting is None else p.waiting,
                 when(p.last_message_s),
                 duration(p.silence_max_s) if p.silence_max_s is not None else "—",
                 _state(p),
@@ -71,11 +96,31 @@ def flows_page(figures: Flows, unreachable: Sequence[str]) -> str:
     )
     silent = {p.partner for p in figures.partners if p.silent_for_s is not None}
     rows = table(
-        ("partenaire", "sens", "événement", "dialecte", "messages", "dont refusés (DLQ)"),
-        ((r.partner, DIRECTIONS[r.direction], r.event, r.dialect, r.messages, r.refused) for r in figures.rows),
+        (
+            "partenaire",
+            "sens",
+            "événement",
+            "dialecte",
+            "messages",
+            "dont refusés (DLQ)",
+            "en attente (lag)",
+            "latence médiane",
+            "latence p95",
+        ),
+        (
+            (r.partner, DIRECTIONS[r.direction], r.event, r.dialect, r.messages, r.refused, *_lag_latency(r))
+            for r in figures.rows
+        ),
         ("silencieux" if r.partner in silent and r.direction == "in" else "" for r in figures.rows),
     )
-    source = tag("p", "Comptes lus sur le /metrics de chaque service, depuis son démarrage.")
+    source = tag(
+        "p",
+        "Comptes et latences lus sur le /metrics de chaque service, depuis son démarrage. « En attente » : "
+        "retard des consommateurs sur le topic du partenaire (in.<partenaire> pour ce qu'il publie, "
+        "deliver.<partenaire> pour ce qu'il reçoit), commun à ses événements. Latence de bout en bout : de "
+        "l'horodatage ce_time de l'événement d'origine à l'écriture sur out.<partenaire>, estimée depuis les "
+        "tranches de l'histogramme.",
+    )
     return page("Flux", warning, source, tag("h2", "Partenaires"), partners, tag("h2", "Flux par événement"), rows)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import urlencode
 
 from passerelle.core.audit import VerifyReport
 from passerelle.core.contracts.catalogue import Catalogue, SchemaVersion
@@ -19,8 +20,26 @@ from services.console.replays import Outcome, Replay, event_of
 # ------------------------------------------------------------------ access
 
 
-def login_page(csrf: str, after: str, error: str = "", oidc: bool = False) -> str:
+def login_page(csrf: str, after: str, error: str = "", oidc: bool = False, issuer: str | None = None) -> str:
     said = tag("p", error, class_="refus") if error else ""
+    redirect = (
+        join(
+            [
+                tag("h2", "Avec l'émetteur OIDC"),
+                tag(
+                    "p",
+                    tag(
+                        "a",
+                        f"Se connecter avec {issuer}",
+                        href=f"/connexion/oidc/debut?{urlencode({'suite': after})}",
+                        class_="bouton",
+                    ),
+                ),
+            ]
+        )
+        if issuer
+        else ""
+    )
     local = post_form(
         "/connexion",
         csrf,
@@ -45,7 +64,14 @@ def login_page(csrf: str, after: str, error: str = "", oidc: bool = False) -> st
         if oidc
         else ""
     )
-    return page("Connexion à la console", said, tag("h2", "Compte local"), local, token)
+    return page("Connexion à la console", said, redirect, tag("h2", "Compte local"), local, token)
+
+
+def landing_page(target: str) -> str:
+    """After a login at the issuer: on to ``target`` (a path of this site) from a page of this site."""
+    html = page("Connexion réussie", tag("p", join(["Connexion réussie : ", link(target, "continuer")])))
+    refresh = f'<meta http-equiv="refresh" content="0;url={esc(target)}">'
+    return html.replace("<head>", f"<head>{refresh}", 1)
 
 
 def session_bar(session: Session, csrf: str | None) -> Markup:

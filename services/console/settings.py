@@ -6,12 +6,14 @@ Built once at the console's edge (the local stack, ``build``) and passed to ``cr
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from passerelle.runtime.operator import OperatorCredential, password_in
 from services.console.access import DEFAULT_SESSION_S, Accounts, ConsoleAccess, OidcVerifier, Role, SessionSigner
+from services.console.oidc import OidcLogin
 
 ENV_PREFIX = "PASSERELLE_CONSOLE_"
 
@@ -50,6 +52,23 @@ class ConsoleSettings(BaseSettings):
     oidc_role_claim: str = Field(default="roles", description="Claim naming operateur or lecture.")
     oidc_operators: str = Field(default="", description="Subjects given the operateur role, comma-separated.")
     oidc_readers: str = Field(default="", description="Subjects given the lecture role, comma-separated.")
+    oidc_client_id: str | None = Field(
+        default=None,
+        description="The console's client id at the issuer: set, /connexion offers « Se connecter avec … » "
+        "(authorization code with PKCE, endpoints from <issuer>/.well-known/openid-configuration); the ID "
+        "token's audience.",
+    )
+    oidc_client_secret_file: Path | None = Field(
+        default=None, description="The client secret of a confidential client; unset: a public client, PKCE alone."
+    )
+    oidc_redirect_url: str | None = Field(
+        default=None,
+        description="The callback as registered at the issuer (https://…/connexion/oidc); unset: built from the "
+        "request's address.",
+    )
+    oidc_label: str | None = Field(
+        default=None, description="The issuer's name on the login button; unset: the issuer's host name."
+    )
 
     @model_validator(mode="after")
     def _complete(self) -> ConsoleSettings:
@@ -59,6 +78,8 @@ class ConsoleSettings(BaseSettings):
         if (self.oidc_issuer is None) != (self.oidc_jwks_url is None):
             missing = "OIDC_ISSUER" if self.oidc_issuer is None else "OIDC_JWKS_URL"
             raise ValueError(f"OIDC de la console incomplet : {ENV_PREFIX}{missing} manque")
+        if self.oidc_client_id is not None and self.oidc_issuer is None:
+            raise ValueError(f"OIDC de la console incomplet : {ENV_PREFIX}OIDC_ISSUER manque")
         self.operator()  # an empty file or name refused at start rather than at login
         return self
 
@@ -94,4 +115,15 @@ class ConsoleSettings(BaseSettings):
         key = self.session_secret_file.read_bytes().strip() if self.session_secret_file else None
         ttl = int(self.session_hours * 3600)
         signer = SessionSigner(key, ttl) if key else SessionSigner(ttl_s=ttl)
-        return ConsoleAccess(Accounts(by_user), signer, oidc, secure_cookie=self.secure_cookie)
+        login = self.oidc_login(oidc)
+        return ConsoleAccess(Accounts(by_user), signer, oidc, login, secure_cookie=self.secure_cookie)
+
+    def oidc_login(self, tokens: OidcVerifier | None) -> OidcLogin | None:
+        """The redirect flow at the configured issuer, its ID tokens checked by ``tokens``; None without a client."""
+        if self.oidc_client_id is None or self.oidc_issuer is None or tokens is None:
+            return None
+        secret = (
+            self.oidc_client_secret_file.read_text(encoding="utf-8").strip() if self.oidc_client_secret_file else None
+        )
+        label = self.oidc_label or urlsplit(self.oidc_issuer).hostname or self.oidc_issuer
+        return OidcLogin(self.oidc_issuer, self.oidc_client_id, tokens, label, secret or None, self.oidc_redirect_url)

@@ -9,7 +9,6 @@ from types import SimpleNamespace
 
 import orjson
 import pytest
-import structlog
 from fastapi.testclient import TestClient
 from prometheus_client import generate_latest
 from pydantic import SecretStr
@@ -25,6 +24,7 @@ from services.console.access import Accounts, ConsoleAccess, Role
 from services.console.app import Console, build, create_app
 from services.console.settings import ConsoleSettings
 from services.console.sources import HttpMetrics, Sample, Scrape, parse_exposition
+from tests.logs import captured_logs
 
 NOW = 1_800_000_000.0
 OPERATOR = OperatorCredential("operateur", SecretStr("s3cret-de-test"))
@@ -163,7 +163,7 @@ def test_dlq_lists_every_service_and_filters(client: TestClient, dlq: FakeDlq) -
 
 
 def test_a_record_shows_its_error_and_masks_the_body(client: TestClient) -> None:
-    with structlog.testing.capture_logs() as logs:
+    with captured_logs() as logs:
         page = client.get("/dlq/milo_adapter/0/3", headers=AUTH).text
     for shown in ("validation", "jeune.dateNaissance", "champ manquant", "formation.Positionnement v1", "in.imilo"):
         assert f"<td>{shown}</td>" in page
@@ -174,7 +174,7 @@ def test_a_record_shows_its_error_and_masks_the_body(client: TestClient) -> None
 
 
 def test_the_raw_body_is_shown_on_request_and_logged(client: TestClient) -> None:
-    with structlog.testing.capture_logs() as logs:
+    with captured_logs() as logs:
         page = client.get("/dlq/milo_adapter/0/3", params={"brut": 1}, headers=AUTH).text
     assert "Durand" in page and "lea.durand@example.org" in page
     [seen] = [e for e in logs if e["event"] == "console.message_brut_consulte"]

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import jwt
 import pytest
-import structlog
 from fastapi.testclient import TestClient
 
 from passerelle.core.contracts.catalogue import Catalogue
@@ -29,6 +28,7 @@ from services.console.app import Console, create_app
 from services.console.settings import ConsoleSettings
 from tests.console.helpers import csrf_of, login
 from tests.console.test_console import ACCESS, OPERATOR, READER, FakeDlq, FakeMetrics
+from tests.logs import captured_logs
 
 AUDIENCE = "passerelle-console"
 
@@ -69,7 +69,7 @@ def test_the_accounts_file_is_parsed_and_checked(tmp_path: Path, capsys: pytest.
 
 
 def test_login_sets_a_signed_session_cookie(client: TestClient) -> None:
-    with structlog.testing.capture_logs() as logs:
+    with captured_logs() as logs:
         answer = login(client, OPERATOR.user, OPERATOR.password.get_secret_value(), "/dlq")
     assert answer.status_code == 303 and answer.headers["location"] == "/dlq"
     cookie = answer.headers["set-cookie"]

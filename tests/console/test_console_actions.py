@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 
 import orjson
 import pytest
-import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 
@@ -23,6 +22,7 @@ from services.console.contracts import diff, fields_of
 from services.console.replays import JOURNAL_TOPIC, Replays
 from tests.console.helpers import MemoryTopics, csrf_of, login
 from tests.console.test_console import ACCESS, ENTRIES, OPERATOR, READER, FakeDlq, FakeMetrics
+from tests.logs import captured_logs
 
 EVENT = "formation.Positionnement"
 SETTINGS = Settings(kafka_bootstrap="127.0.0.1:9092")
@@ -65,7 +65,7 @@ def test_replaying_a_selection_asks_for_a_confirmation_then_records_it(
     assert confirm.status_code == 200 and "Confirmer le rejeu" in confirm.text
     assert "2 message(s) seront renvoyés" in confirm.text and "<td>in.region-24</td>" in confirm.text
     assert topics.sent == []  # nothing before the second click
-    with structlog.testing.capture_logs() as logs:
+    with captured_logs() as logs:
         done = operator.post("/rejouer", data={"csrf": token, "ref": refs, "confirme": "1"}, follow_redirects=False)
     assert done.status_code == 303 and done.headers["location"].startswith("/rejeux?lot=")
     journal, *replayed = topics.sent
@@ -133,7 +133,7 @@ def test_a_read_only_user_sees_no_replay_form_and_cannot_replay(
     record = client.get("/dlq/milo_adapter/0/3").text
     assert "Rejeu réservé au rôle opérateur." in record and "Rejouer tel quel" not in record
     token = csrf_of(client.get("/contrats/valider").text)  # the session's token, from a form it may use
-    with structlog.testing.capture_logs() as logs:
+    with captured_logs() as logs:
         refused = client.post("/rejouer", data={"csrf": token, "ref": "milo_adapter/0/3", "confirme": "1"})
     assert refused.status_code == 403 and "lecture seule" in refused.text
     assert topics.sent == []

@@ -142,6 +142,10 @@ async def test_a_rejected_csv_row_is_fixed_replayed_and_delivered(
     await page.get_by_text("Journal intègre").wait_for()
     await capture(page, "audit-verifie")
     await page.goto("/")
+    # The delivery to I-MILO was measured by the adapter that wrote it: its end-to-end latency is on the page.
+    cells = rf"<td>imilo</td><td>reçoit</td><td>{re.escape(STATUS)}</td>(?:<td>[^<]*</td>){{4}}<td>([^<]*)</td>"
+    latency = re.search(cells, await page.content())
+    assert latency and re.fullmatch(r"(&gt; )?\d+(,\d)? m?s", latency[1]), latency
     await capture(page, "flux")
     await page.context.close()
 
