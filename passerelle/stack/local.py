@@ -272,6 +272,7 @@ class Stack:
     async def _start_console(self, catalogue: Catalogue, profiles: Profiles) -> None:
         """The operator console, reading the running services' /metrics and the topics, replaying as the operator."""
         from passerelle.runtime.audit import read_public_keys
+        from passerelle.stack.console import open_data_archive
         from passerelle.stack.native_check import check_native_message
         from services.console.access import Accounts, OidcVerifier, Role
         from services.console.app import Console, create_app
@@ -310,6 +311,7 @@ class Stack:
             settings.contracts_dir / "examples",
             settings.contracts_dir / "asyncapi.yaml",
             documents,
+            opendata=open_data_archive(settings.model_copy(update={"registry_url": self.registry_url})),
         )
         self._console, self.console_port = await _serve(create_app(console), "la console", 60.0)
         self.console_credential, self.console_reader = operator, reader

@@ -9,7 +9,9 @@ needs the cookie session and its CSRF token; replaying needs the ``operateur`` r
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import math
+import re
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -46,6 +48,7 @@ from services.console.settings import ConsoleSettings
 from services.console.sources import DlqSource, HttpMetrics, KafkaDlq, KafkaSender, KafkaTopics, MetricsSource
 
 log = structlog.get_logger("passerelle.console")
+_MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
 
 REALM = "passerelle-console"
 PRE_COOKIE = "passerelle_console_connexion"
@@ -62,6 +65,12 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-store",
 }
 _FORM_MAX = 4 * 1024 * 1024  # a corrected message or a pasted one, with room; never an unbounded read
+
+
+class OpenDataArchive(Protocol):
+    """One month's open-data files zipped, read from the topics: the download's name and bytes."""
+
+    async def __call__(self, month: str, chosen: str) -> tuple[str, bytes]: ...
 
 
 class NativeCheck(Protocol):
@@ -86,11 +95,17 @@ class Console:
     documents: Mapping[str, str] = field(default_factory=dict)
     services: Sequence[str] = topics.SERVICES
     clock: Callable[[], float] = field(default=time.time)
+    opendata: OpenDataArchive | None = None
     # Run once at start (the replay journal's topic created when missing).
     prepare: Callable[[], Awaitable[None]] | None = None
 
 
-def build(settings: Settings, console: ConsoleSettings, check: NativeCheck | None = None) -> Console:
+def build(
+    settings: Settings,
+    console: ConsoleSettings,
+    check: NativeCheck | None = None,
+    opendata: OpenDataArchive | None = None,
+) -> Console:
     """The console as deployed: metrics over HTTP, the topics with the settings' Kafka identity."""
     catalogue = Catalogue.load(settings.schemas_dir)
     profiles = Profiles.load(settings.contracts_dir / "partners", frozenset(catalogue.subjects))
@@ -112,6 +127,7 @@ def build(settings: Settings, console: ConsoleSettings, check: NativeCheck | Non
         asyncapi if asyncapi.is_file() else None,
         {"AsyncAPI des topics": "/contrats/asyncapi.yaml"} if asyncapi.is_file() else {},
         prepare=reader.ensure_journal,
+        opendata=opendata,
     )
 
 
@@ -473,6 +489,24 @@ def create_app(console: Console) -> FastAPI:
         except ValueError as error:
             return render(session, screens.validate_page(*args, error=str(error)), 400)
         return render(session, screens.validate_page(*args, report=report))
+
+    @app.get("/donnees-ouvertes", response_class=HTMLResponse)
+    async def open_data(session: User) -> HTMLResponse:
+        today = dt.datetime.fromtimestamp(console.clock(), dt.UTC).date()
+        last_month = (today.replace(day=1) - dt.timedelta(days=1)).strftime("%Y-%m")
+        return render(session, screens.open_data_page(last_month, console.opendata is not None))
+
+    @app.get("/donnees-ouvertes/archive", response_model=None)
+    async def open_data_archive(session: User, periode: str = "", format: str = "csv") -> Response:  # noqa: A002
+        if console.opendata is None:
+            return render(session, screens.open_data_page(periode, False), 503)
+        if not _MONTH.fullmatch(periode) or format not in ("csv", "parquet"):
+            error = "Mois attendu au format AAAA-MM, format csv ou parquet."
+            return render(session, screens.open_data_page(periode, True, error), 400)
+        name, data = await console.opendata(periode, format)
+        log.info("console.donnees_ouvertes", operateur=session.user, mois=periode, format=format)
+        headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+        return Response(data, media_type="application/zip", headers=headers)
 
     @app.get("/contrats/{subject}", response_class=HTMLResponse)
     async def contract_view(session: User, subject: str, version: int | None = None) -> HTMLResponse:

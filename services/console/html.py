@@ -37,6 +37,7 @@ NAV = (
     ("/contrats", "Contrats"),
     ("/partenaires", "Partenaires et vues"),
     ("/audit", "Audit"),
+    ("/donnees-ouvertes", "Données ouvertes"),
 )
 # Where the app puts who is logged in and the logout form: the pages know nothing of sessions.
 SESSION_SLOT = "<!--session-->"

@@ -380,3 +380,33 @@ def verification_page(report: VerifyReport | None, keys: int, shown: int = 20) -
         ),
     )
     return page("Vérification de l'audit", verdict, summary, breaks, keys_table, chains)
+
+
+def open_data_page(month: str, available: bool, error: str = "") -> str:
+    """The agreement's indicators as open data: one month, CSV or Parquet, with its Table Schema."""
+    form = tag(
+        "form",
+        join(
+            [
+                field("mois (AAAA-MM)", "periode", month, pattern="[0-9]{4}-[0-9]{2}", required="required"),
+                " ",
+                select("format", "format", [("csv", "CSV"), ("parquet", "Parquet")], "csv"),
+                " ",
+                Markup('<button type="submit">Télécharger</button>'),
+            ]
+        ),
+        method="get",
+        action="/donnees-ouvertes/archive",
+    )
+    out: list[object] = [
+        tag(
+            "p",
+            "Les indicateurs de la convention, par région et pour la France, du mois choisi : le fichier et son "
+            "schéma de table (schema.json), prêts à publier sur data.gouv.fr. Secret statistique : aucun effectif "
+            "de 1 à 10 jeunes n'est publié, ni directement ni par différence entre totaux (docs/open-data.md).",
+        )
+    ]
+    if error:
+        out.append(tag("p", error, class_="refus"))
+    out.append(form if available else tag("p", "Export indisponible ici.", class_="refus"))
+    return page("Données ouvertes", *out)
