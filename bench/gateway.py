@@ -1,4 +1,5 @@
-"""The partner gateway's inbound route against a bare FastAPI/uvicorn route that only publishes, in the same run.
+"""The partner gateway's inbound route against a bare FastAPI/uvicorn route that only publishes, in the same run,
+and its webhook deliveries against a raw aiokafka + httpx loop (``bench.webhooks``).
 
 Both servers run in a process of their own (``bench.gateway_server``) on the embedded broker with the same
 producer settings, one at a time; an httpx client in this process posts over loopback with a fixed number of
@@ -6,7 +7,8 @@ requests in flight and waits for every answer. The gateway does all it does in p
 checked against the issuer's keys, the rate limit, the partner's own adapter run over the body, the
 publication on ``in.<partner>`` acknowledged, and with an ``Idempotency-Key`` the answer kept on the broker too.
 Each contender is measured twice, alternately, and keeps its better run; then the gateway runs once more under
-cProfile (the event loop and the worker threads that check the bodies) to say where its time goes.
+cProfile (the event loop and the worker threads that check the bodies) to say where its time goes. Last, on the
+same broker, the deliveries to a receiver in a process of its own that answers ``204``.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from bench.end_to_end import cpu_seconds, percentile
 from bench.gateway_server import LOOPBACK
 from bench.harness import Figure, Report
 from bench.records import native_positionnement
+from bench.webhooks import GATEWAY, RAW, compare
 from passerelle.broker.access import KafkaAccess
 from passerelle.broker.admin import ensure_topics
 from passerelle.broker.embedded import free_port
@@ -177,8 +180,10 @@ async def _topics(access: KafkaAccess) -> None:
 
 def run(quick: bool = False) -> Report:
     requests, warm_up, profiled = (500, 200, 300) if quick else (2_000, 400, 1_000)
+    hooks = 500 if quick else 3_000
     report = Report(
-        f"Passerelle HTTP : route d'entrée avec validation contre une route nue, {CONCURRENCY} requêtes en vol",
+        f"Passerelle HTTP : route d'entrée avec validation contre une route nue, {CONCURRENCY} requêtes en vol ; "
+        "livraisons de webhooks contre une boucle brute",
         "python -m bench gateway" + (" --quick" if quick else ""),
     )
     rng = random.Random(7)
@@ -233,4 +238,9 @@ def run(quick: bool = False) -> Report:
         report.details["profile"] = _hottest(profile) if profile.exists() else {}
         report.details["concurrence"] = CONCURRENCY
         report.details["requetes"] = requests
+        with _server("receiver", broker.bootstrap, jwks, folder) as (receiver, _pid):
+            rates = asyncio.run(compare(broker, receiver, hooks, rounds=2))
+        report.add(Figure(RAW, rates[RAW], "livraisons/s"))
+        report.add(Figure(GATEWAY, rates[GATEWAY], "livraisons/s", RAW, rates[GATEWAY] / rates[RAW]))
+        report.details["livraisons_webhook"] = hooks
     return report

@@ -7,8 +7,10 @@ itself.
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from dataclasses import dataclass
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Collection, Hashable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlparse
@@ -18,6 +20,7 @@ import jwt
 
 ALGORITHMS = ["RS256", "ES256", "EdDSA"]
 REALM = 'Bearer realm="passerelle"'
+VERIFIED_TOKENS = 4096  # a few per partner and replica at most: the cache's memory stays a few megabytes
 
 
 class Refused(Exception):
@@ -36,6 +39,10 @@ class SigningKeys(Protocol):
 
     def key_for(self, token: str) -> Any: ...
 
+    def version(self) -> Hashable:
+        """Changes when the keys do: a token verified under other keys is verified again."""
+        ...
+
 
 @dataclass(frozen=True)
 class JwksKeys:
@@ -46,20 +53,72 @@ class JwksKeys:
     def key_for(self, token: str) -> Any:
         return self.client.get_signing_key_from_jwt(token).key
 
+    def version(self) -> Hashable:
+        # The client refreshes its keys on its own rule (lifespan, unknown kid); a verified token lives to its exp.
+        return None
 
-@dataclass(frozen=True)
+
+@dataclass
 class JwksFile:
-    """Keys read from a JWKS file (a local issuer's): read again for each token, so a new key is seen at once."""
+    """Keys read from a JWKS file (a local issuer's): read again when the file changes, so a new key is seen at once."""
 
     path: Path
+    _read: tuple[Hashable, list[jwt.PyJWK]] | None = field(default=None, repr=False, compare=False)
+
+    def version(self) -> Hashable:
+        # Time, size and inode: a rewrite in place and a file renamed over it both change one of them.
+        stat = self.path.stat()
+        return stat.st_mtime_ns, stat.st_size, stat.st_ino
 
     def key_for(self, token: str) -> Any:
         kid = jwt.get_unverified_header(token).get("kid")
-        keys = jwt.PyJWKSet.from_json(self.path.read_text(encoding="utf-8")).keys
-        for key in keys:
+        for key in self._keys():
             if kid is None or key.key_id == kid:
                 return key.key
         raise jwt.InvalidTokenError("clé de signature inconnue")
+
+    def _keys(self) -> list[jwt.PyJWK]:
+        version = self.version()
+        if self._read is None or self._read[0] != version:
+            self._read = (version, jwt.PyJWKSet.from_json(self.path.read_text(encoding="utf-8")).keys)
+        return self._read[1]
+
+
+@dataclass(frozen=True)
+class _Verified:
+    claims: dict[str, Any]
+    expires: int  # the token's exp, as PyJWT reads it: valid while the clock is below it
+    keys: Hashable  # the signing keys' version it was verified under
+
+
+@dataclass
+class VerifiedTokens:
+    """The claims of tokens already verified, by exact token string, each until its ``exp``; the least recently
+    used goes first past ``capacity``. A partner sends the same token for minutes: one signature check, not one
+    per request."""
+
+    capacity: int = VERIFIED_TOKENS
+    clock: Callable[[], float] = time.time
+    _entries: OrderedDict[str, _Verified] = field(default_factory=OrderedDict, repr=False)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, token: str, keys: Hashable) -> dict[str, Any] | None:
+        entry = self._entries.get(token)
+        if entry is None:
+            return None
+        if self.clock() >= entry.expires or entry.keys != keys:
+            del self._entries[token]  # verified again, so an expired token gets its own refusal
+            return None
+        self._entries.move_to_end(token)
+        return entry.claims
+
+    def put(self, token: str, claims: dict[str, Any], keys: Hashable) -> None:
+        self._entries[token] = _Verified(claims, int(claims["exp"]), keys)
+        self._entries.move_to_end(token)
+        while len(self._entries) > self.capacity:
+            self._entries.popitem(last=False)
 
 
 def signing_keys(url: str) -> SigningKeys:
@@ -81,6 +140,7 @@ class TokenVerifier:
     issuer: str
     audience: str
     partners: Collection[str]
+    verified: VerifiedTokens = field(default_factory=VerifiedTokens, compare=False, repr=False)
 
     def partner(self, authorization: str | None) -> str:
         """The partner the bearer token was issued to, or a ``Refused`` 401."""
@@ -98,6 +158,10 @@ class TokenVerifier:
 
     def _claims(self, token: str) -> dict[str, Any]:
         assert self.keys is not None
+        version = self.keys.version()
+        known = self.verified.get(token, version)
+        if known is not None:
+            return known
         try:
             key = self.keys.key_for(token)
             claims: dict[str, Any] = jwt.decode(
@@ -116,6 +180,7 @@ class TokenVerifier:
             raise _unauthorized("emetteur_refuse", "jeton émis par un émetteur inconnu (iss)") from exc
         except (jwt.InvalidTokenError, jwt.PyJWKClientError) as exc:
             raise _unauthorized("jeton_refuse", "jeton d'accès illisible ou mal signé") from exc
+        self.verified.put(token, claims, version)
         return claims
 
 

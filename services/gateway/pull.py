@@ -8,6 +8,7 @@ so a client that crashed reads again whatever it had not acknowledged. A partner
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ EVENTS_ROUTE = "/v1/partners/{partner}/events"
 ACK_ROUTE = "/v1/partners/{partner}/events/ack"
 DEFAULT_LIMIT = 100
 _ACK_MAX_BYTES = 16 * 1024
+_UNREADABLE = "curseur illisible : utilisez un curseur rendu par la passerelle"
 PartnerPath = Annotated[str, FastApiPath(description="Le partenaire : imilo ou region-<code INSEE>.")]
 
 
@@ -44,6 +46,8 @@ def reading_as(caller: str, partner: str) -> None:
 
 def bounded(limit: int, wait_s: float) -> tuple[int, float]:
     """``limit`` within 1..MAX_LIMIT and ``attente`` within 0..MAX_WAIT_S: a long poll never holds a request longer."""
+    if math.isnan(wait_s):  # ``attente=nan`` passes FastAPI and every comparison: the reader would never stop
+        wait_s = 0.0
     return min(max(limit, 1), MAX_LIMIT), min(max(wait_s, 0.0), MAX_WAIT_S)
 
 
@@ -129,6 +133,8 @@ def _decoded(text: str, partner: str) -> Cursor:
         return Cursor.decode(text, partner_topics(partner))
     except CursorError as exc:
         raise Refused(400, "curseur_invalide", str(exc)) from exc
+    except ValueError as exc:  # a partition in digits int() does not read ("²", "٣"): forged, not a server error
+        raise Refused(400, "curseur_invalide", _UNREADABLE) from exc
 
 
 _REFUSAL_SCHEMA = {
