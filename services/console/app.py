@@ -536,7 +536,8 @@ def create_app(console: Console) -> FastAPI:
         profile = console.profiles.get(partner)
         if profile is None:
             return render(session, pages.not_found_page(f"Partenaire inconnu : {partner}"), 404)
-        return render(session, pages.partner_page(console.catalogue, profile))
+        scraped = await console.metrics.scrape()
+        return render(session, pages.partner_page(console.catalogue, profile, scraped.samples))
 
     @app.get("/audit", response_class=HTMLResponse)
     async def audit_view(

@@ -15,6 +15,7 @@ from services.console.flows import DIRECTIONS, FlowRow, Flows, Latency, PartnerS
 from services.console.html import Markup, esc, field, hidden, join, link, page, post_form, select, table, tag
 from services.console.masking import masked_body
 from services.console.replays import event_of
+from services.console.sources import Sample
 
 READ_ONLY = "Rejeu réservé au rôle opérateur."
 NO_FORM = "Rejeu depuis une session ouverte par la page de connexion (pas de formulaire en HTTP Basic ni par jeton)."
@@ -349,7 +350,34 @@ def _reception(catalogue: Catalogue, profile: PartnerProfile, event: str) -> Mar
     )
 
 
-def partner_page(catalogue: Catalogue, profile: PartnerProfile) -> str:
+# The gateway's webhook gauges, per partner: what the partner page says of a pushed delivery.
+_WEBHOOK = "passerelle_gateway_webhook_"
+_WEBHOOK_PAUSED = "passerelle_gateway_webhook_paused"
+_WEBHOOK_FAILING = "passerelle_gateway_webhook_failing_seconds"
+_WEBHOOK_BACKLOG = "passerelle_gateway_webhook_backlog_messages"
+
+
+def delivery_of(profile: PartnerProfile, samples: Sequence[Sample]) -> str:
+    """How the partner receives, and for a webhook its state as the gateway reports it."""
+    if profile.webhook is None:
+        return (
+            f"Kafka ({topics.outbound(profile.id)}, {topics.feedback(profile.id)}) "
+            f"ou API de lecture (/v1/partners/{profile.id}/events)"
+        )
+    allowed = f"webhook {profile.webhook.url} (panne tolérée {profile.webhook.outage_max_hours} h)"
+    seen = {s.name: s.value for s in samples if s.labels.get("partner") == profile.id and s.name.startswith(_WEBHOOK)}
+    if not seen:
+        return f"{allowed} — état inconnu (métriques de la passerelle HTTPS injoignables)"
+    if seen.get(_WEBHOOK_PAUSED, 0) > 0:
+        state = "suspendu : panne plus longue que tolérée, reprise à la prochaine tentative"
+    elif seen.get(_WEBHOOK_FAILING, 0) > 0:
+        state = f"en échec depuis {seen[_WEBHOOK_FAILING]:.0f} s"
+    else:
+        state = "livre"
+    return f"{allowed} — {state}, {seen.get(_WEBHOOK_BACKLOG, 0):.0f} message(s) en attente"
+
+
+def partner_page(catalogue: Catalogue, profile: PartnerProfile, samples: Sequence[Sample] = ()) -> str:
     about = table(
         ("", ""),
         (
@@ -357,6 +385,7 @@ def partner_page(catalogue: Catalogue, profile: PartnerProfile) -> str:
             ("famille", profile.family),
             ("région", profile.region or "—"),
             ("silence admis", f"{profile.silence_max_hours} h" if profile.silence_max_hours else "—"),
+            ("livraison", delivery_of(profile, samples)),
         ),
     )
     published = table(("événement", "dialecte"), ((e, f.dialect.value) for e, f in profile.publishes.items()))
