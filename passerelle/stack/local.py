@@ -302,7 +302,7 @@ class Stack:
             profiles,
             catalogue,
             access,
-            HttpMetrics(lambda: [s.metrics_url for s in self.running.values()]),
+            HttpMetrics(self._scraped_by_console),
             KafkaDlq(self.access),
             Replays(topics_reader, KafkaSender(settings)),
             topics_reader,
@@ -315,6 +315,11 @@ class Stack:
         )
         self._console, self.console_port = await _serve(create_app(console), "la console", 60.0)
         self.console_credential, self.console_reader = operator, reader
+
+    def _scraped_by_console(self) -> list[str]:
+        """Every service's /metrics, and the gateway's for the webhooks' state on the partner pages."""
+        gateway = [f"{self.gateway_url}/metrics"] if self.gateway_url else []
+        return [*(s.metrics_url for s in self.running.values()), *gateway]
 
     def _generated_operator(self) -> OperatorCredential:
         """A credential for this stack's registry only, its password in a file only the developer can read."""
