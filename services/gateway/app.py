@@ -86,12 +86,7 @@ class Gateway:
     async def receive(self, request: Request, partner: str, event: str | None) -> JSONResponse:
         caller = self.verifier.partner(request.headers.get("authorization"))
         publishing_as(caller, partner)
-        wait = self.limits.take(caller)
-        if wait is not None:
-            retry = RateLimits.retry_after(wait)
-            raise Refused(
-                429, "trop_de_requetes", f"trop de requêtes : réessayez dans {retry} s", {"Retry-After": retry}
-            )
+        self.limits.admit(caller)
         profile = self.profiles[caller]
         media = self._media(profile, request.headers.get("content-type"), event)
         event = event or (LHEO_EVENT if media == XML else None)

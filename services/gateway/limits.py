@@ -11,6 +11,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from services.gateway.auth import Refused
+
 
 @dataclass
 class _Bucket:
@@ -35,6 +37,15 @@ class RateLimits:
             bucket.tokens -= 1.0
             return None
         return (1.0 - bucket.tokens) / self.rate_per_s
+
+    def admit(self, partner: str) -> None:
+        """Take one request from ``partner``'s bucket, or refuse it with ``429`` and when to come back."""
+        wait = self.take(partner)
+        if wait is not None:
+            retry = self.retry_after(wait)
+            raise Refused(
+                429, "trop_de_requetes", f"trop de requêtes : réessayez dans {retry} s", {"Retry-After": retry}
+            )
 
     @staticmethod
     def retry_after(wait_s: float) -> str:

@@ -72,12 +72,7 @@ class Pull:
     def caller(self, request: Request, partner: str) -> str:
         caller = self.verifier.partner(request.headers.get("authorization"))
         reading_as(caller, partner)
-        wait = self.limits.take(caller)
-        if wait is not None:
-            retry = RateLimits.retry_after(wait)
-            raise Refused(
-                429, "trop_de_requetes", f"trop de requêtes : réessayez dans {retry} s", {"Retry-After": retry}
-            )
+        self.limits.admit(caller)
         return caller
 
     async def page(self, request: Request, partner: str, after: str | None, limit: int, wait_s: float) -> Response:
