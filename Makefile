@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-fast fuzz faults setup system-deps java-deps node-deps kafka-jars lint typecheck contracts-check clean
+.PHONY: test-outage demo test test-fast fuzz faults setup system-deps java-deps node-deps kafka-jars lint typecheck contracts-check clean
 
 demo: $(STAMP)
 	$(BIN)/passerelle demo $(ARGS)
@@ -14,7 +14,12 @@ SHARED ?= $(wildcard ../shared)
 export PASSERELLE_SHARED_DIR ?= $(SHARED)
 
 test: $(STAMP) system-deps node-deps kafka-jars lint typecheck contracts-check
-	$(BIN)/pytest -q $(PYTEST_ARGS)
+	$(BIN)/pytest -q -m "not outage" $(PYTEST_ARGS)
+
+# The embedded broker killed and restarted under an in-process stack: apart, since a consumer's close after the
+# restart was seen to block inside confluent-kafka holding the GIL, which no test timeout can interrupt.
+test-outage: $(STAMP)
+	timeout 900 $(BIN)/pytest -q -m outage $(PYTEST_ARGS)
 
 # No broker, no network: the domain core, the dialects, the hop with fakes. Under 30 s.
 test-fast: $(STAMP) node-deps

@@ -300,7 +300,11 @@ class Hop:
         would otherwise be read from positions it no longer has, skipping its first new records."""
         old = self._consumer
         assert old is not None
-        self._sleep(1.0)
+        # Polled, not left idle: once its session has run out, the client revokes the lost assignment here, in
+        # an ordinary poll. Left to close(), that revocation runs confluent-kafka's fallback assign() holding the
+        # GIL, and a close after a broker restart was seen to block there and freeze the whole process.
+        with contextlib.suppress(KafkaException, RuntimeError):
+            old.poll(1.0)  # a record read now is read again by the new consumer, from the committed offsets
         try:
             old.list_topics(timeout=2.0)
         except KafkaException:

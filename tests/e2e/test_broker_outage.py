@@ -102,6 +102,7 @@ async def lonely_stack() -> AsyncIterator[tuple[Stack, EmbeddedBroker]]:
         broker.close()
 
 
+@pytest.mark.outage
 async def test_a_broker_restarted_empty_is_reported_then_used_again(
     lonely_stack: tuple[Stack, EmbeddedBroker],
 ) -> None:
