@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +28,10 @@ LHEO = Path(__file__).resolve().parent.parent / "fixtures" / "lheo" / "modele-2.
 URL = "/v1/partners/{}/messages"
 
 
-def status_csv(rows: int, bad: tuple[int, ...] = ()) -> bytes:
-    """Region-53's export of ``rows`` status changes (Latin-1, ';'); the rows at file lines ``bad`` wrong."""
+def statuses_csv(
+    ids: Sequence[object], day: Callable[[int], dt.date] = lambda i: dt.date(2026, 3, 1 + i % 28)
+) -> bytes:
+    """Region-53's export (Latin-1, ';') of one status change per ``ids``, each its own idPositionnement."""
     records = [
         {
             "idPositionnement": f"P-{i}",
@@ -36,11 +39,16 @@ def status_csv(rows: int, bad: tuple[int, ...] = ()) -> bytes:
             "idSession": "53:1",
             "codeStructure": "35238S00",
             "statut": "ADMIS",
-            "dateStatut": dt.date(2026, 3, 1 + i % 28),
+            "dateStatut": day(n),
         }
-        for i in range(rows)
+        for n, i in enumerate(ids)
     ]
-    lines = simulated.region_csv_file(STATUS, records, SHAPES[STATUS], "latin-1").decode("latin-1").split("\r\n")
+    return simulated.region_csv_file(STATUS, records, SHAPES[STATUS], "latin-1")
+
+
+def status_csv(rows: int, bad: tuple[int, ...] = ()) -> bytes:
+    """Region-53's export of ``rows`` status changes; the rows at file lines ``bad`` wrong."""
+    lines = statuses_csv(range(rows)).decode("latin-1").split("\r\n")
     for line in bad:
         lines[line - 1] = lines[line - 1].replace("ADMIS", "PEUT-ETRE")
     return "\r\n".join(lines).encode("latin-1")

@@ -26,7 +26,6 @@ from fastapi import FastAPI, Request, Response
 from passerelle.broker.embedded import LOOPBACK
 from passerelle.broker.pki import IssuedCertificate, LocalCA
 from passerelle.core.partners import PartnerProfile, Profiles, Webhook
-from passerelle.simulation import native as simulated
 from passerelle.stack.gateway import build_gateway
 from passerelle.stack.local import Stack
 from services.gateway.app import Gateway, create_app
@@ -34,9 +33,9 @@ from services.gateway.cursor import Cursor
 from services.gateway.delivery import Destination, HttpSender
 from services.gateway.events import KafkaEvents
 from services.gateway.webhooks import RetryPolicy, new_secret
-from tests.dialect_context import PSEUDO, SHAPES
 from tests.e2e.traffic import positionnement
 from tests.gateway.test_gateway import STATUS
+from tests.gateway.test_gateway import statuses_csv as all_statuses_csv
 from tests.gateway.test_gateway_broker import _token
 
 pytestmark = pytest.mark.broker
@@ -299,19 +298,8 @@ async def test_a_gateway_restarted_during_an_outage_delivers_what_it_had_not_onc
 
 
 def statuses_csv(ids: list[str]) -> bytes:
-    """Region-53's export of one status change per ``ids`` (its own idPositionnement each)."""
-    records = [
-        {
-            "idPositionnement": f"P-{i}",
-            "pseudonyme": PSEUDO("imilo", "D-1"),
-            "idSession": "53:1",
-            "codeStructure": "35238S00",
-            "statut": "ADMIS",
-            "dateStatut": dt.date(2026, 3, 2),
-        }
-        for i in ids
-    ]
-    return simulated.region_csv_file(STATUS, records, SHAPES[STATUS], "latin-1")
+    """Region-53's export of one status change per ``ids``, all on the same day."""
+    return all_statuses_csv(ids, lambda _n: dt.date(2026, 3, 2))
 
 
 async def post_status(stack: Stack, marker: str) -> str:
