@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI, Request, Response
 
 from passerelle.broker.embedded import LOOPBACK
@@ -335,6 +336,20 @@ async def read_until(
             after = body["curseur"]
 
 
+async def to_the_end(client: httpx.AsyncClient, stack: Stack) -> str:
+    """The cursor past every event imilo has now."""
+    end: str | None = None
+    async with asyncio.timeout(120):
+        while True:
+            params: dict[str, str | int] = {"limit": 500} if end is None else {"limit": 500, "after": end}
+            response = await client.get("/v1/partners/imilo/events", params=params, headers=_token(stack, "imilo"))
+            assert response.status_code == 200, response.text
+            page = response.json()
+            end = page["curseur"]
+            if page["nombre"] == 0:
+                return str(end)
+
+
 async def test_a_status_posted_by_a_region_is_pulled_by_imilo_and_an_ack_survives_a_crash(stack: Stack) -> None:
     assert stack.gateway_url is not None
     first = await post_status(stack, uuid.uuid4().hex[:10])
@@ -368,23 +383,16 @@ async def test_a_long_poll_waits_for_the_next_event_and_a_cursor_past_the_end_do
     assert stack.gateway_url is not None
     url, auth = "/v1/partners/imilo/events", _token(stack, "imilo")
     async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=60) as client:
-        end: str | None = None
-        while True:  # to the end of imilo's events
-            params: dict[str, str | int] = {"limit": 500} if end is None else {"limit": 500, "after": end}
-            response = await client.get(url, params=params, headers=auth)
-            assert response.status_code == 200, response.text
-            page = response.json()
-            end = page["curseur"]
-            if page["nombre"] == 0:
-                break
-        while True:  # nothing more to read: the request waits its whole attente (a late record starts again)
-            started = time.monotonic()
-            answer = await client.get(url, params={"after": end, "attente": 1}, headers=auth)
-            assert answer.status_code == 200, answer.text
-            idle = answer.json()
-            if idle["nombre"] == 0:
-                break
-            end = idle["curseur"]
+        end = await to_the_end(client, stack)
+        async with asyncio.timeout(120):
+            while True:  # nothing more to read: the request waits its whole attente (a late record starts again)
+                started = time.monotonic()
+                answer = await client.get(url, params={"after": end, "attente": 1}, headers=auth)
+                assert answer.status_code == 200, answer.text
+                idle = answer.json()
+                if idle["nombre"] == 0:
+                    break
+                end = idle["curseur"]
         assert idle["curseur"] == end and time.monotonic() - started >= 0.9
 
         own = ("out.imilo", "feedback.imilo")
@@ -405,6 +413,45 @@ async def test_a_long_poll_waits_for_the_next_event_and_a_cursor_past_the_end_do
         assert time.monotonic() - started < 20 and answer["nombre"] >= 1
         if marker not in {e["idCorrelation"] for e in answer["evenements"]}:  # a late record of another test first
             await read_until(client, stack, marker, after=answer["curseur"])
+
+
+async def test_a_cursor_past_a_batch_of_several_records_is_acknowledged_and_read_from_where_it_is(
+    stack: Stack, producer: AIOKafkaProducer
+) -> None:
+    """The embedded broker's ListOffsets falls short after a batch of several records: the cursor still holds."""
+    assert stack.gateway_url is not None
+    marker = uuid.uuid4().hex[:10]
+    async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=60) as client:
+        end = await to_the_end(client, stack)
+        sent = [
+            await producer.send(
+                "feedback.imilo", b"{}", partition=0, headers=[("correlation_id", f"{marker}-{n}".encode())]
+            )
+            for n in range(3)
+        ]
+        await asyncio.gather(*sent)  # one batch of three
+        seen: list[Any] = []
+        await read_until(client, stack, f"{marker}-2", after=end, seen=seen)
+        last = Cursor.decode(seen[-1]["curseur"], ("out.imilo", "feedback.imilo"))
+        acked = await client.post(
+            "/v1/partners/imilo/events/ack", json={"curseur": seen[-1]["curseur"]}, headers=_token(stack, "imilo")
+        )
+        assert acked.status_code == 200, acked.text
+        again = await client.get(
+            "/v1/partners/imilo/events",
+            params={"after": seen[-1]["curseur"], "attente": 1},
+            headers=_token(stack, "imilo"),
+        )
+        assert [
+            e["idCorrelation"] for e in again.json()["evenements"] if (e["idCorrelation"] or "").startswith(marker)
+        ] == []
+    reader = KafkaEvents(stack.settings)
+    try:
+        assert (await reader.acknowledged("imilo")).positions[("feedback.imilo", 0)] == last.positions[
+            ("feedback.imilo", 0)
+        ]
+    finally:
+        await reader.stop()
 
 
 async def test_the_pull_routes_refuse_a_wrong_a_foreign_and_an_expired_token(stack: Stack) -> None:
