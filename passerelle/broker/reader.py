@@ -30,6 +30,16 @@ async def partitions_of(consumer: AIOKafkaConsumer, topic: str, wait_s: float = 
         await asyncio.sleep(0.2)
 
 
+async def log_ends(consumer: AIOKafkaConsumer, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
+    """Each partition's end: the broker's answer, or the high watermark of the consumer's last fetch when further.
+
+    The embedded broker's ``ListOffsets`` falls short of the log's end after a batch of several records (the last
+    batch's first offset plus one); a fetch response's high watermark does not.
+    """
+    listed = await consumer.end_offsets(partitions)
+    return {tp: max(end, consumer.highwater(tp) or 0) for tp, end in listed.items()}
+
+
 async def read_topic(
     access: KafkaAccess,
     topic: str,

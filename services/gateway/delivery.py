@@ -25,6 +25,7 @@ from aiokafka.errors import KafkaError
 
 from passerelle.broker import topics
 from passerelle.broker.access import KafkaAccess
+from passerelle.broker.reader import log_ends
 from passerelle.settings import Settings
 from services.gateway.metrics import GatewayMetrics
 from services.gateway.webhooks import (
@@ -264,7 +265,7 @@ class PartnerDelivery:
         assigned = list(consumer.assignment())
         if not assigned:
             return
-        ends = await consumer.end_offsets(assigned)
+        ends = await log_ends(consumer, assigned)
         backlog = 0
         for tp in assigned:
             with contextlib.suppress(KafkaError, AssertionError, TimeoutError):

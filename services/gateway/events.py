@@ -22,7 +22,7 @@ from aiokafka.structs import OffsetAndMetadata
 
 from passerelle.broker import topics
 from passerelle.broker.access import KafkaAccess
-from passerelle.broker.reader import partitions_of
+from passerelle.broker.reader import log_ends, partitions_of
 from passerelle.settings import Settings
 from services.gateway.cursor import Cursor, Position
 
@@ -101,16 +101,6 @@ def _within_log(positions: Mapping[Position, int], ends: Mapping[TopicPartition,
     return {(t, p): min(o, ends.get(TopicPartition(t, p), o)) for (t, p), o in positions.items()}
 
 
-async def _log_ends(reader: _Reader) -> dict[TopicPartition, int]:
-    """Each partition's end: the broker's answer, or the high watermark of the last fetch when that is further.
-
-    The embedded broker's ``ListOffsets`` can fall short of the log's end after a batch of several records; a cursor
-    this gateway handed out must never be pulled back by it (a reader would go round the same records forever).
-    """
-    listed = await reader.consumer.end_offsets(reader.partitions)
-    return {tp: max(end, reader.consumer.highwater(tp) or 0) for tp, end in listed.items()}
-
-
 @dataclass
 class KafkaEvents:
     settings: Settings
@@ -129,7 +119,7 @@ class KafkaEvents:
     async def read(self, partner: str, after: Cursor | None, limit: int, wait_s: float) -> Page:
         reader = await self._reader(partner)
         async with reader.lock:
-            ends = await _log_ends(reader)
+            ends = await log_ends(reader.consumer, reader.partitions)
             start = _within_log(await self._start(reader, after), ends)
             for tp in reader.partitions:
                 reader.consumer.seek(tp, start[(tp.topic, tp.partition)])
@@ -147,7 +137,7 @@ class KafkaEvents:
     async def acknowledge(self, partner: str, cursor: Cursor) -> None:
         reader = await self._reader(partner)
         async with reader.lock:
-            ends = await _log_ends(reader)
+            ends = await log_ends(reader.consumer, reader.partitions)
             known = {(tp.topic, tp.partition) for tp in reader.partitions}
             positions = _within_log({place: o for place, o in cursor.positions.items() if place in known}, ends)
             offsets = {TopicPartition(t, p): OffsetAndMetadata(o, "") for (t, p), o in positions.items()}
