@@ -12,11 +12,11 @@ from rich.table import Table
 from bench.brokers import KINDS
 from bench.harness import Report
 
-SUITES = ("codec", "translation", "one_hop", "lheo", "end_to_end", "fetch_wait", "gateway")
+SUITES = ("codec", "translation", "one_hop", "lheo", "end_to_end", "fetch_wait", "gateway", "workers")
 # The suites that take --broker; fetch_wait measures the embedded broker's polling only.
-ON_A_BROKER = ("one_hop", "end_to_end")
+ON_A_BROKER = ("one_hop", "end_to_end", "workers")
 # Left out of a --quick run of everything (asked for by name, it still runs): each starts servers of its own.
-NOT_QUICK = ("fetch_wait", "gateway")
+NOT_QUICK = ("fetch_wait", "gateway", "workers")
 
 
 def show(report: Report, console: Console) -> None:
@@ -45,7 +45,7 @@ def main() -> None:
         "--broker",
         choices=KINDS,
         default="tansu",
-        help="broker of one_hop and end_to_end: the embedded Tansu, or Apache Kafka (3 nodes, 1 with --quick)",
+        help="broker of one_hop, end_to_end and workers: the embedded Tansu, or Apache Kafka (3 nodes, 1 with --quick)",
     )
     args = parser.parse_args()
     unknown = set(args.suites) - set(SUITES)

@@ -198,7 +198,7 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def _metric_sums(services: ProcessStack, *names: str) -> dict[str, dict[str, float]]:
+async def metric_sums(services: ProcessStack, *names: str) -> dict[str, dict[str, float]]:
     """Per service, the sum of each named series over its labels, from its own /metrics."""
     sums: dict[str, dict[str, float]] = {}
     async with httpx.AsyncClient() as client:
@@ -216,14 +216,14 @@ async def _metric_sums(services: ProcessStack, *names: str) -> dict[str, dict[st
 async def _commit_share(services: ProcessStack) -> dict[str, float]:
     """Share of each service's batch time spent committing its transactions, in %."""
     batch, commit = "passerelle_batch_processing_seconds_sum", "passerelle_transaction_commit_seconds_sum"
-    sums = await _metric_sums(services, batch, commit)
+    sums = await metric_sums(services, batch, commit)
     return {name: 100 * got[commit] / got[batch] for name, got in sums.items() if got[batch]}
 
 
 async def _batch_seconds(services: ProcessStack) -> dict[str, float]:
     """Mean time each service spends on one batch, from its own /metrics (time inside Passerelle)."""
     total, count = "passerelle_batch_processing_seconds_sum", "passerelle_batch_processing_seconds_count"
-    sums = await _metric_sums(services, total, count)
+    sums = await metric_sums(services, total, count)
     return {name: got[total] / got[count] if got[count] else float("nan") for name, got in sums.items()}
 
 
