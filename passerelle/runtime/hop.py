@@ -64,6 +64,7 @@ LOOP_BLOCKED_AFTER_S = 90.0
 _CHECK_EVERY_S = 5.0
 _CALL_TIMEOUT_S = 30.0
 _CLOSE_WAIT_S = 10.0
+_DRAIN_S = 5.0  # the longest a consumer is polled for its pending rebalances before it is closed
 # Each try of a transactional call that is tried again: short, so /health tells soon that the broker is away.
 _RETRIED_CALL_S = 10.0
 # An idle hop proves every so often that it could still commit (see _can_write).
@@ -156,6 +157,7 @@ class Hop:
         self._producer: Producer | None = None
         # When the current consumer subscribed; None once the group has given it its partitions.
         self._joining_since: float | None = None
+        self._rebalances = 0  # rebalance callbacks served so far: a drain polls until they stop coming
         self._processing = metrics.processing.labels(spec.service)
         self._batch_size = metrics.batch_size.labels(spec.service)
         self._commit_seconds = metrics.commit.labels(spec.service)
@@ -293,6 +295,8 @@ class Hop:
             if records:
                 self._handle(consumer, producer, records)
             self._maybe_check(consumer)
+        if self._consumer is not None:
+            self._drain(self._consumer)  # stop() closes it next
 
     def _reconnect(self) -> None:
         """Once no broker answered, read nothing until one does, then start again from the committed offsets
@@ -311,10 +315,26 @@ class Hop:
             return
         log.warning("hop.nouveau_consommateur", service=self.spec.service)
         self._all_down.clear()
+        self._drain(old)
         closing = threading.Thread(target=_close_quietly, args=(old,), name="hop-fermeture", daemon=True)
         closing.start()
         closing.join(_CLOSE_WAIT_S)
         self._consumer = self._new_consumer()
+
+    def _drain(self, consumer: Consumer) -> None:
+        """Poll until three polls in a row serve no rebalance: what the group sent is served here, not in close().
+
+        close() serves a rebalance still queued with confluent-kafka's fallback assign(), which holds the GIL, and
+        librdkafka can block there for ever (librdkafka#4884): after a broker restart an assignment from the new
+        group was queued when the old consumer was closed, and the whole process froze. Not unsubscribe() first:
+        the embedded broker then kept the member that left as its group's leader, and no member joined again.
+        """
+        quiet, deadline = 0, time.monotonic() + _DRAIN_S
+        while quiet < 3 and time.monotonic() < deadline:
+            served = self._rebalances
+            with contextlib.suppress(KafkaException, RuntimeError):
+                consumer.poll(0.1)  # a record read now is not processed: the next consumer reads it again
+            quiet = quiet + 1 if self._rebalances == served else 0
 
     def _replace_producer(self) -> Producer | None:
         """A producer after a fatal error: tried again with back-off while the broker does not answer."""
@@ -527,6 +547,7 @@ class Hop:
         self._report()
 
     def _on_assign(self, _consumer: Consumer, _partitions: list[TopicPartition]) -> None:
+        self._rebalances += 1
         self._joining_since = None
         self._set_ready(True)
 
@@ -537,7 +558,7 @@ class Hop:
         return self._joining_since is not None and now - self._joining_since > limit
 
     def _on_revoke(self, _consumer: Consumer, _partitions: list[TopicPartition]) -> None:
-        return None  # every batch is committed before the next poll: nothing is pending at a rebalance
+        self._rebalances += 1  # every batch is committed before the next poll: nothing is pending at a rebalance
 
     def _on_client_error(self, error: KafkaError) -> None:
         if error.code() == KafkaError._ALL_BROKERS_DOWN:

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -100,6 +101,34 @@ async def lonely_stack() -> AsyncIterator[tuple[Stack, EmbeddedBroker]]:
     finally:
         await stack.stop()
         broker.close()
+
+
+_APART_S = 420
+
+
+@pytest.mark.outage
+def test_the_broker_restart_passes_in_a_process_of_its_own(tmp_path: Path) -> None:
+    """The broker-restart test, run in a child pytest with a deadline: were the process to freeze again (a thread
+    blocked in the client library while holding the GIL stops every thread, pytest-timeout's included), the child
+    is killed and its threads' stacks are shown, instead of the whole run hanging."""
+    test = f"{__file__}::test_a_broker_restarted_empty_is_reported_then_used_again"
+    child = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "outage", test],
+        stdout=(tmp_path / "sortie.txt").open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        code = child.wait(_APART_S)
+    except subprocess.TimeoutExpired:
+        stacks = subprocess.run(
+            [str(Path(sys.executable).parent / "py-spy"), "dump", "--pid", str(child.pid)],
+            capture_output=True,
+            text=True,
+        ).stdout
+        child.kill()
+        child.wait()
+        pytest.fail(f"figé après {_APART_S} s ; piles :\n{stacks}\n{(tmp_path / 'sortie.txt').read_text()[-3000:]}")
+    assert code == 0, (tmp_path / "sortie.txt").read_text()[-5000:]
 
 
 @pytest.mark.outage
