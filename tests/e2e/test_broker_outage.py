@@ -106,7 +106,6 @@ async def lonely_stack() -> AsyncIterator[tuple[Stack, EmbeddedBroker]]:
 _APART_S = 420
 
 
-@pytest.mark.outage
 def test_the_broker_restart_passes_in_a_process_of_its_own(tmp_path: Path) -> None:
     """The broker-restart test, run in a child pytest with a deadline: were the process to freeze again (a thread
     blocked in the client library while holding the GIL stops every thread, pytest-timeout's included), the child
