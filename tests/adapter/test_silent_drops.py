@@ -3,11 +3,13 @@ encoding than its profile declares each get a readable refusal, and the good ite
 
 from __future__ import annotations
 
+import io
+
 import pytest
 
 from passerelle.core.dialect import Draft, Rejected
 from services.region_adapter.dialects import region_csv, region_json
-from services.region_adapter.dialects.lheo import parse_lheo
+from services.region_adapter.dialects.lheo import parse_lheo, split_lheo
 from tests.dialect_context import context
 from tests.translator import incoming, translator
 
@@ -132,3 +134,19 @@ def test_a_formation_without_sessions_says_so() -> None:
     outcomes = list(parse_lheo(_lheo(formations=empty + FORMATION), context("region-24", OFFER)))
     assert [type(o) for o in outcomes] == [Rejected, Draft]
     assert outcomes[0].problems[0].code == "vide" and outcomes[0].position == "formation 1"  # type: ignore[union-attr]
+
+
+_LAUGHS = '<!DOCTYPE lheo [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]>'
+_XXE = '<!DOCTYPE lheo [<!ENTITY x SYSTEM "file:///etc/hostname">]>'
+
+
+@pytest.mark.parametrize(("declaration", "reference"), [(_LAUGHS, "&b;"), (_XXE, "&x;")])
+def test_a_feed_declaring_entities_is_refused_whole_and_says_so(declaration: str, reference: str) -> None:
+    formation = FORMATION.replace("Maçon", reference)
+    document = f"<?xml version='1.0'?>{declaration}{_lheo(formations=FORMATION + formation).decode()}".encode()
+    [refused] = parse_lheo(document, context("region-24", OFFER))  # the good formation beside it is not taken
+    assert isinstance(refused, Rejected)
+    [problem] = refused.problems
+    assert problem.code == "xml" and "entités XML déclarées" in problem.message and problem.path == "DOCTYPE"
+    with pytest.raises(SyntaxError, match="entités XML déclarées"):  # what the gateway and ingest cut first
+        list(split_lheo(io.BytesIO(document)))

@@ -133,6 +133,18 @@ def test_an_unreadable_xml_feed_is_a_documented_422_not_a_server_error(client: T
     assert "XML illisible" in answer.json()["message"]
 
 
+def test_a_feed_declaring_xml_entities_is_a_422_that_names_them(client: TestClient, issuer: LocalIssuer) -> None:
+    feed = LHEO.read_bytes()
+    declared = feed.replace(b"<lheo", b'<!DOCTYPE lheo [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;">]><lheo', 1)
+    answer = client.post(
+        URL.format("region-24"),
+        content=declared,
+        headers={**bearer(issuer, "region-24"), "Content-Type": "application/xml"},
+    )
+    assert answer.status_code == 422, answer.text
+    assert "entités XML déclarées" in answer.json()["message"]
+
+
 def test_the_document_is_built_without_a_broker_or_an_issuer() -> None:
     assert specification()["info"]["title"] == "Passerelle — API des partenaires"
 

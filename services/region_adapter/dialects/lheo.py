@@ -89,6 +89,7 @@ class _Feed:
         for _event, element in self._events:
             if self.root is None:
                 self.root = element.getroottree().getroot()
+                _refuse_entities(element.getroottree())
             yield element
             element.clear(keep_tail=False)
             parent = element.getparent()
@@ -97,6 +98,24 @@ class _Feed:
                     del parent[0]
         if self.root is None:
             self.root = self._events.root
+
+
+class EntitiesDeclared(SyntaxError):
+    """A document that declares XML entities: an LHEO feed has no use for them, and they are how XXE and billion
+    laughs attacks begin. Refused whole, whatever the entities say, before any formation is translated."""
+
+    def __init__(self) -> None:
+        super().__init__(_ENTITIES_REFUSED)
+        self.msg, self.lineno = _ENTITIES_REFUSED, 1
+
+
+_ENTITIES_REFUSED = "entités XML déclarées (<!DOCTYPE … [<!ENTITY …>]>) : refusées, un flux LHEO n'en a pas besoin"
+
+
+def _refuse_entities(tree: etree._ElementTree) -> None:
+    dtd = tree.docinfo.internalDTD
+    if dtd is not None and dtd.entities():  # type: ignore[attr-defined]  # lxml-stubs omit DTD.entities
+        raise EntitiesDeclared
 
 
 def _formations(source: BinaryIO) -> Iterator[etree._Element]:
@@ -156,6 +175,9 @@ def parse_lheo(source: bytes | BinaryIO, context: InboundContext) -> Iterator[Ou
                     yield Rejected((too_many,), None, SUBJECT)
                     return
                 yield outcome
+    except EntitiesDeclared as exc:
+        yield Rejected.one("xml", exc.msg, "DOCTYPE", subject=SUBJECT)
+        return
     except etree.XMLSyntaxError as exc:
         html = _not_lheo(etree.Element("html"), head) if not number and _HTML.search(head) else None
         if html is not None:
