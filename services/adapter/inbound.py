@@ -46,6 +46,7 @@ class InboundTranslator:
             depth=settings.inbound_max_depth,
             items=settings.inbound_max_items,
         )
+        self._contexts: dict[tuple[str, str | None], tuple[PartnerProfile, InboundContext]] = {}
 
     def process(self, message: Incoming, tally: Tally) -> list[Output]:
         partner = topics.partner_of(message.topic) or "?"
@@ -63,15 +64,7 @@ class InboundTranslator:
         dialect = self._dialect(profile, event_type, message)
         if isinstance(dialect, Rejected):
             return self._reject(message, partner, [self._failure(partner, event_type, dialect)], tally)
-        context = InboundContext(
-            partner=partner,
-            pseudonymiser=self.ctx.pseudonymiser,
-            event_type=event_type,
-            encoding=profile.csv.encoding,
-            extras={"separateur": profile.csv.separator},
-            shapes=self.ctx.shapes,
-            limits=self.limits,
-        )
+        context = self._context(profile, event_type)
         sent_at = _sent_at(message)
         if isinstance(sent_at, Rejected):
             return self._reject(message, partner, [self._failure(partner, event_type, sent_at)], tally)
@@ -95,6 +88,25 @@ class InboundTranslator:
         if failures:
             outputs.extend(self._reject(message, partner, failures, tally, accepted=len(outputs)))
         return outputs
+
+    def _context(self, profile: PartnerProfile, event_type: str | None) -> InboundContext:
+        """The dialect's context, built once per partner and event (the event a name the catalogue knows, or none:
+        a header's free text must not grow the cache)."""
+        key = (profile.id, event_type if event_type in self.ctx.catalogue else None)
+        cached = self._contexts.get(key)
+        if cached is not None and cached[0] is profile:
+            return cached[1]
+        context = InboundContext(
+            partner=profile.id,
+            pseudonymiser=self.ctx.pseudonymiser,
+            event_type=key[1],
+            encoding=profile.csv.encoding,
+            extras={"separateur": profile.csv.separator},
+            shapes=self.ctx.shapes,
+            limits=self.limits,
+        )
+        self._contexts[key] = (profile, context)
+        return context
 
     def _dialect(self, profile: PartnerProfile, event_type: str | None, message: Incoming) -> Dialect | Rejected:
         if event_type:
