@@ -56,6 +56,8 @@ class Event:
     origin_field: str | None = None
     # Whether the waiting-alert service (services/attente) follows it.
     waits: bool = False
+    # For Passerelle's own events (no publishing family): the service that publishes them.
+    service: str | None = None
 
 
 EVENTS: tuple[Event, ...] = (
@@ -160,6 +162,7 @@ EVENTS: tuple[Event, ...] = (
         None,
         (),
         (Dialect.IMILO_JSON, Dialect.REGION_JSON),
+        service="attente",
     ),
     Event(
         "pilotage.Indicateurs",
@@ -168,6 +171,7 @@ EVENTS: tuple[Event, ...] = (
         None,
         (),
         (Dialect.IMILO_JSON, *_REGION_DIALECTS),
+        service="indicators",
     ),
 )
 

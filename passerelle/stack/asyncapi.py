@@ -125,8 +125,6 @@ _ROUTES = {
     Route.TO_NAMED_REGION: "vers la Région que nomme le champ region",
     Route.TO_BOTH: "vers I-MILO et la Région du champ region",
 }
-# Passerelle's own events and the service that publishes them; the others are the indicators'.
-_PUBLISHING_SERVICE = {"formation.AttenteProlongee": "service attente"}
 _DIALECT_NAMES = {
     Dialect.IMILO_JSON: "JSON I-MILO",
     Dialect.REGION_JSON: "JSON Région",
@@ -647,7 +645,7 @@ def _event_lines(wire: Wire, subject: str) -> list[str]:
     if found is None:
         return []
     if found.publisher is None:
-        published = f"Publié par Passerelle ({_PUBLISHING_SERVICE.get(subject, 'service des indicateurs')})."
+        published = f"Publié par Passerelle (service {found.service})."
     else:
         published = f"Publié par {_PUBLISHERS[found.publisher]} ; profils : {_users(wire, subject, inbound=True)}."
     return [

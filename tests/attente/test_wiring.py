@@ -80,3 +80,14 @@ def test_the_thresholds_section_speaks_french_and_refuses_what_it_does_not_know(
         path.write_text(json.dumps({**base, "attente": wrong}), encoding="utf-8")
         with pytest.raises(ProfileError, match=message):
             load_profile(path)
+
+
+def test_each_event_passerelle_publishes_names_the_service_whose_hop_writes_it() -> None:
+    settings = Settings(kafka_bootstrap="127.0.0.1:1", pseudonym_secret="x")
+    own = [e for e in events.EVENTS if e.publisher is None]
+    assert {e.subject for e in own} >= {SUBJECT, events.INDICATORS_SUBJECT}
+    for event in own:
+        assert event.service in SERVICES, event
+        spec = hop_spec_of(event.service, settings)
+        assert topics.canonical(event.subject) in (*spec.outputs, *spec.publishes), event
+    assert all(e.service is None for e in events.EVENTS if e.publisher is not None)
