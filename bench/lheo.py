@@ -47,7 +47,7 @@ def raw_count(path: Path) -> dict[str, Any]:
 
 def split_stage(path: Path, out: BinaryIO) -> dict[str, Any]:
     """What ``passerelle ingest lheo`` does: cut the feed into documents of whole formations."""
-    from services.region_adapter.dialects.lheo import split_lheo
+    from passerelle.core.lheo_stream import split_lheo
 
     started = time.time()
     pieces = 0

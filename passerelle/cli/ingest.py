@@ -77,7 +77,7 @@ def ingest_lheo(
     max_bytes: int = typer.Option(512_000, "--max-bytes", help="Taille maximale d'un morceau publié."),
 ) -> None:
     """Découpe un flux LHEO entre formations (sans le charger en mémoire) et publie chaque morceau."""
-    from services.region_adapter.dialects.lheo import split_lheo
+    from passerelle.core.lheo_stream import split_lheo
 
     state: CliState = ctx.obj
     source = existing_file(file)

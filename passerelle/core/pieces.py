@@ -1,6 +1,6 @@
 """Files larger than a Kafka message, cut into self-contained pieces for ``in.<partner>``.
 
-LHEO feeds are cut between ``formation`` elements by the LHEO dialect itself;
+LHEO feeds are cut between ``formation`` elements by ``lheo_stream.split_lheo``;
 CSV exports are cut between rows, each piece repeating the header line and
 saying on which line of the file it starts, so a DLQ entry still names the
 line of the original file.

@@ -29,7 +29,6 @@ from services.gateway.publish import KafkaPublisher, Publisher
 from services.gateway.webhooks import secret_key
 from services.milo_adapter import app as milo_adapter
 from services.region_adapter import app as region_adapter
-from services.region_adapter.dialects.lheo import split_lheo
 
 # The check's pseudonyms are never published (the adapter computes its own), so the gateway never holds the key.
 _CHECK_SECRET = "verification-passerelle"  # noqa: S105
@@ -48,7 +47,7 @@ def borrowed(settings: Settings) -> Borrowed:
             ServiceContext.build(region_adapter.SERVICE, offline), region_adapter.DIALECTS
         ),
     }
-    return Borrowed(translators, split_lheo)
+    return Borrowed(translators)
 
 
 def verifier(settings: Settings, profiles: Profiles) -> TokenVerifier:

@@ -207,7 +207,7 @@ class Gateway:
     def _pieces(
         self, partner: str, event: str | None, media: str, body: IO[bytes], message: str, moment: datetime
     ) -> Iterator[Piece]:
-        split = pieces(media, cast(BinaryIO, body), self.borrowed.split_lheo, self.piece_bytes)
+        split = pieces(media, cast(BinaryIO, body), self.piece_bytes)
         for number, (value, own) in enumerate(split, start=1):
             yield value, [*record_headers(partner, event, media, piece_id(message, number), message, moment), *own]
 

@@ -8,7 +8,7 @@ feedback topic will carry (native field paths, line numbers of the whole file).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, BinaryIO
@@ -19,6 +19,7 @@ from passerelle.broker import topics
 from passerelle.core.envelope import SPECVERSION, event_type, format_time
 from passerelle.core.events import Dialect, Family
 from passerelle.core.headers import CORRELATION_ID, FIRST_LINE, SENDER
+from passerelle.core.lheo_stream import split_lheo
 from passerelle.core.partners import PartnerProfile
 from passerelle.core.pieces import split_csv
 from passerelle.runtime.messages import Incoming
@@ -27,7 +28,6 @@ from services.adapter.inbound import InboundTranslator
 
 Headers = list[tuple[str, bytes]]
 Piece = tuple[bytes, Headers]  # a piece's bytes and the headers of its own (where a CSV piece starts)
-LheoSplitter = Callable[[BinaryIO, int], Iterator[bytes]]
 PIECE_BYTES = 512_000  # as ``passerelle ingest``: well under any broker's message limit
 
 JSON, CSV, XML = "application/json", "text/csv", "application/xml"
@@ -46,7 +46,6 @@ class Borrowed:
     """What the gateway borrows from the adapter services, lent by the composition root (services stay apart)."""
 
     translators: Mapping[Family, InboundTranslator]
-    split_lheo: LheoSplitter
 
 
 @dataclass
@@ -71,7 +70,7 @@ def expected_media(profile: PartnerProfile, event: str | None) -> str | None:
     return _DIALECT_MEDIA[flow.dialect] if flow else None
 
 
-def pieces(media: str, source: BinaryIO, split_lheo: LheoSplitter, max_bytes: int = PIECE_BYTES) -> Iterator[Piece]:
+def pieces(media: str, source: BinaryIO, max_bytes: int = PIECE_BYTES) -> Iterator[Piece]:
     """The body cut as ``passerelle ingest`` cuts a file; a JSON document stays whole."""
     if media == CSV:
         for first_line, piece in split_csv(source, max_bytes):

@@ -8,8 +8,9 @@ import io
 import pytest
 
 from passerelle.core.dialect import Draft, Rejected
+from passerelle.core.lheo_stream import split_lheo
 from services.region_adapter.dialects import region_csv, region_json
-from services.region_adapter.dialects.lheo import parse_lheo, split_lheo
+from services.region_adapter.dialects.lheo import parse_lheo
 from tests.dialect_context import context
 from tests.translator import incoming, translator
 

@@ -21,11 +21,11 @@ from lxml import etree
 
 from passerelle.broker.access import KafkaAccess
 from passerelle.broker.embedded import LOOPBACK, free_port
+from passerelle.core.lheo_stream import split_lheo
 from passerelle.core.pieces import split_csv
 from passerelle.simulation.lheo_feed import write_feed
 from passerelle.stack.deployables import SERVICES
 from passerelle.stack.local import Stack
-from services.region_adapter.dialects.lheo import split_lheo
 from tests.conftest import OWN_LHEO, TEST_SETTINGS
 from tests.e2e.traffic import positionnement, pseudonym_of
 from tests.flows import caused_by, cli, native_headers, send, wait_for

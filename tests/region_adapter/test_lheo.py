@@ -11,7 +11,8 @@ from lxml import etree
 
 from passerelle.core.contracts.typed import TypedContracts
 from passerelle.core.dialect import Draft, Rejected
-from services.region_adapter.dialects.lheo import parse_lheo, split_lheo
+from passerelle.core.lheo_stream import split_lheo
+from services.region_adapter.dialects.lheo import parse_lheo
 from tests.dialect_context import context
 
 CTX = context("region-24", "formation.OffreSession")

@@ -13,7 +13,7 @@ import datetime as dt
 import functools
 import io
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, BinaryIO
 
 from lxml import etree
@@ -21,19 +21,12 @@ from lxml import etree
 from passerelle.core.contracts.formats import FORMATS
 from passerelle.core.dialect import Draft, InboundContext, Outcome, Rejected
 from passerelle.core.guard import may_hold_forbidden, text_problem
+from passerelle.core.lheo_stream import NAMESPACES, EntitiesDeclared, Feed
 from passerelle.core.limits import LIMITS, Limits
 from passerelle.core.privacy import normalised_utf8, shown_name, shown_value, utf8_holds_nir
 from passerelle.core.problems import Problem
 
 SUBJECT = "formation.OffreSession"
-# 2.3 moved to lheo.gouv.fr; the lheo.org form is accepted too, as some producers still write it.
-NAMESPACES = {
-    "http://www.lheo.org/2.2": "2.2",
-    "http://lheo.gouv.fr/2.3": "2.3",
-    "http://www.lheo.org/2.3": "2.3",
-    "": "2.2",
-}
-_FORMATION_TAGS = [f"{{{ns}}}formation" if ns else "formation" for ns in NAMESPACES]
 _ETAT = {"1": "OUVERT", "2": "FERME", "3": "SUSPENDU"}
 _ENTREES = {"0": "DATES_FIXES", "1": "PERMANENTES"}
 _ENSEIGNEMENT = {"0": "PRESENTIEL", "1": "MIXTE", "2": "DISTANCE"}
@@ -48,78 +41,6 @@ class _Bad(Exception):
     def __init__(self, problem: Problem) -> None:
         super().__init__(problem.message)
         self.problem = problem
-
-
-class _Counting(io.RawIOBase):
-    """Reports how many bytes lxml has read, for a progress bar."""
-
-    def __init__(self, source: BinaryIO, progress: Callable[[int], None]) -> None:
-        self._source = source
-        self._progress = progress
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        data = self._source.read(len(buffer))
-        buffer[: len(data)] = data
-        self._progress(len(data))
-        return len(data)
-
-
-class _Feed:
-    """The ``formation`` elements of a feed, streamed, each freed once the caller is done with it, and the
-    document's root element, which says whether it is LHEO at all."""
-
-    def __init__(self, source: BinaryIO) -> None:
-        # No entity is expanded and nothing fetched from the network; libxml2 keeps its own limits on depth
-        # (256 levels) and text size (10 MB), which a feed of any length stays within.
-        self._events = etree.iterparse(
-            source,
-            events=("end",),
-            tag=_FORMATION_TAGS,
-            resolve_entities=False,
-            no_network=True,
-            load_dtd=False,
-            huge_tree=False,
-        )
-        self.root: etree._Element | None = None
-
-    def __iter__(self) -> Iterator[etree._Element]:
-        for _event, element in self._events:
-            if self.root is None:
-                self.root = element.getroottree().getroot()
-                _refuse_entities(element.getroottree())
-            yield element
-            element.clear(keep_tail=False)
-            parent = element.getparent()
-            if parent is not None:
-                while element.getprevious() is not None:
-                    del parent[0]
-        if self.root is None:
-            self.root = self._events.root
-
-
-class EntitiesDeclared(SyntaxError):
-    """A document that declares XML entities: an LHEO feed has no use for them, and they are how XXE and billion
-    laughs attacks begin. Refused whole, whatever the entities say, before any formation is translated."""
-
-    def __init__(self) -> None:
-        super().__init__(_ENTITIES_REFUSED)
-        self.msg, self.lineno = _ENTITIES_REFUSED, 1
-
-
-_ENTITIES_REFUSED = "entités XML déclarées (<!DOCTYPE … [<!ENTITY …>]>) : refusées, un flux LHEO n'en a pas besoin"
-
-
-def _refuse_entities(tree: etree._ElementTree) -> None:
-    dtd = tree.docinfo.internalDTD
-    if dtd is not None and dtd.entities():  # type: ignore[attr-defined]  # lxml-stubs omit DTD.entities
-        raise EntitiesDeclared
-
-
-def _formations(source: BinaryIO) -> Iterator[etree._Element]:
-    return iter(_Feed(source))
 
 
 _EXPECTED_NAMESPACES = ", ".join(ns for ns in NAMESPACES if ns) + " (ou sans espace de noms)"
@@ -160,7 +81,7 @@ def parse_lheo(source: bytes | BinaryIO, context: InboundContext) -> Iterator[Ou
     stream: BinaryIO = io.BytesIO(source) if isinstance(source, bytes | bytearray) else source
     head = bytes(source[:1024]) if isinstance(source, bytes | bytearray) else b""
     region = context.partner.removeprefix("region-")
-    feed = _Feed(stream)
+    feed = Feed(stream)
     number = 0
     outcomes = 0
     try:
@@ -591,30 +512,3 @@ def _int(text: str | None, path: str) -> int | None:
 def _float(text: str | None) -> float | None:
     """A coordinate: a decimal in ASCII digits, else unknown (coordinates only place the session on a map)."""
     return float(text) if text and _DECIMAL.fullmatch(text) else None
-
-
-def split_lheo(
-    source: BinaryIO, max_bytes: int = 512_000, progress: Callable[[int], None] | None = None
-) -> Iterator[bytes]:
-    """Cut a feed into small self-contained LHEO documents of whole formations, streaming."""
-    stream: BinaryIO = _Counting(source, progress) if progress else source  # type: ignore[assignment]
-    pieces: list[bytes] = []
-    size = 0
-    ns = ""
-    for formation in _formations(stream):
-        ns = etree.QName(formation).namespace or ""
-        text = etree.tostring(formation, encoding="utf-8")
-        if pieces and size + len(text) > max_bytes:
-            yield _document(ns, pieces)
-            pieces, size = [], 0
-        pieces.append(text)
-        size += len(text)
-    if pieces:
-        yield _document(ns, pieces)
-
-
-def _document(ns: str, formations: list[bytes]) -> bytes:
-    root = f'<lheo xmlns="{ns}">' if ns else "<lheo>"
-    return b"".join(
-        [b'<?xml version="1.0" encoding="utf-8"?>\n', root.encode(), b"<offres>", *formations, b"</offres></lheo>"]
-    )
