@@ -238,8 +238,8 @@ def _partners() -> list[str]:
 
 
 def _secret_variable(name: str) -> bool:
-    """A variable that would hold a secret itself rather than name the file holding it."""
-    return ("PASSWORD" in name.upper() or "SECRET" in name.upper()) and not name.upper().endswith("_FILE")
+    """A variable that would hold a secret itself rather than name the file (or folder of files) holding it."""
+    return ("PASSWORD" in name.upper() or "SECRET" in name.upper()) and not name.upper().endswith(("_FILE", "_DIR"))
 
 
 def test_compose_kafka_runs_the_tested_version_with_the_settings_of_deploy_kafka() -> None:
