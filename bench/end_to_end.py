@@ -339,8 +339,6 @@ def _steady_figures(report: Report, step: Step) -> None:
 
 
 def run(quick: bool = False, broker: str = "tansu") -> Report:
-    where = "broker embarqué" if broker == "tansu" else "Apache Kafka, " + ("1 nœud" if quick else "3 nœuds")
-    command = "python -m bench end_to_end" + (" --quick" if quick else "") + f" --broker {broker}"
-    report = Report(f"De bout en bout (services en processus séparés, {where})", command)
+    report = Report.on_broker("end_to_end", "De bout en bout, services en processus séparés", quick, broker)
     asyncio.run(_run(quick, broker, report))
     return report

@@ -51,6 +51,13 @@ class Report:
         self.figures.append(figure)
         return figure
 
+    @classmethod
+    def on_broker(cls, suite: str, title: str, quick: bool, broker: str) -> Report:
+        """The report of a suite that runs on ``--broker``: its title says which broker, its command how to rerun."""
+        where = "broker embarqué" if broker == "tansu" else "Apache Kafka, " + ("1 nœud" if quick else "3 nœuds")
+        command = f"python -m bench {suite}" + (" --quick" if quick else "") + f" --broker {broker}"
+        return cls(f"{title} ({where})", command)
+
     def save(self, slug: str) -> Path:
         RESULTS.mkdir(exist_ok=True)
         path = RESULTS / f"{slug}.json"

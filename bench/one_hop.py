@@ -172,8 +172,6 @@ async def _run(quick: bool, broker_kind: str, report: Report) -> None:
 
 def run(quick: bool = False, broker: str = "tansu") -> Report:
     configure("console", "WARNING")
-    where = "broker embarqué" if broker == "tansu" else "Apache Kafka, " + ("1 nœud" if quick else "3 nœuds")
-    command = "python -m bench one_hop" + (" --quick" if quick else "") + f" --broker {broker}"
-    report = Report(f"Un saut ({where})", command)
+    report = Report.on_broker("one_hop", "Un saut", quick, broker)
     asyncio.run(_run(quick, broker, report))
     return report

@@ -253,8 +253,6 @@ async def _run(quick: bool, kind: str, report: Report) -> None:
 
 
 def run(quick: bool = False, broker: str = "tansu") -> Report:
-    where = "broker embarqué" if broker == "tansu" else "Apache Kafka, " + ("1 nœud" if quick else "3 nœuds")
-    command = "python -m bench workers" + (" --quick" if quick else "") + f" --broker {broker}"
-    report = Report(f"Plusieurs processus d'un service, un groupe de consommateurs ({where})", command)
+    report = Report.on_broker("workers", "Plusieurs processus d'un service, un groupe de consommateurs", quick, broker)
     asyncio.run(_run(quick, broker, report))
     return report
