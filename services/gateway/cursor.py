@@ -15,6 +15,7 @@ import orjson
 
 PREFIX = "c1."
 _MAX_CHARS = 4096
+_UNREADABLE = "curseur illisible : utilisez un curseur rendu par la passerelle"
 
 
 class CursorError(ValueError):
@@ -39,23 +40,25 @@ class Cursor:
         """The cursor ``text`` stands for, if every topic it names is one of ``topics``."""
         allowed = set(topics)
         if not text.startswith(PREFIX) or len(text) > _MAX_CHARS:
-            raise CursorError("curseur illisible : utilisez un curseur rendu par la passerelle")
+            raise CursorError(_UNREADABLE)
         body = text.removeprefix(PREFIX)
         try:
             raw = orjson.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
         except (binascii.Error, ValueError) as exc:
-            raise CursorError("curseur illisible : utilisez un curseur rendu par la passerelle") from exc
+            raise CursorError(_UNREADABLE) from exc
         if not isinstance(raw, dict):
-            raise CursorError("curseur illisible : utilisez un curseur rendu par la passerelle")
+            raise CursorError(_UNREADABLE)
         positions: dict[Position, int] = {}
         for topic, partitions in raw.items():
             if topic not in allowed:
                 raise CursorError("ce curseur désigne les événements d'un autre partenaire")
             if not isinstance(partitions, dict):
-                raise CursorError("curseur illisible : utilisez un curseur rendu par la passerelle")
+                raise CursorError(_UNREADABLE)
             for partition, offset in partitions.items():
-                if not (partition.isdigit() and isinstance(offset, int) and not isinstance(offset, bool)):
-                    raise CursorError("curseur illisible : utilisez un curseur rendu par la passerelle")
+                # ASCII digits only: str.isdigit() also takes "²" and "٣", which int() refuses.
+                ascii_digits = partition.isascii() and partition.isdigit()
+                if not (ascii_digits and isinstance(offset, int) and not isinstance(offset, bool)):
+                    raise CursorError(_UNREADABLE)
                 if offset < 0:
                     raise CursorError("curseur illisible : position négative")
                 positions[(topic, int(partition))] = offset

@@ -34,7 +34,6 @@ EVENTS_ROUTE = "/v1/partners/{partner}/events"
 ACK_ROUTE = "/v1/partners/{partner}/events/ack"
 DEFAULT_LIMIT = 100
 _ACK_MAX_BYTES = 16 * 1024
-_UNREADABLE = "curseur illisible : utilisez un curseur rendu par la passerelle"
 PartnerPath = Annotated[str, FastApiPath(description="Le partenaire : imilo ou region-<code INSEE>.")]
 
 
@@ -128,8 +127,6 @@ def _decoded(text: str, partner: str) -> Cursor:
         return Cursor.decode(text, partner_topics(partner))
     except CursorError as exc:
         raise Refused(400, "curseur_invalide", str(exc)) from exc
-    except ValueError as exc:  # a partition in digits int() does not read ("²", "٣"): forged, not a server error
-        raise Refused(400, "curseur_invalide", _UNREADABLE) from exc
 
 
 _REFUSAL_SCHEMA = {

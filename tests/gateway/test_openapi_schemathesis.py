@@ -41,6 +41,15 @@ CHECKS: list[Any] = [
 # Who posts what: each dialect a profile publishes, with that partner's Content-Type.
 POSTERS = (("imilo", JSON), ("region-24", JSON), ("region-53", CSV), ("region-24", XML))
 EXAMPLES = 100  # per generation mode: a few seconds, well under a minute on the project's two cores
+# Reproducible runs of the schema's own cases then generated ones, without a deadline on the slower routes.
+_FUZZED = settings(
+    max_examples=EXAMPLES,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    phases=[Phase.explicit, Phase.generate],
+    suppress_health_check=list(HealthCheck),
+)
 
 
 def _run(gateway: Gateway, issuer: LocalIssuer, mode: GenerationMode) -> list[int]:
@@ -60,14 +69,7 @@ def _run(gateway: Gateway, issuer: LocalIssuer, mode: GenerationMode) -> list[in
     )
     seen: list[int] = []
 
-    @settings(
-        max_examples=EXAMPLES,
-        derandomize=True,
-        database=None,
-        deadline=None,
-        phases=[Phase.explicit, Phase.generate],
-        suppress_health_check=list(HealthCheck),
-    )
+    @_FUZZED
     @given(case=cases)
     def post(case: Case) -> None:
         response = case.call_and_validate(checks=CHECKS)
@@ -153,14 +155,7 @@ def _pull(gateway: Gateway, issuer: LocalIssuer, mode: GenerationMode) -> list[t
         edges += [ack.Case(path_parameters=where, headers=auth, body={"curseur": c}) for c in FORGED]
     seen: list[tuple[str, int]] = []
 
-    @settings(
-        max_examples=EXAMPLES,
-        derandomize=True,
-        database=None,
-        deadline=None,
-        phases=[Phase.explicit, Phase.generate],
-        suppress_health_check=list(HealthCheck),
-    )
+    @_FUZZED
     @given(case=st.one_of(strategies))
     def call(case: Case) -> None:
         response = case.call_and_validate(checks=CHECKS)
