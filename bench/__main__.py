@@ -47,6 +47,11 @@ def main() -> None:
         default="tansu",
         help="broker of one_hop, end_to_end and workers: the embedded Tansu, or Apache Kafka (3 nodes, 1 with --quick)",
     )
+    parser.add_argument(
+        "--transactions",
+        action="store_true",
+        help="one_hop on Apache Kafka: hops and baseline (c) in transactions, as production runs them",
+    )
     args = parser.parse_args()
     unknown = set(args.suites) - set(SUITES)
     if unknown:
@@ -56,11 +61,16 @@ def main() -> None:
     for name in chosen:
         started = time.perf_counter()
         module = importlib.import_module(f"bench.{name}")
-        report: Report = (
-            module.run(quick=args.quick, broker=args.broker) if name in ON_A_BROKER else module.run(quick=args.quick)
-        )
         on_kafka = args.broker == "kafka" and name in ON_A_BROKER
-        path = report.save(name + ("-kafka" if on_kafka else "") + ("-quick" if args.quick else ""))
+        in_transactions = on_kafka and args.transactions and name == "one_hop"
+        if in_transactions:
+            report: Report = module.run(quick=args.quick, broker=args.broker, transactions=True)
+        elif name in ON_A_BROKER:
+            report = module.run(quick=args.quick, broker=args.broker)
+        else:
+            report = module.run(quick=args.quick)
+        slug = name + ("-kafka" if on_kafka else "") + ("-transactions" if in_transactions else "")
+        path = report.save(slug + ("-quick" if args.quick else ""))
         show(report, console)
         console.print(f"{name} : {time.perf_counter() - started:.0f} s, résultats dans {path}\n")
 

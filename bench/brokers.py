@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from passerelle.broker.access import KafkaAccess
-from passerelle.broker.apache import KafkaCluster
+from passerelle.broker.apache import PRODUCTION_HEAP, PRODUCTION_JVM_OPTIONS, KafkaCluster
 from passerelle.broker.embedded import EmbeddedBroker, embedded_settings
 from passerelle.settings import Settings
 
@@ -53,6 +53,6 @@ def bench_broker(kind: str, quick: bool) -> Iterator[BenchBroker]:
     if kind != "kafka":
         raise ValueError(f"broker inconnu : {kind} ({', '.join(KINDS)})")
     nodes = 1 if quick else 3
-    with KafkaCluster(nodes=nodes) as cluster:
+    with KafkaCluster(nodes=nodes, heap=PRODUCTION_HEAP, jvm_options=PRODUCTION_JVM_OPTIONS) as cluster:
         pids = {f"kafka-{n.node_id}": n.process.pid for n in cluster.nodes if n.process is not None}
         yield BenchBroker(kind, cluster.access, pids, nodes)

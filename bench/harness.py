@@ -52,11 +52,12 @@ class Report:
         return figure
 
     @classmethod
-    def on_broker(cls, suite: str, title: str, quick: bool, broker: str) -> Report:
+    def on_broker(cls, suite: str, title: str, quick: bool, broker: str, transactions: bool = False) -> Report:
         """The report of a suite that runs on ``--broker``: its title says which broker, its command how to rerun."""
         where = "broker embarqué" if broker == "tansu" else "Apache Kafka, " + ("1 nœud" if quick else "3 nœuds")
+        where += ", transactions" if transactions else ""
         command = f"python -m bench {suite}" + (" --quick" if quick else "") + f" --broker {broker}"
-        return cls(f"{title} ({where})", command)
+        return cls(f"{title} ({where})", command + (" --transactions" if transactions else ""))
 
     def save(self, slug: str) -> Path:
         RESULTS.mkdir(exist_ok=True)

@@ -94,12 +94,12 @@ class Run:
 
 
 def worker_env(broker: BenchBroker, folder: Path, instance: str) -> dict[str, str]:
-    env = {**service_env(broker, folder), "PASSERELLE_INSTANCE_ID": instance}
-    if broker.kind == "tansu":
-        # As the local stack runs on it (embedded_settings): each rebalance would otherwise wait 23 s for a join,
-        # and a transactional hop fails once Tansu's coordinator forgets its producer.
+    # On Tansu without transactions: a transactional hop fails once Tansu's coordinator forgets its producer.
+    on_kafka = broker.kind == "kafka"
+    env = {**service_env(broker, folder, transactions=on_kafka), "PASSERELLE_INSTANCE_ID": instance}
+    if not on_kafka:
+        # As the local stack runs on it (embedded_settings): each rebalance would otherwise wait 23 s for a join.
         env["PASSERELLE_CONSUMER_SESSION_TIMEOUT_MS"] = str(EMBEDDED_SESSION_TIMEOUT_MS)
-        env["PASSERELLE_TRANSACTIONS"] = "off"
     return env
 
 

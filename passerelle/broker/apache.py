@@ -32,7 +32,7 @@ import threading
 import time
 import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -59,6 +59,19 @@ JVM_OPTIONS = (
     "-Djava.awt.headless=true",
 )
 DEFAULT_HEAP = "512m"
+# What Kafka's own start script (kafka-run-class.sh, so the apache/kafka image) gives the broker: the benchmarks
+# measure the broker as production runs it, not the test footprint above.
+PRODUCTION_JVM_OPTIONS = (
+    "-Xms1g",
+    "-XX:+UseG1GC",
+    "-XX:MaxGCPauseMillis=20",
+    "-XX:InitiatingHeapOccupancyPercent=35",
+    "-XX:+ExplicitGCInvokesConcurrent",
+    "-XX:MaxInlineLevel=15",
+    "-XX:+ExitOnOutOfMemoryError",
+    "-Djava.awt.headless=true",
+)
+PRODUCTION_HEAP = "1g"
 STORAGE_TOOL = "kafka.tools.StorageTool"
 MAIN_CLASS = "kafka.Kafka"
 STOP_GRACE_S = 20.0
@@ -264,6 +277,7 @@ class KafkaCluster:
         start_timeout: float = 60.0,
         overrides: Mapping[str, str] | None = None,
         java: str = "java",
+        jvm_options: Sequence[str] = JVM_OPTIONS,
     ) -> None:
         if nodes != 1 and nodes < 3:
             raise ValueError(f"un cluster Kafka a 1 nœud ou au moins 3 (réplication 3), pas {nodes}")
@@ -273,6 +287,7 @@ class KafkaCluster:
         self.start_timeout = start_timeout
         self.overrides = dict(overrides or {})
         self.java = java
+        self.jvm_options = tuple(jvm_options)
         self.nodes = [KafkaNode(i + 1, self.data_dir / f"node-{i + 1}", free_port(), free_port()) for i in range(nodes)]
         self._classpath: Path | None = None
         self._recording: tuple[KafkaNode, Path] | None = None
@@ -455,7 +470,7 @@ class KafkaCluster:
         return [
             self.java,
             f"-Xmx{heap}",
-            *JVM_OPTIONS,
+            *self.jvm_options,
             class_data,
             f"-Dlog4j2.configurationFile={LOG4J2_CONFIGURATION}",
             "-cp",
