@@ -61,7 +61,13 @@ class Settings(BaseSettings):
     log_level: str = Field(default="INFO", description="Log level.")
     metrics_port: int = Field(default=0, description="Port of /metrics and /health; 0 picks a free port.")
     batch_max_records: int = Field(default=2000, description="Largest batch a service consumes at once.")
-    batch_timeout_ms: int = Field(default=20, description="Longest wait to fill a batch, in milliseconds.")
+    batch_timeout_ms: int = Field(
+        default=20,
+        description=(
+            "Longest a hop waits for a first record before its own checks, in milliseconds (100 at least). "
+            "A batch is what has arrived by then: never waited for."
+        ),
+    )
     producer_linger_ms: int = Field(
         default=5, description="Producer linger: how long a batch of outputs may wait to fill, in milliseconds."
     )

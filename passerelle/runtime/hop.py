@@ -282,7 +282,7 @@ class Hop:
             consumer = self._consumer
             assert consumer is not None
             try:
-                messages = consumer.consume(self.settings.batch_max_records, timeout_s)
+                messages = _arrived(consumer, self.settings.batch_max_records, timeout_s)
             except KafkaException as exc:
                 log.warning("hop.lecture_impossible", service=self.spec.service, erreur=str(exc.args[0]))
                 self._sleep(1.0)
@@ -810,6 +810,13 @@ def _first_offsets(records: Sequence[Message]) -> list[TopicPartition]:
     for record in records:
         first.setdefault((str(record.topic()), int(record.partition() or 0)), int(record.offset() or 0))
     return [TopicPartition(topic, partition, offset) for (topic, partition), offset in first.items()]
+
+
+def _arrived(consumer: Consumer, most: int, wait_s: float) -> list[Message]:
+    """What has arrived, up to ``most`` records, as soon as there is one: librdkafka's consume(n, timeout) would
+    wait out the whole timeout for n records, and every hop would add that wait to each record's latency."""
+    first: list[Message] = consumer.consume(1, wait_s)
+    return first + consumer.consume(most - 1, 0) if first and most > 1 else first
 
 
 def call_hook(processor: Processor, hook: str) -> None:
