@@ -62,7 +62,6 @@ DEFAULT_HEAP = "512m"
 # What Kafka's own start script (kafka-run-class.sh, so the apache/kafka image) gives the broker: the benchmarks
 # measure the broker as production runs it, not the test footprint above.
 PRODUCTION_JVM_OPTIONS = (
-    "-Xms1g",
     "-XX:+UseG1GC",
     "-XX:MaxGCPauseMillis=20",
     "-XX:InitiatingHeapOccupancyPercent=35",
