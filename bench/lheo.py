@@ -10,14 +10,17 @@ elements with ``iterparse``, clearing them as it goes.
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import fastavro
 from lxml import etree
 
 from bench.harness import Figure, Report, proc_status_mb
@@ -25,6 +28,7 @@ from passerelle.settings import PROJECT_ROOT
 
 FIXTURES = PROJECT_ROOT.parent / "shared" / "fixtures" / "lheo"
 PARTNER = "region-24"
+SUBJECT = "formation.OffreSession"
 
 
 def _peak_rss_mb() -> float:
@@ -94,6 +98,93 @@ def translate_stage(source: BinaryIO) -> dict[str, Any]:
         "seconds": ended - started,
         "peak_mb": _peak_rss_mb(),
     }
+
+
+def _per_session(call: Callable[[], object], sessions: int) -> float:
+    """µs per session of one pass of ``call`` over the sample, best of three."""
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        call()
+        best = min(best, (time.perf_counter() - started) / sessions * 1e6)
+    return best
+
+
+def stages(path: Path) -> list[tuple[str, float]]:
+    """The region adapter's translation of a feed step by step, each step alone over the same pieces, beside the
+    bare library call it rests on: what a session costs, and how much of it the raw ``iterparse`` also pays."""
+    from passerelle.core.envelope import Envelope, event_type, new_trace_parent
+    from passerelle.core.events import Dialect
+    from passerelle.core.guard import may_hold_forbidden
+    from passerelle.core.lheo_stream import Feed, split_lheo
+    from passerelle.core.privacy import normalised_utf8, utf8_holds_nir
+    from passerelle.runtime.context import ServiceContext
+    from passerelle.runtime.messages import Incoming
+    from passerelle.runtime.tally import Tally
+    from passerelle.settings import Settings
+    from services.adapter.inbound import InboundTranslator
+    from services.region_adapter.app import DIALECTS, SERVICE
+
+    with path.open("rb") as stream:
+        pieces = list(split_lheo(stream))
+    translator = InboundTranslator(ServiceContext.build(SERVICE, Settings(pseudonym_secret="bench")), DIALECTS)
+    ctx = translator.ctx
+    context = translator._context(ctx.profiles[PARTNER], SUBJECT)
+    parse = DIALECTS.parsers[Dialect.LHEO_XML]
+    drafts = [d for piece in pieces for d in parse(piece, context) if not hasattr(d, "problems")]
+    records = [ctx.typed.validate(SUBJECT, d.record) for d in drafts]
+    schema = ctx.catalogue.latest(SUBJECT)
+    dataschema = ctx.dataschema(SUBJECT, schema.version)
+    n = len(drafts)
+
+    def read() -> None:
+        for piece in pieces:
+            for _formation in Feed(io.BytesIO(piece)):
+                pass
+
+    def guarded() -> None:
+        for piece in pieces:
+            for formation in Feed(io.BytesIO(piece)):
+                data = normalised_utf8(etree.tostring(formation, encoding="unicode", with_tail=False))
+                utf8_holds_nir(data) or may_hold_forbidden(data)
+
+    def translated() -> None:
+        for piece in pieces:
+            for _draft in parse(piece, context):
+                pass
+
+    def avro_alone() -> None:
+        for record in records:
+            fastavro.schemaless_writer(io.BytesIO(), schema.parsed, record)
+
+    def envelopes() -> None:
+        for _ in range(n):
+            Envelope.new(
+                event_type(SUBJECT), PARTNER, event_id="x", traceparent=new_trace_parent(), dataschema=dataschema
+            ).to_headers()
+
+    def whole() -> None:
+        for i, piece in enumerate(pieces):
+            headers = {"ce_id": f"bench-{i}", "ce_type": SUBJECT}
+            translator.process(Incoming(f"in.{PARTNER}", 0, i, None, piece, headers, (), 0), Tally())
+
+    reading, guarding, dialect = _per_session(read, n), _per_session(guarded, n), _per_session(translated, n)
+    steps = [
+        ("lecture XML : lxml iterparse seul (bibliothèque)", reading),
+        ("garde : NIR et caractères sur le texte de chaque formation", guarding - reading),
+        ("correspondance des champs LHEO, codes et dates", dialect - guarding),
+        (
+            "validation du contrat (pydantic)",
+            _per_session(lambda: [ctx.typed.validate(SUBJECT, d.record) for d in drafts], n),
+        ),
+        ("Avro : fastavro seul (bibliothèque)", _per_session(avro_alone, n)),
+        ("Avro : AvroCodec.encode", _per_session(lambda: [ctx.codec.encode(SUBJECT, r) for r in records], n)),
+        ("enveloppe CloudEvents et en-têtes", _per_session(envelopes, n)),
+    ]
+    ours = [(name, us) for name, us in steps if "fastavro seul" not in name]
+    steps.append(("somme des étapes", sum(us for _, us in ours)))
+    steps.append(("traduction complète (process)", _per_session(whole, n)))
+    return steps
 
 
 def _child(*args: str, stdin: Any = None, stdout: Any = None) -> subprocess.Popen[bytes]:
@@ -170,6 +261,10 @@ def run(quick: bool = False) -> Report:
                 peak = r[stage]["peak_mb"]
                 report.add(Figure(f"{label} : pic RSS {name}", peak, "Mo", target="< 200 Mo", met=peak < 200))
             report.details[f"{megabytes}mo"] = r
+        # Where a session's time goes, step by step, on a smaller feed of the same make.
+        sample = _feed(Path(folder), 5 if quick else 10)
+        for step, us in stages(sample):
+            report.add(Figure(f"traduction, étape : {step}", us, "µs/session"))
     report.details["templates"] = "fixtures LHEO réelles" if FIXTURES.is_dir() else "gabarits générés"
     return report
 

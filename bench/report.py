@@ -41,6 +41,7 @@ def table(result: dict[str, Any]) -> str:
         )
     lines += _saturation(result["details"].get("saturation") or [])
     lines += _profile(result["details"].get("profile") or {}, result["details"].get("profiler"))
+    lines += _profile(result["details"].get("broker_profile") or {}, _BROKER_PROFILER)
     return "\n".join(lines)
 
 
@@ -65,6 +66,9 @@ def _saturation(steps: list[dict[str, Any]]) -> list[str]:
             + f" | {'yes' if step['held'] else 'no'} |"
         )
     return lines
+
+
+_BROKER_PROFILER = "Java Flight Recorder at the same rate: each Kafka node's CPU samples by kind of work"
 
 
 def _profile(hottest: dict[str, list[list[Any]]], profiler: str | None = None) -> list[str]:
