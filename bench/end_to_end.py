@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -342,10 +343,17 @@ class Session:
 
     async def step(self, step: Step, base: int) -> dict[str, float]:
         """Play one step; the CPU share (% of one core) of the broker and of each service meanwhile."""
+        return await self._cpu_during(play(self.producer, self.receiver, step, self.rng, base))
+
+    async def idle(self, seconds: float) -> dict[str, float]:
+        """The CPU share (% of one core) of the broker and of each service while nothing is sent."""
+        return await self._cpu_during(asyncio.sleep(seconds))
+
+    async def _cpu_during(self, work: Awaitable[None]) -> dict[str, float]:
         pids = {**self.broker.pids, **self.services.pids()}
         before = {name: cpu_seconds(pid) for name, pid in pids.items()}
         started = time.monotonic()
-        await play(self.producer, self.receiver, step, self.rng, base)
+        await work
         elapsed = time.monotonic() - started
         cpu: dict[str, float] = {
             name: round(100 * (cpu_seconds(pid) - before[name]) / elapsed) for name, pid in pids.items()
@@ -364,12 +372,16 @@ async def _run(quick: bool, kind: str, report: Report) -> None:
     steady_rate, steady_s = 1000, (10.0 if quick else 60.0)
     ramp = [500, 1000] if quick else [250, 500, 750, 1000, 1500, 2000]
     if kind == "kafka" and not quick:
-        ramp = [100, *ramp]  # three nodes on the same two cores: the sustained rate may lie below 250
+        ramp = [20, 100, *ramp]  # three nodes on the same two cores: the sustained rate may lie below 250
     step_s = 4.0 if quick else 10.0
     with tempfile.TemporaryDirectory(prefix="bench-e2e-") as tmp:
         folder = Path(tmp)
         # The target's run: on Apache Kafka, acks=all and the idempotent producer, offsets committed after the acks.
         async with Session(folder, kind, quick) as session:
+            # What the broker costs with every service connected and nothing sent: its floor, not the traffic's.
+            idle = await session.idle(5.0 if quick else 10.0)
+            report.add(Figure("sans trafic : CPU du broker", idle["broker"], "% d'un cœur"))
+            report.details["idle_cpu_percent"] = idle
             await _steady(session, Step(steady_rate, steady_s), report, windows=True)
         if kind == "kafka":
             # The production guarantee, reported beside it: outputs and offsets in one transaction per batch.
