@@ -105,11 +105,12 @@ class Receiver:
     """Reads every out.<partner> topic from the end, matching each arrival with its send time."""
 
     def __init__(self, access: KafkaAccess, on_kafka: bool) -> None:
-        # A partner reads committed records only; a short wait stands in for Kafka's answer on arrival on Tansu.
+        # A partner reads committed records only, with the services' fetch wait on Kafka; on Tansu a short wait
+        # stands in for Kafka's answer on arrival.
         self.consumer = AIOKafkaConsumer(
             *FLOWS.values(),
             **access.aiokafka(),
-            fetch_max_wait_ms=500 if on_kafka else 5,
+            fetch_max_wait_ms=int(os.environ.get("PASSERELLE_FETCH_MAX_WAIT_MS", "500")) if on_kafka else 5,
             auto_offset_reset="latest",
             isolation_level="read_committed" if on_kafka else "read_uncommitted",
         )

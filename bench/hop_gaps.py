@@ -1,0 +1,108 @@
+"""``python -m bench.hop_gaps [rate] [seconds]``: where a Positionnement's time goes between the hops, on Apache Kafka.
+
+The whole stack on a 3-node cluster, as ``end_to_end`` runs it (target's guarantee: acks=all, idempotent
+producer, offsets after the acknowledgements). At a low rate, a reader of its own notes each record's write time
+(its Kafka timestamp, set when the hop produces it) on every topic of the I-MILO → Region chain, and when it could
+read it. A hop's time is the next topic's write time less the previous one's; the delay before a record is
+visible is the read time less its write time. Then the hop's periodic health check is timed alone on the same
+cluster: the metadata request and the silent-leader query it makes in the hop's loop every few seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer
+from confluent_kafka import Consumer
+
+from bench.end_to_end import Session, Step
+from passerelle.runtime.hop import _silent_leaders
+
+CHAIN = ("in.imilo", "canon.formation.Positionnement", "deliver.region-24", "out.region-24")
+
+
+def _p(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return 1000 * ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+async def _watch(consumer: AIOKafkaConsumer, seen: dict[str, dict[str, tuple[float, float]]]) -> None:
+    while True:
+        batches = await consumer.getmany(timeout_ms=100)
+        now = time.time()
+        for tp, records in batches.items():
+            for record in records:
+                headers = dict(record.headers)
+                marker = (headers.get("correlation_id") or headers.get("ce_id") or b"").decode()
+                seen[tp.topic][marker] = (record.timestamp / 1000, now)
+
+
+def _health_check_ms(session: Session, rounds: int = 20) -> tuple[list[float], list[float]]:
+    """The hop's periodic checks timed alone, with a consumer of the hop's settings."""
+    access = session.broker.access
+    consumer = Consumer({**access.librdkafka(), "group.id": "bench-controle", "enable.auto.commit": False})
+    consumer.subscribe(["in.imilo"])
+    metadata, leaders = [], []
+    try:
+        for _ in range(rounds):
+            started = time.perf_counter()
+            cluster = consumer.list_topics(timeout=2.0)
+            listed = time.perf_counter()
+            _silent_leaders(consumer, cluster, set(CHAIN))
+            metadata.append(listed - started)
+            leaders.append(time.perf_counter() - listed)
+            consumer.consume(1, 0.2)
+    finally:
+        consumer.close()
+    return metadata, leaders
+
+
+async def main(rate: int, seconds: float) -> None:
+    with tempfile.TemporaryDirectory(prefix="bench-gaps-") as tmp:
+        async with Session(Path(tmp), "kafka", False) as session:
+            watcher = AIOKafkaConsumer(
+                *CHAIN, **session.broker.access.aiokafka(), auto_offset_reset="latest", isolation_level="read_committed"
+            )
+            await watcher.start()
+            while not watcher.assignment():
+                await asyncio.sleep(0.05)
+            for tp in watcher.assignment():
+                await watcher.seek_to_end(tp)
+                await watcher.position(tp)
+            seen: dict[str, dict[str, tuple[float, float]]] = {topic: {} for topic in CHAIN}
+            watching = asyncio.create_task(_watch(watcher, seen))
+            step = Step(rate, seconds)
+            await session.step(step, 5_000_000)
+            await asyncio.sleep(3)
+            watching.cancel()
+            await watcher.stop()
+            ends = [x for v in step.latencies.values() for x in v]
+            print(
+                f"{rate} msg/s pendant {seconds:.0f} s : de bout en bout p50 {_p(ends, 0.5):.0f} ms, "
+                f"p99 {_p(ends, 0.99):.0f} ms"
+            )
+            for topic in CHAIN:
+                visible = [read - written for written, read in seen[topic].values()]
+                print(
+                    f"  {topic} : lisible après écriture p50 {_p(visible, 0.5):.0f} ms, p99 {_p(visible, 0.99):.0f} ms"
+                )
+            for before, after in itertools.pairwise(CHAIN):
+                gaps = [seen[after][k][0] - seen[before][k][0] for k in seen[after] if k in seen[before]]
+                print(
+                    f"  saut {before} → {after} : p50 {_p(gaps, 0.5):.0f} ms, p99 {_p(gaps, 0.99):.0f} ms ({len(gaps)})"
+                )
+            metadata, leaders = await asyncio.to_thread(_health_check_ms, session)
+            print(
+                f"contrôle périodique du saut : métadonnées p50 {1000 * statistics.median(metadata):.0f} ms, "
+                f"leaders muets p50 {1000 * statistics.median(leaders):.0f} ms, max {1000 * max(leaders):.0f} ms"
+            )
+
+
+if __name__ == "__main__":
+    asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 20, float(sys.argv[2]) if len(sys.argv) > 2 else 15.0))
