@@ -383,44 +383,57 @@ async def _run(quick: bool, kind: str, report: Report) -> None:
         # The target's run: on Apache Kafka, acks=all and the idempotent producer, offsets committed after the acks.
         async with Session(folder, kind, quick) as session:
             # What the broker costs with every service connected and nothing sent: its floor, not the traffic's.
-            idle = await session.idle(5.0 if quick else 10.0)
+            idle = await session.idle(3.0 if quick else 10.0)
             report.add(Figure("sans trafic : CPU du broker", idle["broker"], "% d'un cœur"))
             report.details["idle_cpu_percent"] = idle
             await _steady(session, Step(steady_rate, steady_s), report, windows=True)
+            if quick:  # the same broker: a quick run checks the steps, a full one measures them on a fresh one
+                await _saturation(session, ramp, step_s, report, folder, profiled=False)
         if kind == "kafka":
             # The production guarantee, reported beside it: outputs and offsets in one transaction per batch.
             async with Session(folder, kind, quick, transactions=True) as session:
                 await _steady(session, Step(steady_rate, steady_s), report, prefix="transactions : ")
-        # Saturation on a fresh broker: the embedded one slows down as it holds more data (docs/performance.md).
-        async with Session(folder, kind, quick) as session:
-            held = 0
-            for k, rate in enumerate(ramp):
-                step = Step(rate, step_s)
-                cpu = await session.step(step, 2_000_000 + k * 1_000_000)
-                p99 = percentile(step.all_latencies(), 0.99)
-                ok = step.received() == step.sent and p99 < 1.0
-                report.details.setdefault("saturation", []).append(
-                    {"rate": rate, "sent": step.sent, "received": step.received(), "p99_ms": 1000 * p99,
-                     "cpu_percent": cpu, "held": ok}
-                )  # fmt: skip
-                if not ok:
-                    break
-                held = rate
-            # Where the CPU goes at that rate (the lowest step when none held), played again under the profilers.
-            profiled = held or ramp[0]
-            spying = asyncio.ensure_future(asyncio.to_thread(profile, session.services.pids(), int(step_s), folder))
-            jfr = asyncio.to_thread(broker_profile, session.broker.pids, int(step_s), folder)
-            recording = asyncio.ensure_future(jfr) if kind == "kafka" else None
-            await session.step(Step(profiled, step_s), 9_000_000)
-            report.details["profiled_rate"] = profiled
-            report.details["profiler"] = (
-                f"py-spy at {profiled} msg/s, the highest sustained rate (the lowest step when none held): "
-                "each service's hottest functions (share of its busy samples)"
-            )
-            report.details["profile"] = await spying
-            if recording:
-                report.details["broker_profile"] = await recording
-            report.add(Figure("débit soutenu maximal (p99 < 1 s, rien en retard)", held, "msg/s", note=f"{ramp}"))
+        if not quick:
+            # Saturation on a fresh broker: the embedded one slows down as it holds more data (docs/performance.md).
+            async with Session(folder, kind, quick) as session:
+                await _saturation(session, ramp, step_s, report, folder, profiled=True)
+
+
+async def _saturation(
+    session: Session, ramp: list[int], step_s: float, report: Report, folder: Path, profiled: bool
+) -> None:
+    """Raise the rate step by step; the highest sustained one is then played again under the profilers."""
+    held = 0
+    for k, rate in enumerate(ramp):
+        step = Step(rate, step_s)
+        cpu = await session.step(step, 2_000_000 + k * 1_000_000)
+        p99 = percentile(step.all_latencies(), 0.99)
+        ok = step.received() == step.sent and p99 < 1.0
+        report.details.setdefault("saturation", []).append(
+            {"rate": rate, "sent": step.sent, "received": step.received(), "p99_ms": 1000 * p99,
+             "cpu_percent": cpu, "held": ok}
+        )  # fmt: skip
+        if not ok:
+            break
+        held = rate
+    report.add(Figure("débit soutenu maximal (p99 < 1 s, rien en retard)", held, "msg/s", note=f"{ramp}"))
+    if not profiled:
+        return
+    # Where the CPU goes at that rate (the lowest step when none held).
+    rate = held or ramp[0]
+    spying = asyncio.ensure_future(asyncio.to_thread(profile, session.services.pids(), int(step_s), folder))
+    recording = None
+    if session.broker.kind == "kafka":
+        recording = asyncio.ensure_future(asyncio.to_thread(broker_profile, session.broker.pids, int(step_s), folder))
+    await session.step(Step(rate, step_s), 9_000_000)
+    report.details["profiled_rate"] = rate
+    report.details["profiler"] = (
+        f"py-spy at {rate} msg/s, the highest sustained rate (the lowest step when none held): "
+        "each service's hottest functions (share of its busy samples)"
+    )
+    report.details["profile"] = await spying
+    if recording:
+        report.details["broker_profile"] = await recording
 
 
 async def _steady(session: Session, steady: Step, report: Report, prefix: str = "", windows: bool = False) -> None:
