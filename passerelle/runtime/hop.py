@@ -62,7 +62,6 @@ STALL_AFTER_S = 60.0
 # A loop that has not gone round for this long (a client call that never returns) is reported on /health.
 LOOP_BLOCKED_AFTER_S = 90.0
 _CHECK_EVERY_S = 5.0
-_WATCH_TIMEOUT_S = 2.0  # the watcher's metadata request: a cluster that does not answer within it is away
 _CALL_TIMEOUT_S = 30.0
 _CLOSE_WAIT_S = 10.0
 _DRAIN_S = 5.0  # the longest a consumer is polled for its pending rebalances before it is closed
@@ -118,16 +117,6 @@ def transactional_prefix(service: str) -> str:
     return f"passerelle.{service}."
 
 
-@dataclass(frozen=True)
-class ClusterLook:
-    """What the hop's watcher last saw of the cluster: whether it answered, and if so how the hop's topics stand."""
-
-    taken: float  # time.monotonic() when the look began
-    reachable: bool
-    under_replicated: int = 0
-    silent: frozenset[int] = frozenset()
-
-
 class Hop:
     """Wires a processor between input topics and a producer, once per input, with metrics and health."""
 
@@ -164,11 +153,6 @@ class Hop:
         # The loop thread holds it for each batch; publish() from the event loop takes it too.
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
-        # The cluster's metadata and leaders are asked by a thread and client of their own: the same calls in the
-        # loop took up to 1.5 s on a busy cluster, and every record arriving meanwhile waited for them.
-        self._watcher: threading.Thread | None = None
-        self._look: ClusterLook | None = None
-        self._fresh_since = 0.0  # looks taken before this (a new consumer) no longer say anything
         self._consumer: Consumer | None = None
         self._producer: Producer | None = None
         # When the current consumer subscribed; None once the group has given it its partitions.
@@ -241,8 +225,6 @@ class Hop:
         self._stopping.clear()
         self._thread = threading.Thread(target=self._run, name=f"hop-{self.spec.service}", daemon=True)
         self._thread.start()
-        self._watcher = threading.Thread(target=self._watch, name=f"hop-veille-{self.spec.service}", daemon=True)
-        self._watcher.start()
 
     def _new_consumer(self) -> Consumer:
         config = consumer_config(self.settings, self.group_id, read_committed=self.guarantee is Guarantee.TRANSACTIONS)
@@ -277,9 +259,6 @@ class Hop:
             if self._thread.is_alive():
                 log.warning("hop.arret_force", service=self.spec.service, etape="boucle")
             self._thread = None
-        if self._watcher is not None:
-            await asyncio.to_thread(self._watcher.join, _WATCH_TIMEOUT_S + 5.0)
-            self._watcher = None
         consumer, self._consumer = self._consumer, None
         if consumer is not None:
             await _bounded_step("consommateur", self.spec.service, _in_daemon_thread(consumer.close))
@@ -335,7 +314,6 @@ class Hop:
         except KafkaException:
             return
         log.warning("hop.nouveau_consommateur", service=self.spec.service)
-        self._fresh_since = time.monotonic()
         self._all_down.clear()
         self._drain(old)
         closing = threading.Thread(target=_close_quietly, args=(old,), name="hop-fermeture", daemon=True)
@@ -591,15 +569,17 @@ class Hop:
     def _maybe_check(self, consumer: Consumer) -> None:
         """Every few seconds: lag per partition, whether the broker answers, whether input waits unprocessed."""
         now = time.monotonic()
-        look = self._look
-        if now - self._last_check < _CHECK_EVERY_S or look is None or look.taken < self._fresh_since:
+        if now - self._last_check < _CHECK_EVERY_S:
             return
         self._last_check = now
-        if not look.reachable:
+        try:
+            cluster = consumer.list_topics(timeout=2.0)
+        except KafkaException:
             self._on_client_error(KafkaError(KafkaError._ALL_BROKERS_DOWN))
             return
-        self.metrics.under_replicated.labels(self.spec.service).set(look.under_replicated)
-        silent = look.silent
+        used = {*self.spec.inputs, *self.spec.outputs}
+        self.metrics.under_replicated.labels(self.spec.service).set(under_replicated(cluster, used))
+        silent = _silent_leaders(consumer, cluster, used)
         if silent:
             # One broker answering is not enough: a leader that does not (a lost controller quorum keeps dead
             # brokers in the metadata) holds partitions nothing can be read from or committed to.
@@ -632,26 +612,6 @@ class Hop:
         elif not waiting and self.trouble and self._failures == 0 and self.ready and self.trouble not in _STICKY:
             self.trouble = None
             self._report()
-
-    def _watch(self) -> None:
-        """Every few seconds, in a thread of its own: whether the cluster answers, and its leaders of the hop's
-        topics. The loop reads the last look (``_maybe_check``) and never waits for the cluster's answer."""
-        config = consumer_config(self.settings, self.group_id, read_committed=False)
-        client = Consumer(config)  # never subscribes: it asks for metadata and watermarks only
-        used = {*self.spec.inputs, *self.spec.outputs}
-        try:
-            while not self._stopping.is_set():
-                taken = time.monotonic()
-                try:
-                    cluster = client.list_topics(timeout=_WATCH_TIMEOUT_S)
-                except KafkaException:
-                    self._look = ClusterLook(taken, reachable=False)
-                else:
-                    silent = _silent_leaders(client, cluster, used)
-                    self._look = ClusterLook(taken, True, under_replicated(cluster, used), frozenset(silent))
-                self._stopping.wait(_CHECK_EVERY_S)
-        finally:
-            _close_quietly(client)
 
     def _can_write(self, now: float) -> bool:
         """Whether an idle hop could still commit: a record on the probe topic, in a transaction when the hop uses
