@@ -33,8 +33,8 @@ class BenchBroker:
         return f"Apache Kafka, {self.replication} nœud(s), acks=all"
 
     @property
-    def transactional(self) -> bool:
-        """Whether the hops run in transactions here (Apache Kafka), so the raw baseline must too."""
+    def on_kafka(self) -> bool:
+        """Apache Kafka, where the hops may run in transactions and a waiting fetch is answered on arrival."""
         return self.kind == "kafka"
 
     def settings(self, base: Settings) -> Settings:

@@ -74,14 +74,14 @@ def percentile(values: list[float], q: float) -> float:
 
 def service_env(broker: BenchBroker, folder: Path, transactions: bool) -> dict[str, str]:
     # Kafka answers a waiting fetch as soon as data arrives, so its own default wait serves it; Tansu does not.
-    default = "" if broker.transactional else str(EMBEDDED_FETCH_MAX_WAIT_MS)
+    default = "" if broker.on_kafka else str(EMBEDDED_FETCH_MAX_WAIT_MS)
     wait = os.environ.get("PASSERELLE_FETCH_MAX_WAIT_MS", default)
     fetch_wait = {"PASSERELLE_FETCH_MAX_WAIT_MS": wait} if wait else {}
     return {
         **broker.access.environment(),
         **fetch_wait,
         # The embedded broker refuses aiokafka's idempotent producer; on Apache Kafka every producer is idempotent.
-        "PASSERELLE_PRODUCER_IDEMPOTENCE": "true" if broker.transactional else "false",
+        "PASSERELLE_PRODUCER_IDEMPOTENCE": "true" if broker.on_kafka else "false",
         "PASSERELLE_TRANSACTIONS": "auto" if transactions else "off",
         "PASSERELLE_PSEUDONYM_SECRET": "bench",
         "PASSERELLE_LOG_LEVEL": "WARNING",
@@ -336,13 +336,13 @@ class Session:
         self.services = ProcessStack(service_env(self.broker, self.folder, self.transactions), self.folder)
         self.services.start()
         self.producer = AIOKafkaProducer(**access.aiokafka(), enable_idempotence=False, linger_ms=1)
-        self.receiver = Receiver(access, on_kafka=self.broker.transactional)
+        self.receiver = Receiver(access, on_kafka=self.broker.on_kafka)
         await self.services.wait_ready()
         await self.producer.start()
         await self.receiver.start()
         self.rng = random.Random(5)
         # Warm-up, not counted: the Kafka nodes' JIT compiles their hot paths in the first tens of seconds.
-        await self.step(Step(250, 30.0) if self.broker.transactional and not self.quick else Step(200, 3.0), 0)
+        await self.step(Step(250, 30.0) if self.broker.on_kafka and not self.quick else Step(200, 3.0), 0)
         return self
 
     async def step(self, step: Step, base: int) -> dict[str, float]:
@@ -423,7 +423,7 @@ async def _saturation(
     rate = held or ramp[0]
     spying = asyncio.ensure_future(asyncio.to_thread(profile, session.services.pids(), int(step_s), folder))
     recording = None
-    if session.broker.kind == "kafka":
+    if session.broker.on_kafka:
         recording = asyncio.ensure_future(asyncio.to_thread(broker_profile, session.broker.pids, int(step_s), folder))
     await session.step(Step(rate, step_s), 9_000_000)
     report.details["profiled_rate"] = rate

@@ -95,7 +95,7 @@ class Run:
 
 def worker_env(broker: BenchBroker, folder: Path, instance: str) -> dict[str, str]:
     # On Tansu without transactions: a transactional hop fails once Tansu's coordinator forgets its producer.
-    on_kafka = broker.kind == "kafka"
+    on_kafka = broker.on_kafka
     env = {**service_env(broker, folder, transactions=on_kafka), "PASSERELLE_INSTANCE_ID": instance}
     if not on_kafka:
         # As the local stack runs on it (embedded_settings): each rebalance would otherwise wait 23 s for a join.
