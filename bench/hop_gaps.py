@@ -5,7 +5,8 @@ producer, offsets after the acknowledgements). At a low rate, a reader of its ow
 (its Kafka timestamp, set when the hop produces it) on every topic of the I-MILO → Region chain, and when it could
 read it. A hop's time is the next topic's write time less the previous one's; the delay before a record is
 visible is the read time less its write time. Then the hop's periodic health check is timed alone on the same
-cluster: the metadata request and the silent-leader query it makes in the hop's loop every few seconds.
+cluster (the metadata request and the silent-leader query it makes in the hop's loop every few seconds), asked
+on a consumer that fetches and on the hop's lookout client.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ from aiokafka import AIOKafkaConsumer
 from confluent_kafka import Consumer
 
 from bench.end_to_end import Session, Step
+from passerelle.broker.clients import consumer_config, lookout_config
 from passerelle.runtime.hop import _silent_leaders
+from passerelle.settings import Settings
 
 CHAIN = ("in.imilo", "canon.formation.Positionnement", "deliver.region-24", "out.region-24")
 
@@ -43,23 +46,27 @@ async def _watch(consumer: AIOKafkaConsumer, seen: dict[str, dict[str, tuple[flo
                 seen[tp.topic][marker] = (record.timestamp / 1000, now)
 
 
-def _health_check_ms(session: Session, rounds: int = 20) -> tuple[list[float], list[float]]:
-    """The hop's periodic checks timed alone, with a consumer of the hop's settings."""
-    access = session.broker.access
-    consumer = Consumer({**access.librdkafka(), "group.id": "bench-controle", "enable.auto.commit": False})
+def _health_check_ms(session: Session, on_consumer: bool, rounds: int = 20) -> tuple[list[float], list[float]]:
+    """The hop's periodic checks timed alone, asked on a consumer of the hop's settings (as the hop did before)
+    or on the hop's lookout client, while that consumer fetches."""
+    settings = Settings(**session.broker.access.settings_fields(), pseudonym_secret="bench")
+    consumer = Consumer(consumer_config(settings, "bench-controle", read_committed=False))
     consumer.subscribe(["in.imilo"])
+    asked = consumer if on_consumer else Consumer(lookout_config(settings, "bench"))
     metadata, leaders = [], []
     try:
         for _ in range(rounds):
             started = time.perf_counter()
-            cluster = consumer.list_topics(timeout=2.0)
+            cluster = asked.list_topics(timeout=2.0)
             listed = time.perf_counter()
-            _silent_leaders(consumer, cluster, set(CHAIN))
+            _silent_leaders(asked, cluster, set(CHAIN))
             metadata.append(listed - started)
             leaders.append(time.perf_counter() - listed)
             consumer.consume(1, 0.2)
     finally:
         consumer.close()
+        if asked is not consumer:
+            asked.close()
     return metadata, leaders
 
 
@@ -97,11 +104,12 @@ async def main(rate: int, seconds: float) -> None:
                 print(
                     f"  saut {before} → {after} : p50 {_p(gaps, 0.5):.0f} ms, p99 {_p(gaps, 0.99):.0f} ms ({len(gaps)})"
                 )
-            metadata, leaders = await asyncio.to_thread(_health_check_ms, session)
-            print(
-                f"contrôle périodique du saut : métadonnées p50 {1000 * statistics.median(metadata):.0f} ms, "
-                f"leaders muets p50 {1000 * statistics.median(leaders):.0f} ms, max {1000 * max(leaders):.0f} ms"
-            )
+            for on_consumer, where in ((True, "sur le consommateur"), (False, "sur la vigie du saut")):
+                metadata, leaders = await asyncio.to_thread(_health_check_ms, session, on_consumer)
+                print(
+                    f"contrôle périodique {where} : métadonnées p50 {1000 * statistics.median(metadata):.0f} ms, "
+                    f"leaders muets p50 {1000 * statistics.median(leaders):.0f} ms, max {1000 * max(leaders):.0f} ms"
+                )
 
 
 if __name__ == "__main__":

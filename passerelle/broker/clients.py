@@ -34,6 +34,10 @@ class Guarantee(str, Enum):
     ACK_THEN_COMMIT = "ack_puis_commit"
 
 
+# How often a consumer asks the cluster's metadata on its own.
+METADATA_REFRESH_MS = 5000
+
+
 def consumer_config(settings: Settings, group_id: str, *, read_committed: bool) -> dict[str, Any]:
     return {
         **KafkaAccess.of(settings).librdkafka(),
@@ -46,6 +50,21 @@ def consumer_config(settings: Settings, group_id: str, *, read_committed: bool) 
         "partition.assignment.strategy": "cooperative-sticky",
         "session.timeout.ms": settings.consumer_session_timeout_ms,
         "heartbeat.interval.ms": max(500, settings.consumer_session_timeout_ms // 3),
+        # A subscribed topic that does not exist yet (a broker back empty, before the services create it again)
+        # is joined once the metadata shows it: every few seconds, not at librdkafka's default of 5 minutes.
+        "topic.metadata.refresh.interval.ms": METADATA_REFRESH_MS,
+        "logger": LIBRDKAFKA_LOG,
+    }
+
+
+def lookout_config(settings: Settings, service: str) -> dict[str, Any]:
+    """A client that never subscribes nor fetches: metadata and watermark requests on it are answered at once,
+    where on a consumer's connections they would queue behind its long-polling fetches. librdkafka wants a group
+    for any consumer; this one joins none, and its name is one the service's rights already cover."""
+    return {
+        **KafkaAccess.of(settings).librdkafka(),
+        "group.id": f"{PROBE_PREFIX}vigie.{service}",
+        "enable.auto.commit": False,
         "logger": LIBRDKAFKA_LOG,
     }
 

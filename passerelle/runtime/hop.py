@@ -39,7 +39,7 @@ from confluent_kafka.admin._metadata import ClusterMetadata
 from passerelle.broker import topics
 from passerelle.broker.access import KafkaAccess
 from passerelle.broker.admin import broker_message_limit
-from passerelle.broker.clients import Guarantee, consumer_config, probe_guarantee, producer_config
+from passerelle.broker.clients import Guarantee, consumer_config, lookout_config, probe_guarantee, producer_config
 from passerelle.core.envelope import format_time, subject_of
 from passerelle.core.headers import CAUSE, ERROR_PREFIX, SENDER
 from passerelle.core.problems import Problem
@@ -155,6 +155,10 @@ class Hop:
         self._thread: threading.Thread | None = None
         self._consumer: Consumer | None = None
         self._producer: Producer | None = None
+        # Asks the cluster's metadata and leaders for the checks: asked on the consumer's connections, each request
+        # waits behind a fetch the broker holds up to fetch.wait.max.ms (Kafka answers a connection's requests in
+        # order), and the loop stood still for up to 1.5 s on three nodes.
+        self._lookout: Consumer | None = None
         # When the current consumer subscribed; None once the group has given it its partitions.
         self._joining_since: float | None = None
         self._rebalances = 0  # rebalance callbacks served so far: a drain polls until they stop coming
@@ -221,6 +225,7 @@ class Hop:
         self.seen.add_all(done)
         log.info("hop.memoire_reconstruite", service=self.spec.service, entrees_deja_traitees=len(done))
         self._producer = await asyncio.to_thread(self._new_producer)
+        self._lookout = Consumer(lookout_config(self.settings, self.spec.service))
         self._consumer = self._new_consumer()
         self._stopping.clear()
         self._thread = threading.Thread(target=self._run, name=f"hop-{self.spec.service}", daemon=True)
@@ -262,6 +267,9 @@ class Hop:
         consumer, self._consumer = self._consumer, None
         if consumer is not None:
             await _bounded_step("consommateur", self.spec.service, _in_daemon_thread(consumer.close))
+        lookout, self._lookout = self._lookout, None
+        if lookout is not None:
+            await _bounded_step("vigie", self.spec.service, _in_daemon_thread(lookout.close))
         producer, self._producer = self._producer, None
         if producer is not None:
             await _bounded_step("producteur", self.spec.service, _in_daemon_thread(lambda: producer.flush(5.0)))
@@ -572,14 +580,16 @@ class Hop:
         if now - self._last_check < _CHECK_EVERY_S:
             return
         self._last_check = now
+        lookout = self._lookout
+        assert lookout is not None
         try:
-            cluster = consumer.list_topics(timeout=2.0)
+            cluster = lookout.list_topics(timeout=2.0)
         except KafkaException:
             self._on_client_error(KafkaError(KafkaError._ALL_BROKERS_DOWN))
             return
         used = {*self.spec.inputs, *self.spec.outputs}
         self.metrics.under_replicated.labels(self.spec.service).set(under_replicated(cluster, used))
-        silent = _silent_leaders(consumer, cluster, used)
+        silent = _silent_leaders(lookout, cluster, used)
         if silent:
             # One broker answering is not enough: a leader that does not (a lost controller quorum keeps dead
             # brokers in the metadata) holds partitions nothing can be read from or committed to.
