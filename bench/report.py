@@ -52,7 +52,10 @@ def _saturation(steps: list[dict[str, Any]]) -> list[str]:
     services = [n for n in steps[0]["cpu_percent"] if n not in ("tansu", "broker") and not n.startswith("kafka-")]
     lines = [
         "",
-        "Saturation steps (CPU in % of one core over the step):",
+        (
+            "Saturation steps (CPU in % of one core over the step; where measured, `banc` is the load generator "
+            "and the receiver, `machine` every process and the kernel together, out of 100 per core):"
+        ),
         "",
         "| msg/s | sent | received | p99 (ms) | broker CPU | " + " | ".join(services) + " | held |",
         "|---:|---:|---:|---:|---:|" + "---:|" * len(services) + "---|",
