@@ -7,9 +7,10 @@ request waits behind a fetch the broker holds up to ``fetch.wait.max.ms``; the l
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from confluent_kafka import TopicPartition
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin._metadata import ClusterMetadata, PartitionMetadata, TopicMetadata
 
 from passerelle.metrics import ServiceMetrics
@@ -87,3 +88,18 @@ def test_a_leader_silent_to_the_lookout_is_reported() -> None:
     hop = _hop(lookout)
     hop._maybe_check(_FetchingConsumer())  # type: ignore[arg-type]
     assert hop.trouble == BROKER_DOWN
+
+
+class _Unanswered(_Lookout):
+    def list_topics(self, timeout: float) -> ClusterMetadata:
+        raise KafkaException(KafkaError(KafkaError._TIMED_OUT))
+
+
+def test_a_slow_metadata_answer_is_no_outage_while_batches_commit() -> None:
+    hop = _hop(_Unanswered({}))
+    hop._last_progress = time.monotonic()  # a batch has just been committed: a broker answered
+    hop._maybe_check(_FetchingConsumer())  # type: ignore[arg-type]
+    assert not hop._all_down.is_set()
+    hop._last_check, hop._last_progress = 0.0, time.monotonic() - 60
+    hop._maybe_check(_FetchingConsumer())  # type: ignore[arg-type]
+    assert hop._all_down.is_set()  # nothing committed lately and no answer: the loop starts again
