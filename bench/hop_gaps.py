@@ -4,15 +4,18 @@ The whole stack on a 3-node cluster, as ``end_to_end`` runs it (target's guarant
 producer, offsets after the acknowledgements). At a low rate, a reader of its own notes each record's write time
 (its Kafka timestamp, set when the hop produces it) on every topic of the I-MILO → Region chain, and when it could
 read it. A hop's time is the next topic's write time less the previous one's; the delay before a record is
-visible is the read time less its write time. Then the hop's periodic health check is timed alone on the same
-cluster (the metadata request and the silent-leader query it makes in the hop's loop every few seconds), asked
-on a consumer that fetches and on the hop's lookout client.
+visible is the read time less its write time. The nodes' CPU meanwhile is summed by thread (request handling,
+replication, the JIT compiler, the garbage collector). Then the hop's periodic health check is timed alone on the
+same cluster (the metadata request and the silent-leader query it makes in the hop's loop every few seconds),
+asked on a consumer that fetches and on the hop's lookout client.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
+import os
 import statistics
 import sys
 import tempfile
@@ -70,6 +73,18 @@ def _health_check_ms(session: Session, on_consumer: bool, rounds: int = 20) -> t
     return metadata, leaders
 
 
+def _thread_seconds(pids: dict[str, int]) -> dict[str, float]:
+    """CPU seconds so far of every thread of the Kafka nodes, summed by the thread's name (its numbers dropped)."""
+    spent: dict[str, float] = {}
+    for pid in pids.values():
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(OSError):
+                name = (task / "comm").read_text().strip().rstrip("0123456789-# ")
+                fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+                spent[name] = spent.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return spent
+
+
 async def main(rate: int, seconds: float) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-gaps-") as tmp:
         async with Session(Path(tmp), "kafka", False) as session:
@@ -85,7 +100,11 @@ async def main(rate: int, seconds: float) -> None:
             seen: dict[str, dict[str, tuple[float, float]]] = {topic: {} for topic in CHAIN}
             watching = asyncio.create_task(_watch(watcher, seen))
             step = Step(rate, seconds)
+            threads_before, started = _thread_seconds(session.broker.pids), time.monotonic()
             await session.step(step, 5_000_000)
+            threads_after = _thread_seconds(session.broker.pids)
+            threads = {name: cpu - threads_before.get(name, 0.0) for name, cpu in threads_after.items()}
+            elapsed = time.monotonic() - started
             await asyncio.sleep(3)
             watching.cancel()
             await watcher.stop()
@@ -99,6 +118,9 @@ async def main(rate: int, seconds: float) -> None:
                 print(
                     f"  {topic} : lisible après écriture p50 {_p(visible, 0.5):.0f} ms, p99 {_p(visible, 0.99):.0f} ms"
                 )
+            ranked = sorted(threads.items(), key=lambda item: -item[1])[:6]
+            busiest = ", ".join(f"{name} {100 * cpu / elapsed:.0f} %" for name, cpu in ranked)
+            print(f"  CPU des nœuds Kafka par fil (% d'un cœur, trois nœuds ensemble) : {busiest}")
             for before, after in itertools.pairwise(CHAIN):
                 gaps = [seen[after][k][0] - seen[before][k][0] for k in seen[after] if k in seen[before]]
                 print(
