@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import os
 import statistics
 import sys
 import tempfile
@@ -25,7 +24,7 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer
 from confluent_kafka import Consumer
 
-from bench.end_to_end import Session, Step
+from bench.end_to_end import Session, Step, stat_cpu_seconds
 from passerelle.broker.clients import consumer_config, lookout_config
 from passerelle.runtime.hop import _silent_leaders
 from passerelle.settings import Settings
@@ -80,8 +79,7 @@ def _thread_seconds(pids: dict[str, int]) -> dict[str, float]:
         for task in Path(f"/proc/{pid}/task").iterdir():
             with contextlib.suppress(OSError):
                 name = (task / "comm").read_text().strip().rstrip("0123456789-# ")
-                fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
-                spent[name] = spent.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+                spent[name] = spent.get(name, 0.0) + stat_cpu_seconds(task / "stat")
     return spent
 
 
