@@ -21,6 +21,7 @@ import avro.schema
 import fastavro
 
 from passerelle.core.contracts.errors import UnknownSchemaId, UnknownSubject, UnknownVersion
+from passerelle.core.contracts.writers import Writer, compile_writer
 
 AvroJson = dict[str, Any]
 
@@ -56,6 +57,11 @@ class SchemaVersion:
     def parsed(self) -> Any:
         """The fastavro-parsed schema (for the codec)."""
         return fastavro.parse_schema(self.schema)
+
+    @cached_property
+    def writer(self) -> Writer | None:
+        """The writer compiled from this schema (None: fastavro writes it alone)."""
+        return compile_writer(self.parsed)
 
     @cached_property
     def apache(self) -> avro.schema.Schema:

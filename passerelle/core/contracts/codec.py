@@ -18,6 +18,7 @@ from fastavro.validation import validate as fastavro_validate
 
 from passerelle.core.contracts.catalogue import Catalogue, SchemaVersion
 from passerelle.core.contracts.errors import DecodeError, EncodeError, UnknownSchemaId, WireFormatError
+from passerelle.core.contracts.writers import Refused
 
 MAGIC_BYTE = 0
 HEADER = struct.Struct(">bI")
@@ -72,8 +73,14 @@ class AvroCodec:
 
     def encode(self, subject: str, record: dict[str, Any], version: int | str = "latest") -> bytes:
         schema = self.catalogue.get(subject, version)
+        header = HEADER.pack(MAGIC_BYTE, schema.schema_id)
+        if schema.writer is not None:
+            try:
+                return schema.writer(record, header)
+            except (Refused, KeyError, TypeError, AttributeError, ValueError, OverflowError):
+                pass  # a value the compiled writer is not sure of: fastavro writes or refuses it below
         out = io.BytesIO()
-        out.write(HEADER.pack(MAGIC_BYTE, schema.schema_id))
+        out.write(header)
         try:
             fastavro.schemaless_writer(out, schema.parsed, record)
         except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
