@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import uuid
 from collections.abc import Mapping
@@ -73,4 +74,53 @@ def _primitive(kind: str, field: Mapping[str, Any] | None) -> st.SearchStrategy[
     raise TypeError(kind)
 
 
-__all__ = ["records", "uuid"]
+# Values of every type a record may be handed by mistake, the edges of each type first: where two readings of the
+# same contract (compiled and fastavro's writers, dict and model validators) could part.
+EDGES: list[Any] = [
+    None, True, False, 0, 1, -1, 1.0, -0.0, float("nan"), float("inf"),
+    2**31 - 1, 2**31, -(2**31), -(2**31) - 1, 2**63 - 1, 2**63, -(2**63), -(2**63) - 1,
+    "", "INCONNU", "F", "\ud800", b"", b"x", [], ["F1604"], (), ("F1604",), {},
+    dt.date(1970, 1, 1), dt.date(1, 1, 1), dt.datetime(2026, 3, 2, 10, 15), dt.datetime(2026, 3, 2, tzinfo=dt.UTC),
+]  # fmt: skip
+ANY_VALUE: st.SearchStrategy[Any] = st.one_of(
+    st.sampled_from(EDGES),
+    st.integers(),
+    st.floats(),
+    st.text(max_size=70),
+    st.binary(max_size=5),
+    st.dates(),
+    st.datetimes(timezones=st.none() | st.just(dt.UTC)),
+    st.lists(st.text(max_size=3), max_size=2),
+)
+
+
+DROP = object()  # for changed(): remove the field instead of setting it
+
+
+def paths(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every field and item of a record, nested ones included."""
+    inner: list[tuple[Any, ...]] = []
+    if isinstance(value, dict):
+        inner = [p for key, v in value.items() for p in paths(v, (*path, key))]
+    elif isinstance(value, list):
+        inner = [p for i, v in enumerate(value) for p in paths(v, (*path, i))]
+    return [path, *inner] if path else inner
+
+
+def changed(record: dict[str, Any], path: tuple[Any, ...], value: Any) -> dict[str, Any]:
+    """A copy of ``record`` with the field or item at ``path`` set to ``value``, or dropped (its default then
+    applies) when ``value`` is ``DROP``."""
+    *parents, last = path
+    changed = copy.deepcopy(record)
+    target: Any = changed
+    for part in parents:
+        target = target[part]
+    if value is DROP:
+        if isinstance(target, dict):
+            del target[last]
+    else:
+        target[last] = value
+    return changed
+
+
+__all__ = ["ANY_VALUE", "DROP", "EDGES", "changed", "paths", "records", "uuid"]

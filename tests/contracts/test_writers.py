@@ -3,8 +3,6 @@ is anything but what the contract's types hold."""
 
 from __future__ import annotations
 
-import copy
-import datetime as dt
 import io
 from collections.abc import Callable
 from typing import Any
@@ -19,7 +17,7 @@ from passerelle.core.contracts.codec import HEADER_SIZE, AvroCodec
 from passerelle.core.contracts.errors import EncodeError
 from passerelle.core.contracts.writers import compile_writer, long_bytes
 from passerelle.settings import PROJECT_ROOT
-from tests.contracts.strategies import records
+from tests.contracts.strategies import ANY_VALUE, DROP, EDGES, changed, paths, records
 
 CATALOGUE = Catalogue.load(PROJECT_ROOT / "schemas" / "avro")
 VERSIONS = [v for s in CATALOGUE for v in CATALOGUE.versions(s)]
@@ -37,55 +35,6 @@ def _fastavro(version: SchemaVersion, record: Any) -> bytes:
 def test_every_contract_compiles(version: SchemaVersion) -> None:
     # A contract that stopped compiling would still work, through fastavro, but several times slower.
     assert version.writer is not None
-
-
-# Values of every type a record may be handed by mistake: the compiled writer must never write what fastavro
-# would refuse, nor refuse what fastavro writes. The edges of each type first, where the two could part.
-EDGES = [
-    None, True, False, 0, 1, -1, 1.0, -0.0, float("nan"), float("inf"),
-    2**31 - 1, 2**31, -(2**31), -(2**31) - 1, 2**63 - 1, 2**63, -(2**63), -(2**63) - 1,
-    "", "INCONNU", "F", "\ud800", b"", b"x", [], ["F1604"], (), ("F1604",), {},
-    dt.date(1970, 1, 1), dt.date(1, 1, 1), dt.datetime(2026, 3, 2, 10, 15), dt.datetime(2026, 3, 2, tzinfo=dt.UTC),
-]  # fmt: skip
-ANY_VALUE: st.SearchStrategy[Any] = st.one_of(
-    st.sampled_from(EDGES),
-    st.integers(),
-    st.floats(),
-    st.text(max_size=70),
-    st.binary(max_size=5),
-    st.dates(),
-    st.datetimes(timezones=st.none() | st.just(dt.UTC)),
-    st.lists(st.text(max_size=3), max_size=2),
-)
-
-
-def _paths(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    """Every field and item of a record, nested ones included."""
-    inner: list[tuple[Any, ...]] = []
-    if isinstance(value, dict):
-        inner = [p for key, v in value.items() for p in _paths(v, (*path, key))]
-    elif isinstance(value, list):
-        inner = [p for i, v in enumerate(value) for p in _paths(v, (*path, i))]
-    return [path, *inner] if path else inner
-
-
-def _changed(record: dict[str, Any], path: tuple[Any, ...], value: Any) -> dict[str, Any]:
-    """A copy of ``record`` with the field or item at ``path`` set to ``value``, or dropped (its default then
-    applies) when ``value`` is ``_DROP``."""
-    *parents, last = path
-    changed = copy.deepcopy(record)
-    target: Any = changed
-    for part in parents:
-        target = target[part]
-    if value is _DROP:
-        if isinstance(target, dict):
-            del target[last]
-    else:
-        target[last] = value
-    return changed
-
-
-_DROP = object()
 
 
 def _same_answer(version: SchemaVersion, record: dict[str, Any]) -> None:
@@ -120,9 +69,9 @@ def test_compiled_bytes_are_fastavros(version: SchemaVersion, data: st.DataObjec
 @given(data=st.data())
 def test_every_edge_value_in_every_field_gets_fastavros_answer(version: SchemaVersion, data: st.DataObject) -> None:
     record = data.draw(records(version.schema))
-    for path in _paths(record):
-        for value in [*EDGES, _DROP]:
-            _same_answer(version, _changed(record, path, value))
+    for path in paths(record):
+        for value in [*EDGES, DROP]:
+            _same_answer(version, changed(record, path, value))
 
 
 @pytest.mark.parametrize("version", VERSIONS, ids=IDS)
@@ -130,9 +79,9 @@ def test_every_edge_value_in_every_field_gets_fastavros_answer(version: SchemaVe
 @given(data=st.data())
 def test_any_value_in_any_field_gets_fastavros_answer(version: SchemaVersion, data: st.DataObject) -> None:
     record = data.draw(records(version.schema))
-    paths = _paths(record)
-    if paths:
-        record = _changed(record, data.draw(st.sampled_from(paths)), data.draw(ANY_VALUE | st.just(_DROP)))
+    where = paths(record)
+    if where:
+        record = changed(record, data.draw(st.sampled_from(where)), data.draw(ANY_VALUE | st.just(DROP)))
     _same_answer(version, record)
 
 

@@ -24,7 +24,7 @@ from pydantic import (
     create_model,
 )
 from pydantic import ValidationError as PydanticValidationError
-from pydantic_core import PydanticCustomError
+from pydantic_core import PydanticCustomError, SchemaValidator, core_schema
 
 from passerelle.core.contracts.catalogue import Catalogue, SchemaVersion
 from passerelle.core.contracts.errors import ValidationFailed
@@ -140,16 +140,18 @@ class TypedContract:
         builder = _ModelBuilder(schema.subject)
         self.model: type[BaseModel] = builder.type_of(schema.schema, "")
         self.pii_paths = frozenset(builder.pii_paths)
+        # The model's own rules, validated straight into dicts: no model object built and dumped again.
+        self._validator = SchemaValidator(as_dicts(self.model.__pydantic_core_schema__))
 
     def validate(self, instance: Any) -> dict[str, Any]:
         try:
-            return self.model.model_validate(instance).model_dump()
+            return self._validator.validate_python(instance)  # type: ignore[no-any-return]
         except PydanticValidationError as exc:
             raise self._failure(exc) from None
 
     def validate_json(self, raw: bytes | str) -> dict[str, Any]:
         try:
-            return self.model.model_validate_json(raw).model_dump()
+            return self._validator.validate_json(raw)  # type: ignore[no-any-return]
         except PydanticValidationError as exc:
             raise self._failure(exc) from None
 
@@ -166,6 +168,27 @@ class TypedContract:
             path = "$"
         received = None if err["type"] == "missing" else (MASKED if personal else _show(err.get("input")))
         return Problem("validation", message, path or "$", rule, expected, received)
+
+
+def as_dicts(schema: Any) -> Any:
+    """A pydantic-core schema whose models (records) become typed dicts with the same fields, rules, defaults and
+    extra-field refusal: the errors are the model's, the result the dict ``model_dump`` would have given."""
+    if isinstance(schema, list):
+        return [as_dicts(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    if schema.get("type") != "model":
+        return {key: as_dicts(value) for key, value in schema.items()}
+    inner = schema["schema"]
+    if inner.get("type") != "model-fields" or inner.get("computed_fields"):
+        raise TypeError(f"modèle pydantic inattendu : {inner.get('type')}")
+    fields = {}
+    for name, field in inner["fields"].items():
+        field_schema = as_dicts(field["schema"])
+        fields[name] = core_schema.typed_dict_field(field_schema, required=field_schema.get("type") != "default")
+    return core_schema.typed_dict_schema(
+        fields, extra_behavior=inner.get("extra_behavior", "forbid"), total=True, ref=schema.get("ref")
+    )
 
 
 class TypedContracts:

@@ -53,7 +53,7 @@ def long_bytes(n: int) -> bytes:
     return bytes(out)
 
 
-def compile_writer(parsed: Mapping[str, Any]) -> Writer | None:
+def compile_writer(parsed: Any) -> Writer | None:
     """``write(record, header) -> header + Avro body`` for a fastavro-parsed record schema, or None when the
     schema uses a feature the compiler leaves to fastavro."""
     try:
@@ -63,7 +63,7 @@ def compile_writer(parsed: Mapping[str, Any]) -> Writer | None:
 
 
 class _Compiler:
-    def __init__(self, parsed: Mapping[str, Any]) -> None:
+    def __init__(self, parsed: Any) -> None:
         self.root = parsed
         self.named: dict[str, Any] = dict(parsed.get("__named_schemas", {}))
         self.lines: list[str] = []
