@@ -757,6 +757,11 @@ class Hop:
             self.metrics.messages.labels(service, direction, partner, event, outcome).inc(n)
         for (partner, reason), n in tally.dlq.items():
             self.metrics.dlq.labels(service, partner, reason).inc(n)
+        for (recipient, event), n in tally.deliveries.items():
+            self.metrics.deliveries.labels(recipient, event).inc(n)
+        now = time.time()
+        for partner in tally.heard:
+            self.metrics.last_message.labels(partner).set(now)
 
 
 def _collect(output: Output, errors: list[tuple[Output, KafkaError]]) -> Callable[[KafkaError | None, Any], None]:

@@ -12,9 +12,19 @@ class Tally:
 
     counts: Counter[tuple[str, str, str, str]] = field(default_factory=Counter)
     dlq: Counter[tuple[str, str]] = field(default_factory=Counter)
+    # Partners heard from in this batch: their last-message time is the batch's.
+    heard: set[str] = field(default_factory=set)
+    # (recipient, event) of each delivery.
+    deliveries: Counter[tuple[str, str]] = field(default_factory=Counter)
 
     def count(self, direction: str, partner: str, event: str, outcome: str, n: int = 1) -> None:
         self.counts[(direction, partner, event, outcome)] += n
 
     def rejected(self, partner: str, reason: str) -> None:
         self.dlq[(partner, reason)] += 1
+
+    def heard_from(self, partner: str) -> None:
+        self.heard.add(partner)
+
+    def delivered(self, recipient: str, event: str) -> None:
+        self.deliveries[(recipient, event)] += 1

@@ -8,7 +8,6 @@ encode, wrap in the envelope; every refusal goes through one ``reject``.
 from __future__ import annotations
 
 import re
-import time
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -50,9 +49,9 @@ class InboundTranslator:
 
     def process(self, message: Incoming, tally: Tally) -> list[Output]:
         partner = topics.partner_of(message.topic) or "?"
-        self.ctx.metrics.last_message.labels(partner).set(time.time())
         profile = self.ctx.profiles.get(partner)
         event_type = subject_of(message.headers.get("ce_type") or "") or None
+        tally.heard_from(partner)
         if profile is None:
             unknown = Rejected.one("partenaire_inconnu", f"aucun profil pour {partner}")
             return self._reject(message, partner, [self._failure(partner, event_type, unknown)], tally)

@@ -81,7 +81,7 @@ class RouterProcessor:
             )
             headers = [*audited.to_headers(), (CAUSE, message.dedupe_key.encode())]
             outputs.append(Output(topics.AUDIT_TOPIC, audit, self.chain.chain_id.encode(), headers))
-            self.ctx.metrics.deliveries.labels(recipient, subject).inc()
+            tally.delivered(recipient, subject)
         tally.count("in", sender, subject, "ok")
         return outputs
 

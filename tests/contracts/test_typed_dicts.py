@@ -9,10 +9,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
+from pydantic_core import SchemaValidator, core_schema
 
 from passerelle.core.contracts.catalogue import Catalogue
 from passerelle.core.contracts.errors import ValidationFailed
-from passerelle.core.contracts.typed import TypedContract
+from passerelle.core.contracts.formats import FORMATS, Format
+from passerelle.core.contracts.typed import TypedContract, _anchored, french
 from passerelle.settings import PROJECT_ROOT
 from tests.contracts.strategies import ANY_VALUE, DROP, EDGES, changed, paths, records
 
@@ -58,3 +60,18 @@ def test_any_value_in_any_field_gets_the_models_answer(contract: TypedContract, 
     assert _dict_answer(contract, record) == _model_answer(contract, record)
     extra = {**record, "champInconnu": 1}
     assert _dict_answer(contract, extra) == _model_answer(contract, extra)
+
+
+@pytest.mark.parametrize("fmt", FORMATS.values(), ids=FORMATS.keys())
+@settings(max_examples=80, deadline=None)
+@given(data=st.data())
+def test_each_format_checked_by_pydantic_core_is_the_python_pattern(fmt: Format, data: st.DataObject) -> None:
+    near = st.from_regex(fmt.pattern, fullmatch=True)
+    text = data.draw(near | near.map(lambda t: t + "\n") | near.map(lambda t: " " + t) | st.text(max_size=16))
+    checked = SchemaValidator(core_schema.str_schema(strict=True, pattern=_anchored(fmt)))
+    errors: list[Any] = []
+    try:
+        checked.validate_python(text)
+    except ValidationError as exc:
+        errors = exc.errors()
+    assert [french(e)[0] for e in errors] == ([] if fmt.matches(text) else [f"format_{fmt.name}"])

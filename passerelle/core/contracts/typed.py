@@ -9,7 +9,7 @@ French. Values of personal fields (``pii``) are never echoed in an error.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -21,6 +21,7 @@ from pydantic import (
     StrictBool,
     StrictInt,
     StrictStr,
+    StringConstraints,
     create_model,
 )
 from pydantic import ValidationError as PydanticValidationError
@@ -41,15 +42,14 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _format_check(fmt: Format) -> Callable[[str], str]:
-    def check(value: str) -> str:
-        if not fmt.matches(value):
-            raise PydanticCustomError(
-                f"format_{fmt.name}", "format invalide, attendu : {attendu}", {"attendu": fmt.expected}
-            )
-        return value
+def _anchored(fmt: Format) -> str:
+    """The format as a whole-value pattern for pydantic-core's own regex engine (no call back into Python), its
+    group named after the format: two formats may share a pattern (code postal, FORMACODE), not an error."""
+    return f"^(?P<{fmt.name}>{fmt.pattern.pattern})$"
 
-    return check
+
+# A failed pattern names its format again, so the error says what is expected in French.
+_BY_PATTERN = {_anchored(fmt): fmt for fmt in FORMATS.values()}
 
 
 def _niveau_check(value: int) -> int:
@@ -95,7 +95,7 @@ class _ModelBuilder:
             return dt.datetime
         if kind == "string":
             if fmt in FORMATS:
-                return Annotated[StrictStr, AfterValidator(_format_check(FORMATS[fmt]))]
+                return Annotated[StrictStr, StringConstraints(pattern=_anchored(FORMATS[fmt]))]
             return StrictStr
         if kind in ("int", "long"):
             low, high = INT32 if kind == "int" else INT64
@@ -244,6 +244,9 @@ def french(err: Mapping[str, Any]) -> tuple[str, str, str | None]:
     ctx = err.get("ctx") or {}
     if kind.startswith("format_"):
         return kind, f"format invalide, attendu : {ctx.get('attendu')}", ctx.get("attendu")
+    fmt = _BY_PATTERN.get(ctx.get("pattern", "")) if kind == "string_pattern_mismatch" else None
+    if fmt is not None:
+        return f"format_{fmt.name}", f"format invalide, attendu : {fmt.expected}", fmt.expected
     if kind == "literal_error":
         symbols = str(ctx.get("expected", "")).replace("'", "").replace(" or ", ", ")
         return "code_inconnu", f"valeur inconnue, attendue parmi : {symbols}", symbols
