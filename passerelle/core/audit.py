@@ -107,7 +107,10 @@ class AuditSigner:
         self.key_id = key_id(self.public_key)
 
     def sign(self, record: dict[str, Any]) -> str:
-        return base64.b64encode(self._key.sign(canonical(record, SIGNATURE))).decode()
+        return self.sign_bytes(canonical(record, SIGNATURE))
+
+    def sign_bytes(self, data: bytes) -> str:
+        return base64.b64encode(self._key.sign(data)).decode()
 
 
 class AuditChain:
@@ -150,8 +153,10 @@ class AuditChain:
             "hashPrecedent": self._hash,
             KEY: self.signer.key_id,
         }
-        record[HASH] = digest(record)
-        record[SIGNATURE] = self.signer.sign(record)
+        # The record holds neither hash nor signature yet, then no signature: its bytes at each step are already
+        # canonical(record, HASH, SIGNATURE) and canonical(record, SIGNATURE), without copying it twice.
+        record[HASH] = hashlib.sha256(orjson.dumps(record, option=orjson.OPT_SORT_KEYS)).hexdigest()
+        record[SIGNATURE] = self.signer.sign_bytes(orjson.dumps(record, option=orjson.OPT_SORT_KEYS))
         self._hash, self._sequence = record[HASH], record["sequence"]
         return orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
 

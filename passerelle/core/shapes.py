@@ -235,8 +235,8 @@ def read_date(value: Any, reading: Reading, path: str, french: bool = False, per
         reading.bad("date", path, "date attendue", "jj/mm/aaaa" if french else "AAAA-MM-JJ", value, personal)
         return None
     text = value.strip()
-    match = _FR_DATE.fullmatch(text)
     if french:  # CSV exports write jj/mm/aaaa and nothing else
+        match = _FR_DATE.fullmatch(text)
         text = f"{match.group(3)}-{match.group(2)}-{match.group(1)}" if match else "invalide"
     try:
         return dt.date.fromisoformat(text).isoformat() if _ISO_DATE.fullmatch(text) else _fail()

@@ -759,6 +759,10 @@ class Hop:
             self.metrics.dlq.labels(service, partner, reason).inc(n)
         for (recipient, event), n in tally.deliveries.items():
             self.metrics.deliveries.labels(recipient, event).inc(n)
+        for (recipient, event), seconds in tally.latencies.items():
+            histogram = self.metrics.end_to_end.labels(recipient, event)
+            for value in seconds:
+                histogram.observe(value)
         now = time.time()
         for partner in tally.heard:
             self.metrics.last_message.labels(partner).set(now)

@@ -16,6 +16,8 @@ class Tally:
     heard: set[str] = field(default_factory=set)
     # (recipient, event) of each delivery.
     deliveries: Counter[tuple[str, str]] = field(default_factory=Counter)
+    # (recipient, event) → seconds from the sender's time to each delivery's rendering.
+    latencies: dict[tuple[str, str], list[float]] = field(default_factory=dict)
 
     def count(self, direction: str, partner: str, event: str, outcome: str, n: int = 1) -> None:
         self.counts[(direction, partner, event, outcome)] += n
@@ -28,3 +30,6 @@ class Tally:
 
     def delivered(self, recipient: str, event: str) -> None:
         self.deliveries[(recipient, event)] += 1
+
+    def took(self, recipient: str, event: str, seconds: float) -> None:
+        self.latencies.setdefault((recipient, event), []).append(seconds)

@@ -21,6 +21,7 @@ import avro.schema
 import fastavro
 
 from passerelle.core.contracts.errors import UnknownSchemaId, UnknownSubject, UnknownVersion
+from passerelle.core.contracts.readers import Reader, compile_reader
 from passerelle.core.contracts.writers import Writer, compile_writer
 
 AvroJson = dict[str, Any]
@@ -62,6 +63,11 @@ class SchemaVersion:
     def writer(self) -> Writer | None:
         """The writer compiled from this schema (None: fastavro writes it alone)."""
         return compile_writer(self.parsed)
+
+    @cached_property
+    def reader(self) -> Reader | None:
+        """The reader compiled from this schema, for records written with it (None: fastavro reads them alone)."""
+        return compile_reader(self.parsed)
 
     @cached_property
     def apache(self) -> avro.schema.Schema:

@@ -18,6 +18,8 @@ from fastavro.validation import validate as fastavro_validate
 
 from passerelle.core.contracts.catalogue import Catalogue, SchemaVersion
 from passerelle.core.contracts.errors import DecodeError, EncodeError, UnknownSchemaId, WireFormatError
+from passerelle.core.contracts.readers import Reader
+from passerelle.core.contracts.readers import Refused as ReaderRefused
 from passerelle.core.contracts.writers import Refused
 
 MAGIC_BYTE = 0
@@ -97,16 +99,29 @@ class AvroCodec:
             reader = self.catalogue.latest(writer.subject)
         else:
             reader = writer
+        if reader is writer and writer.reader is not None:
+            compiled = _compiled_read(writer.reader, data)
+            if compiled is not None:
+                return Decoded(writer.subject, writer.version, schema_id, compiled)
         stream = io.BytesIO(body)
         try:
             record = fastavro.schemaless_reader(stream, writer.parsed, reader.parsed if reader is not writer else None)
-        except (EOFError, ValueError, TypeError, IndexError, UnicodeDecodeError, struct.error) as exc:
+        except (EOFError, ValueError, TypeError, IndexError, OverflowError, struct.error) as exc:
             raise DecodeError(writer.subject, schema_id, _reason(exc)) from exc
         if stream.tell() != len(body):
             raise DecodeError(
                 writer.subject, schema_id, f"{len(body) - stream.tell()} octet(s) en trop après l'enregistrement"
             )
         return Decoded(writer.subject, reader.version, schema_id, record)  # type: ignore[arg-type]
+
+
+def _compiled_read(read: Reader, data: bytes) -> dict[str, Any] | None:
+    """The record, or None for bytes the compiled reader is not sure of: fastavro then reads or refuses them."""
+    try:
+        record, end = read(bytes(data), HEADER_SIZE)
+    except (ReaderRefused, IndexError, struct.error, ValueError, OverflowError):
+        return None
+    return record if end == len(data) else None
 
 
 def _reason(exc: BaseException) -> str:
