@@ -14,6 +14,7 @@ import functools
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from passerelle.core.contracts.typed import MASKED
@@ -44,6 +45,11 @@ class Node:
     @property
     def by_name(self) -> dict[str, Node]:
         return {c.name: c for c in self.children}
+
+    @cached_property
+    def snake_name(self) -> str:
+        """The field's name in the snake_case dialects, worked out once."""
+        return snake(self.name)
 
 
 @dataclass(frozen=True)
@@ -260,9 +266,16 @@ def write_nested(value: Any, node: Node) -> Any:
     if node.kind == "record":
         out = {}
         for child in node.children:
-            rendered = write_nested(value.get(child.name), child)
-            if rendered is not None and rendered != []:
-                out[snake(child.name)] = rendered
+            inner = value.get(child.name)
+            if inner is None:
+                continue
+            if child.kind == "array":
+                if inner:
+                    out[child.snake_name] = write_nested(inner, child)
+            elif child.kind == "record":
+                out[child.snake_name] = write_nested(inner, child)
+            else:  # a scalar: only dates and times are written differently
+                out[child.snake_name] = write_scalar(inner) if isinstance(inner, dt.date) else inner
         return out
     if node.kind == "array":
         assert node.item is not None
