@@ -1,0 +1,200 @@
+"""``python -m bench.sequence [messages]``: the I-MILO Positionnement's translation, step by step and whole.
+
+The same distinct messages go through the I-MILO inbound hop's translation twice: ``staged``, each step in its
+own pass over every message (read and checks, mapping, contract validation, Avro, envelope), and ``composed``, the
+hop's own ``process`` message by message, which does those steps and the few lookups between them. Timed, the
+composed run takes longer than the passes summed. Under valgrind's cachegrind (``--count``) each variant is run
+again in a child process, beside a run that only builds the service: the instructions each executes show whether
+that difference is work the steps do not do (more instructions) or the same work run slower (the same
+instructions, more cache misses).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from bench.one_hop import CHAINS
+from passerelle.core.dialect import Draft
+from passerelle.core.envelope import Envelope, event_type, new_trace_parent
+from passerelle.core.events import Dialect
+from passerelle.core.native_json import read_json
+from passerelle.logging import configure
+from passerelle.runtime.audit import write_key_pair
+from passerelle.runtime.messages import Incoming
+from passerelle.runtime.tally import Tally
+from passerelle.settings import Settings
+from passerelle.stack.deployables import build_service
+from services.adapter.service import AdapterProcessor
+
+VARIANTS = ("setup", "staged", "composed")
+READ = "lecture JSON et contrôles (NIR, caractères, clés en double)"
+MAPPED = "lecture, contrôles, correspondance des champs, dates, pseudonyme"
+
+
+def _processor(folder: Path) -> AdapterProcessor:
+    keys = write_key_pair(folder)
+    settings = Settings(kafka_bootstrap="127.0.0.1:1", pseudonym_secret="bench", audit_signing_key_file=keys.signing)
+    runtime = build_service("milo-adapter", settings)
+    processor = next(h for h in runtime.hops if "in.imilo" in h.spec.inputs).processor
+    assert isinstance(processor, AdapterProcessor)
+    return processor
+
+
+def _messages(n: int) -> list[Incoming]:
+    native, source, _cases = CHAINS["positionnement"]
+    rng = random.Random(7)
+    return [
+        Incoming(source, 0, i, None, native(rng, i), {"ce_id": f"b-{i}"}, (("ce_id", f"b-{i}".encode()),), 0)
+        for i in range(n)
+    ]
+
+
+def _steps(processor: AdapterProcessor, messages: list[Incoming]) -> list[tuple[str, Callable[[], object]]]:
+    """Each step as one pass over every message, fed with the previous step's real output."""
+    inbound = processor.inbound
+    ctx = inbound.ctx
+    context = inbound._context(ctx.profiles["imilo"], None)
+    parse = inbound.dialects.parsers[Dialect.IMILO_JSON]
+    payloads = [m.value for m in messages]
+    drafts = [d for p in payloads for d in parse(p, context) if isinstance(d, Draft)]
+    assert len(drafts) == len(messages), "every generated message translates"
+    subject = drafts[0].subject
+    records = [ctx.typed.validate(subject, d.record) for d in drafts]
+    dataschema = ctx.dataschema(subject, ctx.catalogue.latest(subject).version)
+
+    def envelopes() -> object:
+        return [
+            Envelope.new(
+                event_type(subject),
+                "imilo",
+                event_id=f"e-{m.offset}",
+                correlation_id=m.input_id,
+                traceparent=new_trace_parent(),
+                dataschema=dataschema,
+            ).to_headers()
+            for m in messages
+        ]
+
+    def read() -> object:
+        return [read_json(p, inbound.limits) for p in payloads]
+
+    def mapped() -> object:
+        return [list(parse(p, context)) for p in payloads]
+
+    def validated() -> object:
+        return [ctx.typed.validate(subject, d.record) for d in drafts]
+
+    def encoded() -> object:
+        return [ctx.codec.encode(subject, r) for r in records]
+
+    return [
+        (READ, read),
+        (MAPPED, mapped),
+        ("validation du contrat", validated),
+        ("Avro", encoded),
+        ("enveloppe CloudEvents et en-têtes", envelopes),
+    ]
+
+
+def _composed(processor: AdapterProcessor, messages: list[Incoming]) -> object:
+    return [processor.process(m, Tally()) for m in messages]
+
+
+def _best_us(run: Callable[[], object], n: int, rounds: int = 3) -> float:
+    best = float("inf")
+    for _ in range(rounds):
+        started = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - started)
+    return best / n * 1e6
+
+
+def timed(n: int) -> None:
+    messages = _messages(n)
+    with tempfile.TemporaryDirectory(prefix="passerelle-bench-") as folder:
+        processor = _processor(Path(folder))
+        alone = {name: _best_us(run, n) for name, run in _steps(processor, messages)}
+        whole = _best_us(lambda: _composed(processor, messages), n)
+    print(f"{n} messages I-MILO distincts, µs par message (meilleur de 3 passages)")
+    for name, us in alone.items():
+        print(f"  {name:<72} {us:7.1f}")
+    # The mapping's pass includes the reading: the steps summed are the mapping's pass and those after it.
+    summed = sum(us for name, us in alone.items() if name != READ)
+    print(f"  {'les étapes, chacune dans sa passe, additionnées':<72} {summed:7.1f}")
+    print(f"  {'traduction complète (process), message par message':<72} {whole:7.1f}")
+
+
+def run_variant(variant: str, n: int) -> None:
+    """What a cachegrind child runs: the service built, then one variant once (``setup``: nothing more)."""
+    messages = _messages(n)
+    with tempfile.TemporaryDirectory(prefix="passerelle-bench-") as folder:
+        processor = _processor(Path(folder))
+        if variant == "staged":
+            for _name, step in _steps(processor, messages)[1:]:
+                step()
+        elif variant == "composed":
+            _composed(processor, messages)
+
+
+_COUNTS = r"I\s+refs|I1\s+misses|D\s+refs|D1\s+misses|LL\s+misses|Branches|Mispredicts"
+_TOTALS = re.compile(rf"^==\d+== ({_COUNTS}):\s+([\d,]+)")
+
+
+def _cachegrind(variant: str, n: int) -> dict[str, int]:
+    with tempfile.TemporaryDirectory(prefix="passerelle-cg-") as folder:
+        command = [
+            "valgrind", "--tool=cachegrind", "--cache-sim=yes", "--branch-sim=yes",
+            f"--cachegrind-out-file={folder}/out", sys.executable, "-m", "bench.sequence", "--variant", variant, str(n),
+        ]  # fmt: skip
+        done = subprocess.run(command, capture_output=True, text=True, check=True)
+    return _totals(done.stderr.splitlines())
+
+
+def _totals(lines: Iterable[str]) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for line in lines:
+        match = _TOTALS.match(line)
+        if match:
+            totals[" ".join(match.group(1).split())] = int(match.group(2).replace(",", ""))
+    return totals
+
+
+def counted(n: int) -> None:
+    if shutil.which("valgrind") is None:
+        sys.exit("valgrind absent : apt-get install valgrind")
+    runs = {variant: _cachegrind(variant, n) for variant in VARIANTS}
+    base = runs["setup"]
+    print(f"cachegrind, {n} messages, par message (au-delà de la construction du service) :")
+    print(f"  {'':<12}" + "".join(f"{key:>14}" for key in base))
+    for variant in ("staged", "composed"):
+        per: dict[str, Any] = {k: (runs[variant][k] - base[k]) / n for k in base}
+        print(f"  {variant:<12}" + "".join(f"{per[key]:>14,.0f}" for key in base))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("messages", nargs="?", type=int, default=20_000)
+    parser.add_argument("--count", action="store_true", help="instructions and cache misses under cachegrind")
+    parser.add_argument("--variant", choices=VARIANTS, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    configure("console", "WARNING")
+    if args.variant:
+        run_variant(args.variant, args.messages)
+    elif args.count:
+        counted(args.messages)
+    else:
+        timed(args.messages)
+
+
+if __name__ == "__main__":
+    main()
