@@ -752,20 +752,7 @@ class Hop:
                 self._produce_and_wait(producer, outputs)
 
     def _flush(self, tally: Tally) -> None:
-        service = self.spec.service
-        for (direction, partner, event, outcome), n in tally.counts.items():
-            self.metrics.messages.labels(service, direction, partner, event, outcome).inc(n)
-        for (partner, reason), n in tally.dlq.items():
-            self.metrics.dlq.labels(service, partner, reason).inc(n)
-        for (recipient, event), n in tally.deliveries.items():
-            self.metrics.deliveries.labels(recipient, event).inc(n)
-        for (recipient, event), seconds in tally.latencies.items():
-            histogram = self.metrics.end_to_end.labels(recipient, event)
-            for value in seconds:
-                histogram.observe(value)
-        now = time.time()
-        for partner in tally.heard:
-            self.metrics.last_message.labels(partner).set(now)
+        tally.flush(self.metrics, self.spec.service)
 
 
 def _collect(output: Output, errors: list[tuple[Output, KafkaError]]) -> Callable[[KafkaError | None, Any], None]:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from dataclasses import dataclass, field
+
+from passerelle.metrics import ServiceMetrics
 
 
 @dataclass
@@ -33,3 +36,19 @@ class Tally:
 
     def took(self, recipient: str, event: str, seconds: float) -> None:
         self.latencies.setdefault((recipient, event), []).append(seconds)
+
+    def flush(self, metrics: ServiceMetrics, service: str) -> None:
+        """Everything the batch counted, into ``metrics``: one label lookup per series, not per message."""
+        for (direction, partner, event, outcome), n in self.counts.items():
+            metrics.messages.labels(service, direction, partner, event, outcome).inc(n)
+        for (partner, reason), n in self.dlq.items():
+            metrics.dlq.labels(service, partner, reason).inc(n)
+        for (recipient, event), n in self.deliveries.items():
+            metrics.deliveries.labels(recipient, event).inc(n)
+        for (recipient, event), seconds in self.latencies.items():
+            histogram = metrics.end_to_end.labels(recipient, event)
+            for value in seconds:
+                histogram.observe(value)
+        now = time.time()
+        for partner in self.heard:
+            metrics.last_message.labels(partner).set(now)

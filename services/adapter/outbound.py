@@ -48,9 +48,7 @@ class OutboundTranslator:
         headers = out_envelope.to_headers()
         headers += [(CAUSE, message.dedupe_key.encode()), (SENDER, envelope.source.encode())]
         now = datetime.now(UTC)
-        self.ctx.metrics.end_to_end.labels(partner, decoded.subject).observe(
-            max(0.0, (now - envelope.time).total_seconds())
-        )
+        tally.took(partner, decoded.subject, max(0.0, (now - envelope.time).total_seconds()))
         tally.count("out", partner, decoded.subject, "ok")
         return [Output(topics.outbound(partner), rendered.payload, message.key, headers)]
 
