@@ -16,9 +16,11 @@ from __future__ import annotations
 import datetime as dt
 import struct
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from fastavro.write import LOGICAL_WRITERS
+
+from passerelle.core.contracts.compiled import SourceBuilder, Unsupported, null_and_one
 
 Writer = Callable[[Any, bytes], bytes]
 
@@ -27,10 +29,6 @@ _LONG = (-(2**63), 2**63)
 _EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
 # One byte holds the zigzag of -64 to 63: every union index, enum index, short string length and small number.
 _ONE_BYTE = {n: bytes([(n << 1) ^ (n >> 63)]) for n in range(-64, 64)}
-
-
-class Unsupported(Exception):
-    """The schema uses an Avro feature this compiler does not write; fastavro keeps it."""
 
 
 class Refused(Exception):
@@ -56,136 +54,84 @@ def long_bytes(n: int) -> bytes:
 def compile_writer(parsed: Any) -> Writer | None:
     """``write(record, header) -> header + Avro body`` for a fastavro-parsed record schema, or None when the
     schema uses a feature the compiler leaves to fastavro."""
-    try:
-        return _Compiler(parsed).function()
-    except Unsupported:
-        return None
+    writer: Writer | None = _Writing.compile(
+        parsed, ["def compiled(v0, header):", "    out = [header]", "    a = out.append"], "    return b''.join(out)"
+    )
+    return writer
 
 
-class _Compiler:
-    def __init__(self, parsed: Any) -> None:
-        self.root = parsed
-        self.named: dict[str, Any] = dict(parsed.get("__named_schemas", {}))
-        self.lines: list[str] = []
-        self.constants: dict[str, Any] = {
-            "_long": long_bytes,
-            "_one": _ONE_BYTE,
-            "_Refused": Refused,
-            "_double": struct.Struct("<d").pack,
-            "_float": struct.Struct("<f").pack,
-            "_date": dt.date,
-            "_epoch": _EPOCH_ORDINAL,
-            "_int_low": _INT[0],
-            "_int_high": _INT[1],
-        }
-        self.count = 0
-        self.open: set[str] = set()  # named records being written: a reference back to one is recursion
+class _Writing(SourceBuilder):
+    CONSTANTS: ClassVar[dict[str, Any]] = {
+        "_long": long_bytes,
+        "_one": _ONE_BYTE,
+        "_Refused": Refused,
+        "_double": struct.Struct("<d").pack,
+        "_float": struct.Struct("<f").pack,
+        "_date": dt.date,
+        "_epoch": _EPOCH_ORDINAL,
+        "_int_low": _INT[0],
+        "_int_high": _INT[1],
+    }
 
-    def function(self) -> Writer:
-        if _kind(self.root) != "record":
-            raise Unsupported("top level")
-        self.lines = ["def write(v0, header):", "    out = [header]", "    a = out.append"]
-        self._record(self.root, "v0", 1)
-        self.lines.append("    return b''.join(out)")
-        namespace = dict(self.constants)
-        exec("\n".join(self.lines), namespace)  # noqa: S102 - code built above from the schema's structure only
-        writer: Writer = namespace["write"]
-        return writer
-
-    def _name(self, prefix: str) -> str:
-        self.count += 1
-        return f"{prefix}{self.count}"
-
-    def _constant(self, value: Any) -> str:
-        name = self._name("_c")
-        self.constants[name] = value
-        return name
-
-    def _emit(self, line: str, depth: int) -> None:
-        self.lines.append("    " * depth + line)
-
-    def _value(self, schema: Any, var: str, depth: int) -> None:
+    def value(self, schema: Any, var: str, depth: int) -> None:
         """Lines writing ``var`` under ``schema``, or raising Refused."""
-        if isinstance(schema, str) and schema in self.named:
-            schema = self.named[schema]
-        kind = _kind(schema)
-        logical = schema.get("logicalType") if isinstance(schema, dict) else None
+        schema, kind, logical = self.inspect(schema)
         if logical is not None:
             self._logical(schema, kind, logical, var, depth)
-        elif isinstance(schema, list):
-            self._union(schema, var, depth)
+        elif kind == "union":
+            null_index, other_index, other = null_and_one(schema)
+            self.emit(f"if {var} is None:", depth)
+            self.emit(f"a({long_bytes(null_index)!r})", depth + 1)
+            self.emit("else:", depth)
+            self.emit(f"a({long_bytes(other_index)!r})", depth + 1)
+            self.value(other, var, depth + 1)
         elif kind == "record":
             self._record(schema, var, depth)
         elif kind == "enum":
-            symbols = self._constant({s: long_bytes(i) for i, s in enumerate(schema["symbols"])})
-            self._emit(f"a({symbols}[{var}])", depth)  # KeyError: not a symbol (or not a string)
+            symbols = self.constant({s: long_bytes(i) for i, s in enumerate(schema["symbols"])})
+            self.emit(f"a({symbols}[{var}])", depth)  # KeyError: not a symbol (or not a string)
         elif kind == "array":
-            self._array(schema, var, depth)
+            item = self.name("v")
+            self.emit(f"if type({var}) is not list: raise _Refused", depth)
+            self.emit(f"if {var}:", depth)
+            self.emit(f"a(_long(len({var})))", depth + 1)
+            self.emit(f"for {item} in {var}:", depth + 1)
+            self.value(schema["items"], item, depth + 2)
+            self.emit("a(b'\\x00')", depth)
         elif kind in _PRIMITIVES:
             for line in _PRIMITIVES[kind](var):
-                self._emit(line, depth)
+                self.emit(line, depth)
         else:
             raise Unsupported(str(kind))
 
     def _record(self, schema: Mapping[str, Any], var: str, depth: int) -> None:
-        name = schema.get("name", "")
-        if name in self.open:
-            raise Unsupported("recursive record")
-        self.open.add(name)
-        self._emit(f"if type({var}) is not dict: raise _Refused", depth)
+        name = self.enter(schema)
+        self.emit(f"if type({var}) is not dict: raise _Refused", depth)
         for field in schema["fields"]:
             default = field.get("default")
             if isinstance(default, dict | list) and default:
                 raise Unsupported("non-empty composite default")
-            inner = self._name("v")
-            shown = self._constant(default) if isinstance(default, list) else repr(default)
+            inner = self.name("v")
+            shown = self.constant(default) if isinstance(default, list) else repr(default)
             # fastavro reads a missing field as its default (None without one), exactly so.
-            self._emit(f"{inner} = {var}.get({field['name']!r}, {shown})", depth)
-            self._value(field["type"], inner, depth)
-        self.open.discard(name)
-
-    def _union(self, branches: list[Any], var: str, depth: int) -> None:
-        others = [b for b in branches if b != "null"]
-        if len(branches) != 2 or len(others) != 1:
-            raise Unsupported("union other than null and one type")
-        null_index, other_index = branches.index("null"), branches.index(others[0])
-        self._emit(f"if {var} is None:", depth)
-        self._emit(f"a({long_bytes(null_index)!r})", depth + 1)
-        self._emit("else:", depth)
-        self._emit(f"a({long_bytes(other_index)!r})", depth + 1)
-        self._value(others[0], var, depth + 1)
-
-    def _array(self, schema: Mapping[str, Any], var: str, depth: int) -> None:
-        item = self._name("v")
-        self._emit(f"if type({var}) is not list: raise _Refused", depth)
-        self._emit(f"if {var}:", depth)
-        self._emit(f"a(_long(len({var})))", depth + 1)
-        self._emit(f"for {item} in {var}:", depth + 1)
-        self._value(schema["items"], item, depth + 2)
-        self._emit("a(b'\\x00')", depth)
+            self.emit(f"{inner} = {var}.get({field['name']!r}, {shown})", depth)
+            self.value(field["type"], inner, depth)
+        self.leave(name)
 
     def _logical(self, schema: Mapping[str, Any], kind: str, logical: str, var: str, depth: int) -> None:
         if kind == "int" and logical == "date":
-            self._emit(f"if type({var}) is _date: a(_long({var}.toordinal() - _epoch))", depth)
-            self._emit(f"elif type({var}) is int and _int_low <= {var} < _int_high: a(_long({var}))", depth)
-            self._emit("else: raise _Refused", depth)
+            self.emit(f"if type({var}) is _date: a(_long({var}.toordinal() - _epoch))", depth)
+            self.emit(f"elif type({var}) is int and _int_low <= {var} < _int_high: a(_long({var}))", depth)
+            self.emit("else: raise _Refused", depth)
             return
         convert = LOGICAL_WRITERS.get(f"{kind}-{logical}")
         if kind != "long" or convert is None:
             raise Unsupported(f"{kind}-{logical}")
         # fastavro's own conversion (time zones, naive datetimes), then the long it writes.
-        converted = self._name("v")
-        self._emit(f"{converted} = {self._constant(convert)}({var}, {self._constant(schema)})", depth)
-        self._emit(f"if type({converted}) is not int: raise _Refused", depth)
-        self._emit(f"a(_long({converted}))", depth)
-
-
-def _kind(schema: Any) -> Any:
-    if isinstance(schema, str):
-        return schema
-    if isinstance(schema, dict):
-        return schema.get("type")
-    return "union"
+        converted = self.name("v")
+        self.emit(f"{converted} = {self.constant(convert)}({var}, {self.constant(schema)})", depth)
+        self.emit(f"if type({converted}) is not int: raise _Refused", depth)
+        self.emit(f"a(_long({converted}))", depth)
 
 
 def _string(var: str) -> list[str]:
