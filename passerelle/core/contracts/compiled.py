@@ -36,6 +36,7 @@ class SourceBuilder:
     A subclass says what the lines of one value are (``value``) and which constants they start with."""
 
     CONSTANTS: ClassVar[dict[str, Any]] = {}
+    ROLE: ClassVar[str] = ""
 
     def __init__(self, parsed: Any) -> None:
         if kind_of(parsed) != "record":
@@ -92,6 +93,8 @@ class SourceBuilder:
         except Unsupported:
             return None
         namespace = dict(source.constants)
-        exec("\n".join(source.lines), namespace)  # noqa: S102 - source built from the schema's structure only
+        # Named after its schema, so that a profile says which contract's writer or reader the time is in.
+        code = compile("\n".join(source.lines), f"<avro {cls.ROLE} {parsed.get('name', '')}>", "exec")
+        exec(code, namespace)  # noqa: S102 - source built from the schema's structure only
         built: Callable[..., Any] = namespace["compiled"]
         return built

@@ -55,6 +55,7 @@ def compile_reader(parsed: Any) -> Reader | None:
 
 
 class _Reading(SourceBuilder):
+    ROLE = "reader"
     CONSTANTS: ClassVar[dict[str, Any]] = {
         "_long": read_long,
         "_Refused": Refused,

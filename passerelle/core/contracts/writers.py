@@ -61,6 +61,7 @@ def compile_writer(parsed: Any) -> Writer | None:
 
 
 class _Writing(SourceBuilder):
+    ROLE = "writer"
     CONSTANTS: ClassVar[dict[str, Any]] = {
         "_long": long_bytes,
         "_one": _ONE_BYTE,
