@@ -12,28 +12,24 @@ instructions, more cache misses).
 from __future__ import annotations
 
 import argparse
-import random
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from bench.one_hop import CHAINS
+from bench.translation import bench_settings, first_inputs, hop_processor, per_call
 from passerelle.core.dialect import Draft
 from passerelle.core.envelope import Envelope, event_type, new_trace_parent
 from passerelle.core.events import Dialect
 from passerelle.core.native_json import read_json
 from passerelle.logging import configure
-from passerelle.runtime.audit import write_key_pair
 from passerelle.runtime.messages import Incoming
 from passerelle.runtime.tally import Tally
-from passerelle.settings import Settings
-from passerelle.stack.deployables import build_service
 from services.adapter.service import AdapterProcessor
 
 VARIANTS = ("setup", "staged", "composed")
@@ -42,21 +38,14 @@ MAPPED = "lecture, contrôles, correspondance des champs, dates, pseudonyme"
 
 
 def _processor(folder: Path) -> AdapterProcessor:
-    keys = write_key_pair(folder)
-    settings = Settings(kafka_bootstrap="127.0.0.1:1", pseudonym_secret="bench", audit_signing_key_file=keys.signing)
-    runtime = build_service("milo-adapter", settings)
-    processor = next(h for h in runtime.hops if "in.imilo" in h.spec.inputs).processor
+    processor = hop_processor(bench_settings(folder), CHAINS["positionnement"][2][0])
     assert isinstance(processor, AdapterProcessor)
     return processor
 
 
 def _messages(n: int) -> list[Incoming]:
     native, source, _cases = CHAINS["positionnement"]
-    rng = random.Random(7)
-    return [
-        Incoming(source, 0, i, None, native(rng, i), {"ce_id": f"b-{i}"}, (("ce_id", f"b-{i}".encode()),), 0)
-        for i in range(n)
-    ]
+    return first_inputs(native, source, n)
 
 
 def _steps(processor: AdapterProcessor, messages: list[Incoming]) -> list[tuple[str, Callable[[], object]]]:
@@ -110,13 +99,9 @@ def _composed(processor: AdapterProcessor, messages: list[Incoming]) -> object:
     return [processor.process(m, Tally()) for m in messages]
 
 
-def _best_us(run: Callable[[], object], n: int, rounds: int = 3) -> float:
-    best = float("inf")
-    for _ in range(rounds):
-        started = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - started)
-    return best / n * 1e6
+def _best_us(run: Callable[[], object], n: int) -> float:
+    """µs per message of a pass over ``n`` messages, best of three."""
+    return per_call(run, 1) / n
 
 
 def timed(n: int) -> None:

@@ -40,9 +40,24 @@ TARGET_US = {"milo_adapter in.imilo → canon": 40.0}
 _TIMESTAMP_MS = 1_764_000_000_000
 
 
-def _processor(settings: Settings, case: HopCase) -> Processor:
+def hop_processor(settings: Settings, case: HopCase) -> Processor:
     runtime = build_service(case.service, settings)
     return next(h for h in runtime.hops if case.source in h.spec.inputs).processor
+
+
+def first_inputs(native: Callable[[random.Random, int], bytes], source: str, n: int) -> list[Incoming]:
+    """``n`` different native messages of a chain, as its first hop reads them (the same ones in every run)."""
+    rng = random.Random(7)
+    return [
+        Incoming(source, 0, i, None, native(rng, i), {"ce_id": f"b-{i}"}, (("ce_id", f"b-{i}".encode()),), 0)
+        for i in range(n)
+    ]
+
+
+def bench_settings(folder: Path) -> Settings:
+    """Settings of a service built offline, with an audit key of its own in ``folder``."""
+    keys = write_key_pair(folder)
+    return Settings(kafka_bootstrap="127.0.0.1:1", pseudonym_secret="bench", audit_signing_key_file=keys.signing)
 
 
 def _as_input(output: Output, offset: int) -> Incoming:
@@ -92,7 +107,7 @@ def _hottest(processor: Processor, messages: list[Incoming], top: int = 8) -> li
     ]
 
 
-def _per_call(call: Callable[[], object], repeat: int) -> float:
+def per_call(call: Callable[[], object], repeat: int) -> float:
     """µs per call, best of three rounds."""
     best = float("inf")
     for _ in range(3):
@@ -130,17 +145,17 @@ def milo_stages(processor: Processor, message: Incoming, repeat: int) -> list[tu
         fastavro.schemaless_writer(out, schema.parsed, record)
         return out.getvalue()
 
-    read = _per_call(lambda: read_json(payload, inbound.limits), repeat)
-    parsed = _per_call(lambda: list(parse(payload, context)), repeat)
-    whole = _per_call(lambda: processor.process(message, Tally()), repeat)
+    read = per_call(lambda: read_json(payload, inbound.limits), repeat)
+    parsed = per_call(lambda: list(parse(payload, context)), repeat)
+    whole = per_call(lambda: processor.process(message, Tally()), repeat)
     steps = [
-        ("JSON : orjson.loads seul (bibliothèque)", _per_call(lambda: orjson.loads(payload), repeat)),
+        ("JSON : orjson.loads seul (bibliothèque)", per_call(lambda: orjson.loads(payload), repeat)),
         ("JSON : lecture et contrôles (NIR, caractères, clés en double)", read),
         ("correspondance des champs, dates, pseudonyme", parsed - read),
-        ("validation du contrat (pydantic)", _per_call(lambda: ctx.typed.validate(subject, draft.record), repeat)),
-        ("Avro : fastavro seul (bibliothèque)", _per_call(avro_alone, repeat)),
-        ("Avro : AvroCodec.encode", _per_call(lambda: ctx.codec.encode(subject, record), repeat)),
-        ("enveloppe CloudEvents et en-têtes", _per_call(envelope, repeat)),
+        ("validation du contrat (pydantic)", per_call(lambda: ctx.typed.validate(subject, draft.record), repeat)),
+        ("Avro : fastavro seul (bibliothèque)", per_call(avro_alone, repeat)),
+        ("Avro : AvroCodec.encode", per_call(lambda: ctx.codec.encode(subject, record), repeat)),
+        ("enveloppe CloudEvents et en-têtes", per_call(envelope, repeat)),
     ]
     ours = [(name, us) for name, us in steps if "seul" not in name]
     steps.append(("somme des étapes", sum(us for _, us in ours)))
@@ -155,18 +170,11 @@ def run(quick: bool = False) -> Report:
     report.details["profiler"] = "cProfile, temps propre de chaque fonction, part de la traduction du saut"
     report.details["profile"] = {}
     with tempfile.TemporaryDirectory(prefix="passerelle-bench-") as folder:
-        keys = write_key_pair(Path(folder))
-        settings = Settings(
-            kafka_bootstrap="127.0.0.1:1", pseudonym_secret="bench", audit_signing_key_file=keys.signing
-        )
+        settings = bench_settings(Path(folder))
         for native, source, cases in CHAINS.values():
-            rng = random.Random(7)
-            messages = [
-                Incoming(source, 0, i, None, native(rng, i), {"ce_id": f"b-{i}"}, (("ce_id", f"b-{i}".encode()),), 0)
-                for i in range(n)
-            ]
+            messages = first_inputs(native, source, n)
             for case in cases:
-                processor = _processor(settings, case)
+                processor = hop_processor(settings, case)
                 per_message, outputs = _timed(processor, messages)
                 target = TARGET_US.get(case.label)
                 report.add(

@@ -44,7 +44,8 @@ class AuditKeyError(ValueError):
 
 def canonical(record: dict[str, Any], *without: str) -> bytes:
     """The record's bytes as signed and hashed: keys sorted, compact, UTF-8 (what any writer reproduces)."""
-    body = {k: v for k, v in record.items() if k not in without}
+    # Copied only when there is something to leave out: a record being built has no hash or signature yet.
+    body = {k: v for k, v in record.items() if k not in without} if any(k in record for k in without) else record
     return orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
 
 
@@ -107,10 +108,7 @@ class AuditSigner:
         self.key_id = key_id(self.public_key)
 
     def sign(self, record: dict[str, Any]) -> str:
-        return self.sign_bytes(canonical(record, SIGNATURE))
-
-    def sign_bytes(self, data: bytes) -> str:
-        return base64.b64encode(self._key.sign(data)).decode()
+        return base64.b64encode(self._key.sign(canonical(record, SIGNATURE))).decode()
 
 
 class AuditChain:
@@ -153,10 +151,8 @@ class AuditChain:
             "hashPrecedent": self._hash,
             KEY: self.signer.key_id,
         }
-        # The record holds neither hash nor signature yet, then no signature: its bytes at each step are already
-        # canonical(record, HASH, SIGNATURE) and canonical(record, SIGNATURE), without copying it twice.
-        record[HASH] = hashlib.sha256(orjson.dumps(record, option=orjson.OPT_SORT_KEYS)).hexdigest()
-        record[SIGNATURE] = self.signer.sign_bytes(orjson.dumps(record, option=orjson.OPT_SORT_KEYS))
+        record[HASH] = digest(record)
+        record[SIGNATURE] = self.signer.sign(record)
         self._hash, self._sequence = record[HASH], record["sequence"]
         return orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
 

@@ -141,7 +141,7 @@ class _Reading(SourceBuilder):
         self.emit(f"if {count} < 0:", depth + 1)  # a block that also gives its size in bytes
         self.emit(f"{count} = -{count}", depth + 2)
         self._varint("_size", depth + 2)
-        self.emit(f"if {count} > len(data) - i: raise _Refused", depth + 1)  # each item takes a byte at least
+        self.emit(f"if {count} > size - i: raise _Refused", depth + 1)  # each item takes a byte at least
         self.emit(f"for _ in range({count}):", depth + 1)
         self.value(schema["items"], item, depth + 2)
         self.emit(f"{var}.append({item})", depth + 2)
