@@ -29,8 +29,9 @@ from passerelle.core.contracts.catalogue import Catalogue
 from passerelle.core.partners import Profiles
 from passerelle.logging import configure
 from passerelle.runtime.audit import write_key_pair
-from passerelle.runtime.hop import Processor, call_hook
+from passerelle.runtime.hop import call_hook
 from passerelle.runtime.messages import Incoming, Output
+from passerelle.runtime.passes import Processor
 from passerelle.runtime.tally import Tally
 from passerelle.settings import Settings
 from passerelle.stack.deployables import build_service

@@ -28,8 +28,8 @@ from passerelle.core.events import Dialect
 from passerelle.core.native_json import read_json
 from passerelle.logging import configure
 from passerelle.runtime.audit import write_key_pair
-from passerelle.runtime.hop import Processor
 from passerelle.runtime.messages import Incoming, Output
+from passerelle.runtime.passes import Processor, translate
 from passerelle.runtime.tally import Tally
 from passerelle.settings import Settings
 from passerelle.stack.deployables import build_service
@@ -76,7 +76,9 @@ def _process(processor: Processor, messages: list[Incoming]) -> list[Output]:
     produced: list[Output] = []
     for batch in _batches(messages):
         tally = Tally()
-        produced.extend(o for m in batch for o in processor.process(m, tally))
+        for _message, outputs in translate(processor, batch, tally):
+            assert not isinstance(outputs, Exception), outputs
+            produced.extend(outputs)
     return produced
 
 

@@ -29,7 +29,7 @@ import time
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol, TypeVar, cast
+from typing import Any, TypeVar, cast
 
 import structlog
 from aiokafka.errors import KafkaError as AioKafkaError
@@ -47,6 +47,7 @@ from passerelle.metrics import ServiceMetrics
 from passerelle.runtime.dedupe import SeenInputs, causes_in
 from passerelle.runtime.failures import DLQ_FORMAT, Failure, RecordBudget, dead_letter_headers, reject
 from passerelle.runtime.messages import Incoming, Output, derived_id
+from passerelle.runtime.passes import Processor, translate
 from passerelle.runtime.tally import Tally
 from passerelle.settings import Settings
 
@@ -82,16 +83,6 @@ _REFUSED_FOR_GOOD = frozenset({KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.INVALID
 _BROKER_AWAY = frozenset({KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT})
 # A newer instance with the same transactional id, or a newer group generation, owns the work now.
 _FENCED_CODES = frozenset({KafkaError._FENCED, KafkaError.PRODUCER_FENCED, KafkaError.INVALID_PRODUCER_EPOCH})
-
-
-class Processor(Protocol):
-    """The service-specific step: one input record to its outputs. Pure but for the tally.
-
-    A processor that keeps state across records (the router's audit chain) may also define
-    ``commit()`` and ``rollback()``, called once the batch's outputs are committed or lost.
-    """
-
-    def process(self, message: Incoming, tally: Tally) -> list[Output]: ...
 
 
 @dataclass(frozen=True)
@@ -669,18 +660,18 @@ class Hop:
         """Outputs of a batch and the keys of the inputs they settle; duplicates are skipped."""
         tally = Tally()
         outputs: list[Output] = []
-        done: list[str] = []
-        in_batch: set[str] = set()
+        done: dict[str, None] = {}  # the keys settled, in input order
+        fresh: list[Incoming] = []
         # Asked once per batch: a debug call per message costs several microseconds even when filtered out.
         debug = log.bind().is_enabled_for(logging.DEBUG)
         for incoming in batch:
             key = incoming.dedupe_key
-            if key in self.seen or key in in_batch:
+            if key in self.seen or key in done:
                 headers = incoming.headers
                 tally.count("in", headers.get("ce_source", "?"), subject_of(headers.get("ce_type", "?")), "doublon")
                 continue
-            in_batch.add(key)
-            done.append(key)
+            done[key] = None
+            fresh.append(incoming)
             if debug:
                 headers = incoming.headers
                 log.debug(
@@ -694,21 +685,19 @@ class Hop:
                     partition=incoming.partition,
                     offset=incoming.offset,
                 )
-            try:
-                produced = self.processor.process(incoming, tally)
-            except Exception as exc:  # a bug must not block the partition: the input goes to the DLQ
-                log.exception("hop.erreur_interne", service=self.spec.service, where=incoming.where)
-                problem = Problem("erreur_interne", f"erreur interne du service : {type(exc).__name__}")
+        for incoming, produced in translate(self.processor, fresh, tally):
+            if isinstance(produced, Exception):  # a bug must not block the partition: the input goes to the DLQ
+                log.error("hop.erreur_interne", service=self.spec.service, where=incoming.where, exc_info=produced)
+                problem = Problem("erreur_interne", f"erreur interne du service : {type(produced).__name__}")
                 produced = self._failed(incoming, problem, tally)
-            else:
-                if not produced and self.spec.accounts_every_input:
-                    problem = Problem("aucun_resultat", "le message n'a produit ni événement ni erreur")
-                    produced = self._failed(incoming, problem, tally)
-                elif any(len(o.value) > self.budget.max_bytes // 2 for o in produced):
-                    produced = self._bounded(incoming, produced, tally)
+            elif not produced and self.spec.accounts_every_input:
+                problem = Problem("aucun_resultat", "le message n'a produit ni événement ni erreur")
+                produced = self._failed(incoming, problem, tally)
+            elif any(len(o.value) > self.budget.max_bytes // 2 for o in produced):
+                produced = self._bounded(incoming, produced, tally)
             outputs.extend(produced)
         self._flush(tally)
-        return outputs, done
+        return outputs, list(done)
 
     def _failed(self, incoming: Incoming, problem: Problem, tally: Tally) -> list[Output]:
         sender = topics.sender_of(incoming.topic)

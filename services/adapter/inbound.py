@@ -8,7 +8,7 @@ encode, wrap in the envelope; every refusal goes through one ``reject``.
 from __future__ import annotations
 
 import re
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from passerelle.broker import topics
@@ -34,6 +34,17 @@ _CONTENT_TYPES = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    """What ``read`` learnt of a message: who sent it, in which dialect, and its items, each a draft or refused."""
+
+    partner: str
+    event_type: str | None
+    dialect: Dialect
+    sent_at: datetime
+    items: list[Outcome]
+
+
 class InboundTranslator:
     def __init__(self, ctx: ServiceContext, dialects: Dialects) -> None:
         self.ctx = ctx
@@ -48,6 +59,10 @@ class InboundTranslator:
         self._contexts: dict[tuple[str, str | None], tuple[PartnerProfile, InboundContext]] = {}
 
     def process(self, message: Incoming, tally: Tally) -> list[Output]:
+        return self.write(message, self.read(message, tally), tally)
+
+    def read(self, message: Incoming, tally: Tally) -> Parsed | list[Output]:
+        """The message's items parsed and mapped to drafts, or its refusal as a whole."""
         partner = topics.partner_of(message.topic) or "?"
         profile = self.ctx.profiles.get(partner)
         event_type = subject_of(message.headers.get("ce_type") or "") or None
@@ -67,15 +82,23 @@ class InboundTranslator:
         sent_at = _sent_at(message)
         if isinstance(sent_at, Rejected):
             return self._reject(message, partner, [self._failure(partner, event_type, sent_at)], tally)
+        shift = _line_shift(message)
+        outcomes = self.dialects.parsers[dialect](message.value, context)
+        items = [_shifted(parsed, shift) for parsed in outcomes] if shift else list(outcomes)
+        return Parsed(partner, event_type, dialect, sent_at, items)
+
+    def write(self, message: Incoming, read: Parsed | list[Output], tally: Tally) -> list[Output]:
+        """Each draft validated, encoded and enveloped; the refused items in one DLQ and feedback record."""
+        if isinstance(read, list):
+            return read
+        partner = read.partner
         outputs: list[Output] = []
         failures: list[Failure] = []
-        shift = _line_shift(message)
-        for index, parsed in enumerate(self.dialects.parsers[dialect](message.value, context)):
-            outcome = _shifted(parsed, shift) if shift else parsed
+        for index, outcome in enumerate(read.items):
             if isinstance(outcome, Rejected):
-                failures.append(self._failure(partner, outcome.subject or event_type, outcome))
+                failures.append(self._failure(partner, outcome.subject or read.event_type, outcome))
                 continue
-            produced = self._canonical(message, partner, outcome, index, tally, dialect, sent_at)
+            produced = self._canonical(message, partner, outcome, index, tally, read.dialect, read.sent_at)
             if isinstance(produced, Failure):
                 failures.append(produced)
             else:
@@ -83,7 +106,7 @@ class InboundTranslator:
         if not outputs and not failures:
             # A dialect that yields nothing would be a silent drop: the sender hears of it instead.
             empty = Rejected.one("vide", "le message ne contient aucun élément à traduire")
-            failures.append(self._failure(partner, event_type, empty))
+            failures.append(self._failure(partner, read.event_type, empty))
         if failures:
             outputs.extend(self._reject(message, partner, failures, tally, accepted=len(outputs)))
         return outputs

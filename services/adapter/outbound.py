@@ -2,19 +2,32 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from passerelle.broker import topics
 from passerelle.core.dialect import OutboundContext
 from passerelle.core.envelope import event_type
+from passerelle.core.events import Dialect
 from passerelle.core.headers import CAUSE, SENDER
+from passerelle.core.partners import PartnerProfile
 from passerelle.core.problems import Problem
-from passerelle.runtime.canonical import read_canonical
+from passerelle.runtime.canonical import CanonicalInput, read_canonical
 from passerelle.runtime.context import ServiceContext
 from passerelle.runtime.failures import Failure, reject
 from passerelle.runtime.messages import Incoming, Output, derived_id
 from passerelle.runtime.tally import Tally
 from services.adapter.dialects import Dialects
+
+
+@dataclass(frozen=True, slots=True)
+class Addressed:
+    """A canonical event read, and the recipient that receives it in ``dialect``."""
+
+    partner: str
+    canonical: CanonicalInput
+    profile: PartnerProfile
+    dialect: Dialect
 
 
 class OutboundTranslator:
@@ -23,21 +36,33 @@ class OutboundTranslator:
         self.dialects = dialects
 
     def process(self, message: Incoming, tally: Tally) -> list[Output]:
+        return self.write(message, self.read(message, tally), tally)
+
+    def read(self, message: Incoming, tally: Tally) -> Addressed | list[Output]:
+        """The canonical event decoded and the recipient's reception of it, or its refusal."""
         partner = topics.partner_of(message.topic) or "?"
         canonical = read_canonical(message, self.ctx.codec)
         if isinstance(canonical, Problem):
             return self._reject(message, partner, None, canonical, tally)
-        envelope, decoded = canonical.envelope, canonical.decoded
+        decoded = canonical.decoded
         profile = self.ctx.profiles.get(partner)
         reception = profile.receives.get(decoded.subject) if profile else None
         if profile is None or reception is None or reception.dialect not in self.dialects.renderers:
             problem = Problem("non_abonne", f"{partner} ne reçoit pas {decoded.subject} selon son profil")
             return self._reject(message, partner, decoded.subject, problem, tally)
+        return Addressed(partner, canonical, profile, reception.dialect)
+
+    def write(self, message: Incoming, read: Addressed | list[Output], tally: Tally) -> list[Output]:
+        """The event rendered in the recipient's dialect, under an envelope derived from the canonical one."""
+        if isinstance(read, list):
+            return read
+        partner, profile = read.partner, read.profile
+        envelope, decoded = read.canonical.envelope, read.canonical.decoded
         try:
             context = OutboundContext(self.ctx.shapes[decoded.subject], profile.csv.encoding, profile.csv.separator)
-            rendered = self.dialects.renderers[reception.dialect](decoded.subject, decoded.record, context)
+            rendered = self.dialects.renderers[read.dialect](decoded.subject, decoded.record, context)
         except (ValueError, KeyError, TypeError) as exc:
-            problem = Problem("rendu", f"rendu {reception.dialect.value} impossible : {type(exc).__name__}")
+            problem = Problem("rendu", f"rendu {read.dialect.value} impossible : {type(exc).__name__}")
             return self._reject(message, partner, decoded.subject, problem, tally)
         out_envelope = envelope.derive(
             event_type(decoded.subject),

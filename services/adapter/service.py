@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from passerelle.broker import topics
 from passerelle.runtime.context import ServiceContext
@@ -23,9 +24,17 @@ class AdapterProcessor:
         self.outbound = OutboundTranslator(ctx, dialects)
 
     def process(self, message: Incoming, tally: Tally) -> list[Output]:
+        return self.write(message, self.read(message, tally), tally)
+
+    def read(self, message: Incoming, tally: Tally) -> object:
         if message.topic.startswith("in."):
-            return self.inbound.process(message, tally)
-        return self.outbound.process(message, tally)
+            return self.inbound.read(message, tally)
+        return self.outbound.read(message, tally)
+
+    def write(self, message: Incoming, read: Any, tally: Tally) -> list[Output]:
+        if message.topic.startswith("in."):
+            return self.inbound.write(message, read, tally)
+        return self.outbound.write(message, read, tally)
 
 
 def adapter_spec(ctx: ServiceContext, partners: Sequence[str], description: str) -> HopSpec:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -15,7 +16,7 @@ from passerelle.core.problems import Problem
 from passerelle.core.reference import ReferenceData, load_reference
 from passerelle.core.views import ViewPlans
 from passerelle.runtime.audit import chain_head, load_signer, trusted_keys
-from passerelle.runtime.canonical import read_canonical
+from passerelle.runtime.canonical import CanonicalInput, read_canonical
 from passerelle.runtime.context import ServiceContext
 from passerelle.runtime.failures import Failure, reject
 from passerelle.runtime.hop import Hop, HopSpec
@@ -23,11 +24,17 @@ from passerelle.runtime.messages import Incoming, Output, derived_id
 from passerelle.runtime.service import ServiceRuntime
 from passerelle.runtime.tally import Tally
 from passerelle.settings import Settings
-from services.router.recipients import RoutingError, recipients
+from services.router.recipients import Route, RoutingError, recipients
 
 SERVICE = "router"
 
 log = structlog.get_logger("passerelle.router")
+
+
+@dataclass(frozen=True, slots=True)
+class Routed:
+    canonical: CanonicalInput
+    route: Route
 
 
 class RouterProcessor:
@@ -40,17 +47,27 @@ class RouterProcessor:
         self.views = ViewPlans(ctx.catalogue)
 
     def process(self, message: Incoming, tally: Tally) -> list[Output]:
+        return self.write(message, self.read(message, tally), tally)
+
+    def read(self, message: Incoming, tally: Tally) -> Routed | list[Output]:
+        """The canonical event decoded and its recipients decided, or its refusal."""
         canonical = read_canonical(message, self.ctx.codec)
         if isinstance(canonical, Problem):
             return self._reject(message, None, None, canonical, tally)
-        envelope, decoded = canonical.envelope, canonical.decoded
-        sender = envelope.source
-        subject = decoded.subject
+        sender, subject = canonical.envelope.source, canonical.decoded.subject
         try:
-            route = recipients(subject, decoded.record, sender, self.ctx.profiles, self.reference)
+            route = recipients(subject, canonical.decoded.record, sender, self.ctx.profiles, self.reference)
         except RoutingError as exc:
             problem = Problem(exc.code, exc.message, exc.path or "$", exc.code)
             return self._reject(message, sender, subject, problem, tally)
+        return Routed(canonical, route)
+
+    def write(self, message: Incoming, read: Routed | list[Output], tally: Tally) -> list[Output]:
+        """One minimised delivery per recipient, each with its audit record, appended to the chain in input order."""
+        if isinstance(read, list):
+            return read
+        envelope, decoded, route = read.canonical.envelope, read.canonical.decoded, read.route
+        sender, subject = envelope.source, decoded.subject
         schema = self.ctx.catalogue.get(subject, decoded.version)
         outputs: list[Output] = []
         for recipient in route.partners:

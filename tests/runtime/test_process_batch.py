@@ -54,6 +54,27 @@ class Upper:
         return [Output("canon.formation.Positionnement", message.value.upper(), message.key, cause)]
 
 
+class UpperInPasses(Upper):
+    """The same in two passes: b"boom" breaks while it is read, before anything of its slice is written."""
+
+    def read(self, message: Incoming, tally: Tally) -> Incoming:
+        self.seen.append(message.value)
+        if message.value == b"boom":
+            raise RuntimeError("bug")
+        return message
+
+    def write(self, message: Incoming, read: Incoming, tally: Tally) -> list[Output]:
+        tally.count("in", "imilo", "formation.Positionnement", "ok")
+        return [
+            Output(
+                "canon.formation.Positionnement",
+                read.value.upper(),
+                message.key,
+                [(CAUSE, message.dedupe_key.encode())],
+            )
+        ]
+
+
 class Hooked(Upper):
     def __init__(self) -> None:
         super().__init__()
@@ -137,8 +158,11 @@ def test_a_replay_of_a_done_input_is_processed_again() -> None:
     assert [header(o, CAUSE) for o in outputs] == ["1#dlq.milo_adapter@0:7"]
 
 
-def test_a_processor_bug_dead_letters_that_input_only(logs: list[MutableMapping[str, Any]]) -> None:
-    h = hop(Upper())
+@pytest.mark.parametrize("processor", [Upper, UpperInPasses], ids=["message by message", "in passes"])
+def test_a_processor_bug_dead_letters_that_input_only(
+    logs: list[MutableMapping[str, Any]], processor: type[Upper]
+) -> None:
+    h = hop(processor())
     batch = [incoming(b"x", "10", offset=5), incoming(b"boom", "11", offset=6), incoming(b"y", "12", offset=7)]
     outputs, done = h.process_batch(batch)
     assert [o.topic for o in outputs] == [
@@ -164,6 +188,7 @@ def test_a_processor_bug_dead_letters_that_input_only(logs: list[MutableMapping[
     assert counted(h, "passerelle_messages_total", **labels, outcome="ok") == 2
     [logged] = [e for e in logs if e["event"] == "hop.erreur_interne"]
     assert (logged["log_level"], logged["where"], logged["service"]) == ("error", "in.imilo/0@6", "milo_adapter")
+    assert isinstance(logged["exc_info"], RuntimeError)  # its traceback, for whoever fixes the bug
 
 
 def test_no_feedback_to_a_partner_whose_feedback_topic_the_hop_does_not_write() -> None:

@@ -1,0 +1,100 @@
+"""A batch translated in two passes over slices of it: every input of a slice read, then every one written.
+
+One message after another, a hop runs all of its translation's code for each message: the JSON reading, the
+guards and the mapping, then the contract's validation, Avro and the envelope. That is more code than a core's
+caches hold, so each step finds its code and data evicted by the others. Run as a pass over a few dozen
+messages, each step stays in cache: the I-MILO Positionnement's translation costs 47 µs a message that way and
+71 µs message by message, for the same instructions (``python -m bench.sequence``). A slice, not the whole
+batch, is read first: its reads stay in cache for the writing pass, and a batch of large messages (a piece of an
+LHEO feed) never holds all of its reads at once.
+
+A processor opts in by splitting its ``process`` into ``read`` and ``write``; the others are run message by
+message. Either way each input gets its outputs in input order, or the exception its own translation raised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar, runtime_checkable
+
+from passerelle.runtime.messages import Incoming, Output
+from passerelle.runtime.tally import Tally
+
+# Inputs read before any is written: fastest between 32 and 200 on the I-MILO hop, 64 leaves room for larger reads.
+SLICE = 64
+# A slice ends sooner when its inputs weigh this much: a piece of an LHEO feed (512 KB) is read and written alone.
+SLICE_BYTES = 256 * 1024
+
+R = TypeVar("R")
+
+
+class Processor(Protocol):
+    """The service-specific step: one input record to its outputs. Pure but for the tally.
+
+    A processor that keeps state across records (the router's audit chain) may also define
+    ``commit()`` and ``rollback()``, called once the batch's outputs are committed or lost.
+    """
+
+    def process(self, message: Incoming, tally: Tally) -> list[Output]: ...
+
+
+@runtime_checkable
+class TwoPass(Protocol[R]):
+    """A processor whose ``process`` is ``write(message, read(message))``, so that a slice can be read whole first.
+
+    ``read`` holds the steps that parse an input (native reading, guards, mapping; or the envelope and Avro
+    decoding), ``write`` those that produce the outputs. Nothing ``read`` does may depend on another input's
+    ``write``: the router's audit chain, which does, advances in ``write``, in input order.
+    """
+
+    def process(self, message: Incoming, tally: Tally) -> list[Output]: ...
+
+    def read(self, message: Incoming, tally: Tally) -> R: ...
+
+    def write(self, message: Incoming, read: R, tally: Tally) -> list[Output]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Broken:
+    error: Exception
+
+
+def translate(
+    processor: Processor, batch: Sequence[Incoming], tally: Tally
+) -> Iterator[tuple[Incoming, list[Output] | Exception]]:
+    """Each input of ``batch``, in order, with its outputs or the exception its translation raised (a bug in one
+    input's translation must not lose the others')."""
+    if not isinstance(processor, TwoPass):
+        for message in batch:
+            try:
+                yield message, processor.process(message, tally)
+            except Exception as exc:  # noqa: BLE001  # the hop sends the input to the DLQ and logs the bug
+                yield message, exc
+        return
+    for part in _slices(batch):
+        reads: list[Any] = []
+        for message in part:
+            try:
+                reads.append(processor.read(message, tally))
+            except Exception as exc:  # noqa: BLE001  # kept for the writing pass, in the input's place
+                reads.append(_Broken(exc))
+        for message, read in zip(part, reads, strict=True):
+            if isinstance(read, _Broken):
+                yield message, read.error
+                continue
+            try:
+                yield message, processor.write(message, read, tally)
+            except Exception as exc:  # noqa: BLE001  # the hop sends the input to the DLQ and logs the bug
+                yield message, exc
+
+
+def _slices(batch: Sequence[Incoming]) -> Iterator[Sequence[Incoming]]:
+    start = size = 0
+    for end, message in enumerate(batch, 1):
+        size += len(message.value)
+        if end - start == SLICE or size >= SLICE_BYTES:
+            yield batch[start:end]
+            start, size = end, 0
+    if start < len(batch):
+        yield batch[start:]
