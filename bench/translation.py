@@ -28,6 +28,7 @@ from passerelle.core.events import Dialect
 from passerelle.core.native_json import read_json
 from passerelle.logging import configure
 from passerelle.runtime.audit import write_key_pair
+from passerelle.runtime.collector import tune_collector
 from passerelle.runtime.messages import Incoming, Output
 from passerelle.runtime.passes import Processor, translate
 from passerelle.runtime.tally import Tally
@@ -42,6 +43,7 @@ _TIMESTAMP_MS = 1_764_000_000_000
 
 def hop_processor(settings: Settings, case: HopCase) -> Processor:
     runtime = build_service(case.service, settings)
+    tune_collector(settings.gc_young_threshold)  # as the service's start does
     return next(h for h in runtime.hops if case.source in h.spec.inputs).processor
 
 

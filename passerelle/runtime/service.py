@@ -18,6 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from passerelle.broker import topics
 from passerelle.broker.access import KafkaAccess
 from passerelle.broker.admin import ensure_topics
+from passerelle.runtime.collector import tune_collector
 from passerelle.runtime.context import ServiceContext
 from passerelle.runtime.hop import Hop
 
@@ -63,6 +64,7 @@ class ServiceRuntime:
         await self.ctx.bind_registry()
         for job in self.before_start:
             await job()
+        tune_collector(settings.gc_young_threshold)
         for hop in self.hops:
             await hop.start()
         jobs = [*self.background]
