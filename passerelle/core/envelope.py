@@ -41,6 +41,7 @@ def subject_of(type_: str) -> str:
     return type_.removeprefix(TYPE_PREFIX)
 
 
+_ZERO_TRACE, _ZERO_SPAN = "0" * 32, "0" * 16
 _TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
 
 
@@ -51,8 +52,11 @@ class EnvelopeError(ValueError):
 
 
 def new_trace_parent() -> str:
-    # Trace ids need to be unique, not secret (W3C Trace Context): no system call per message.
-    return f"00-{random.getrandbits(128) or 1:032x}-{_span_id()}-01"
+    ids = random.randbytes(24).hex()  # noqa: S311 - unique, not secret (W3C Trace Context): no system call
+    trace, span = ids[:32], ids[32:]
+    if trace == _ZERO_TRACE or span == _ZERO_SPAN:  # all zeros is invalid (W3C): once in 2**64 messages
+        return new_trace_parent()
+    return f"00-{trace}-{span}-01"
 
 
 def _span_id() -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
+from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
@@ -163,6 +164,11 @@ class PartnerProfile(_Strict):
                 french = "publie" if direction == "publishes" else "recoit"
                 raise ValueError(f"le dialecte {flow.dialect.value} ne sait pas porter {event} ({french})")
         return value
+
+    @cached_property
+    def dialects_sent(self) -> frozenset[Dialect]:
+        """The dialects this partner publishes in: what a message of its without ``ce_type`` may be read as."""
+        return frozenset(flow.dialect for flow in self.publishes.values())
 
     @model_validator(mode="after")
     def _coherent(self) -> PartnerProfile:

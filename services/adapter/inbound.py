@@ -34,7 +34,7 @@ _CONTENT_TYPES = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one per message, and a frozen __init__ costs four times more
 class Parsed:
     """What ``read`` learnt of a message: who sent it, in which dialect, and its items, each a draft or refused."""
 
@@ -145,10 +145,12 @@ class InboundTranslator:
                 )
             return flow.dialect
         by_type = _CONTENT_TYPES.get(message.headers.get("content-type", "").split(";")[0].strip())
-        used = {f.dialect for f in profile.publishes.values()}
+        used = profile.dialects_sent
         if by_type in used:
             return by_type
-        first = message.value.lstrip()[:1]
+        first = message.value[:1]
+        if first.isspace():  # only then: stripping copies the whole message
+            first = message.value.lstrip()[:1]
         guess = Dialect.LHEO_XML if first == b"<" else None
         if first in (b"{", b"["):
             guess = Dialect.IMILO_JSON if Dialect.IMILO_JSON in used else Dialect.REGION_JSON
