@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from bench.brokers import bench_broker
 from bench.harness import Figure, Message, Report, confluent_passthrough, naive_faststream, preload, raw_passthrough
@@ -31,7 +32,7 @@ from passerelle.logging import configure
 from passerelle.runtime.audit import write_key_pair
 from passerelle.runtime.hop import call_hook
 from passerelle.runtime.messages import Incoming, Output
-from passerelle.runtime.passes import Processor
+from passerelle.runtime.passes import Processor, TwoPass
 from passerelle.runtime.tally import Tally
 from passerelle.settings import Settings
 from passerelle.stack.deployables import build_service
@@ -82,10 +83,23 @@ class Timed:
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
     def process(self, message: Incoming, tally: Tally) -> list[Output]:
+        return self.write(message, self.read(message, tally), tally)
+
+    # Both passes, so the hop runs the processor as it would unwrapped: in passes when it has them.
+    def read(self, message: Incoming, tally: Tally) -> Any:
         started = time.perf_counter()
         self.first = self.first or started
         self.processed += 1
         try:
+            return self.inner.read(message, tally) if isinstance(self.inner, TwoPass) else None
+        finally:
+            self.translating += time.perf_counter() - started
+
+    def write(self, message: Incoming, read: Any, tally: Tally) -> list[Output]:
+        started = time.perf_counter()
+        try:
+            if isinstance(self.inner, TwoPass):
+                return self.inner.write(message, read, tally)
             return self.inner.process(message, tally)
         finally:
             self.translating += time.perf_counter() - started
