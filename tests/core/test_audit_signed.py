@@ -349,3 +349,12 @@ def test_any_reordering_is_caught_at_the_first_record_out_of_place(order: list[i
     else:
         assert (breaks[0].position, breaks[0].sequence) == (f"0:{misplaced}", order[misplaced] + 1)
         assert breaks[0].reason.endswith(MISSING)
+
+
+@given(st.dictionaries(st.text(max_size=8), st.text(max_size=40), max_size=6))
+def test_the_signature_is_the_one_the_private_key_itself_makes(record: dict[str, str]) -> None:
+    """libsodium signs the records; Ed25519 is deterministic, so OpenSSL's signature with the same key is the same."""
+    key = Ed25519PrivateKey.generate()
+    signature = base64.b64decode(AuditSigner(key).sign(record))
+    assert signature == key.sign(canonical(record, "signature"))
+    key.public_key().verify(signature, canonical(record, "signature"))
