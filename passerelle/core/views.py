@@ -7,7 +7,7 @@ second is a dictionary walk, not a schema walk.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Union
 
@@ -42,6 +42,7 @@ class _Key:
     free_text: bool
 
 
+_ASKED_AT_MOST = 4096
 _PRIMITIVES = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})
 
 
@@ -190,6 +191,66 @@ def _apply_items(items: Items, values: list[Any], path: str) -> tuple[list[Any],
     return out, list(delivered)
 
 
+Applier = Callable[[Mapping[str, Any], str], tuple[dict[str, Any], list[str]]]
+
+
+def compile_applier(plan: Plan) -> Applier:
+    """``apply_plan`` for one plan, written out as Python once: each field a few lines, its rule already decided,
+    where ``apply_plan`` asks each field's rule its type on every record (a third of the router's view time).
+    A nested record's plan becomes a function of its own, called by name, so a recursive record's plan calls
+    itself; arrays of records go through ``_apply_items`` as before. Tests hold it to ``apply_plan``."""
+    names: dict[int, str] = {}
+    namespace: dict[str, Any] = {"Mapping": Mapping, "apply_items": _apply_items}
+    source: list[str] = []
+
+    def function(rules: Plan) -> str:
+        name = names.get(id(rules))
+        if name is not None:
+            return name
+        name = names[id(rules)] = f"apply_{len(names)}"
+        body = [f"def {name}(record, prefix):", "    out = {}", "    delivered = []"]
+        for index, (field, rule) in enumerate(rules.items()):
+            key = repr(field)
+            if isinstance(rule, Withheld):
+                namespace[f"default_{name}_{index}"] = rule.default  # the contract's own object, as apply_plan
+                body.append(f"    out[{key}] = default_{name}_{index}")
+                continue
+            body.append(f"    value = record.get({key})")
+            if isinstance(rule, bool):
+                body += [
+                    f"    out[{key}] = value",
+                    "    if value is not None and value != []:",
+                    f"        delivered.append(prefix + {key})",
+                ]
+            elif isinstance(rule, Items):
+                namespace[f"items_{name}_{index}"] = rule
+                body += [
+                    "    if isinstance(value, list):",
+                    f"        out[{key}], inner = apply_items(items_{name}_{index}, value, prefix + {key})",
+                    "        delivered += inner",
+                    "    else:",
+                    f"        out[{key}] = value",
+                ]
+            else:
+                nested = function(rule)
+                body += [
+                    "    if isinstance(value, dict) or isinstance(value, Mapping):",
+                    f"        out[{key}], inner = {nested}(value, prefix + {key} + '.')",
+                    "        delivered += inner",
+                    "    else:",
+                    f"        out[{key}] = value",
+                ]
+        body.append("    return out, delivered")
+        source.extend(body)
+        return name
+
+    root = function(plan)
+    code = compile("\n".join(source), "<view plan>", "exec")
+    exec(code, namespace)  # noqa: S102 - source built from the plan's field names, quoted by repr
+    applier: Applier = namespace[root]
+    return applier
+
+
 def _withholds_rule(rule: bool | Withheld | Items | Plan, seen: set[int]) -> bool:
     if isinstance(rule, Withheld):
         return True
@@ -211,26 +272,42 @@ class ViewPlans:
 
     def __init__(self, catalogue: Catalogue) -> None:
         self.catalogue = catalogue
-        # Each plan with whether it withholds anything, both asked on every delivery.
-        self._plans: dict[_Key, tuple[Plan, bool]] = {}
+        # Each plan with whether it withholds anything and its applier, all asked on every delivery.
+        self._plans: dict[_Key, _Compiled] = {}
+        # The same, found by the identity of the (long-lived) contract version and reception asking: building the
+        # key above took longer than applying some plans. The objects are kept, so an id is never reused.
+        self._asked: dict[tuple[int, int], tuple[SchemaVersion, Reception, _Compiled]] = {}
 
-    def _compiled(self, schema: SchemaVersion, reception: Reception) -> tuple[Plan, bool]:
+    def _compiled(self, schema: SchemaVersion, reception: Reception) -> _Compiled:
+        asked = self._asked.get((id(schema), id(reception)))
+        if asked is not None:
+            return asked[2]
         key = _Key(schema.subject, schema.version, frozenset(reception.view), reception.free_text)
         compiled = self._plans.get(key)
         if compiled is None:
             plan = compile_plan(schema.schema, key.categories, key.free_text)
-            compiled = self._plans[key] = (plan, _withholds(plan, set()))
+            compiled = self._plans[key] = _Compiled(plan, _withholds(plan, set()), compile_applier(plan))
+        if len(self._asked) >= _ASKED_AT_MOST:  # profiles or a catalogue loaded again: start afresh
+            self._asked.clear()
+        self._asked[(id(schema), id(reception))] = (schema, reception, compiled)
         return compiled
 
     def plan(self, schema: SchemaVersion, reception: Reception) -> Plan:
-        return self._compiled(schema, reception)[0]
+        return self._compiled(schema, reception).plan
 
     def withholds_nothing(self, schema: SchemaVersion, reception: Reception) -> bool:
         """True when this recipient sees every field: its delivery can be the canonical bytes as they are."""
-        return not self._compiled(schema, reception)[1]
+        return not self._compiled(schema, reception).withholds
 
     def apply(
         self, schema: SchemaVersion, record: Mapping[str, Any], reception: Reception
     ) -> tuple[dict[str, Any], list[str]]:
-        minimised, delivered = apply_plan(self._compiled(schema, reception)[0], record)
+        minimised, delivered = self._compiled(schema, reception).apply(record, "")
         return minimised, sorted(delivered)
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    plan: Plan
+    withholds: bool
+    apply: Applier

@@ -14,7 +14,7 @@ import pytest
 
 from passerelle.core.contracts.catalogue import Catalogue, SchemaVersion
 from passerelle.core.partners import Profiles, Reception
-from passerelle.core.views import ViewPlans, Withheld, apply_plan, compile_plan
+from passerelle.core.views import Plan, ViewPlans, Withheld, apply_plan, compile_applier, compile_plan
 from passerelle.settings import PROJECT_ROOT
 from tests.e2e.full_records import full_record
 
@@ -32,6 +32,15 @@ SUBJECTS = sorted(Catalogue.load(PROJECT_ROOT / "schemas" / "avro").subjects)
 
 def reception(categories: frozenset[str] | tuple[str, ...], free_text: bool) -> Reception:
     return Reception.model_validate({"dialecte": "imilo-json", "vue": sorted(categories), "texte_libre": free_text})
+
+
+def applied(plan: Plan, record: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """``apply_plan``'s answer, which the applier compiled from the same plan (what the router runs) must give."""
+    answer = apply_plan(plan, record)
+    compiled = compile_applier(plan)(record, "")
+    assert compiled == answer
+    assert [type(v) for v in compiled[0].values()] == [type(v) for v in answer[0].values()]
+    return answer
 
 
 # ---- An independent statement of the rule, leaf by leaf ------------------------------------------------------
@@ -89,7 +98,7 @@ def at(record: Any, names: list[str]) -> Any:
 def assert_exactly_the_view(
     schema: Mapping[str, Any], full: dict[str, Any], categories: frozenset[str], free_text: bool
 ) -> None:
-    out, delivered = apply_plan(compile_plan(schema, categories, free_text), full)
+    out, delivered = applied(compile_plan(schema, categories, free_text), full)
     expected_delivered = set()
     for chain in leaves(schema):
         names = [f["name"] for f in chain]
@@ -136,7 +145,7 @@ def test_the_pseudonym_is_delivered_whatever_the_view(catalogue: Catalogue) -> N
             if names[-1] != "pseudonyme":
                 continue
             for categories, free_text in VIEWS:
-                out, delivered = apply_plan(compile_plan(schema, categories, free_text), full)
+                out, delivered = applied(compile_plan(schema, categories, free_text), full)
                 assert at(out, names) == PSEUDONYM and ".".join(names) in delivered
                 checked += 1
     assert checked == 9 * len(VIEWS)  # nine contracts name a young person
@@ -149,7 +158,7 @@ def test_a_region_seeing_identity_only_gets_this_positionnement(catalogue: Catal
     schema = catalogue.latest("formation.Positionnement").schema
     full = full_record(schema)
     full["jeune"]["sexe"] = "F"
-    out, delivered = apply_plan(compile_plan(schema, frozenset({"identite"}), False), full)
+    out, delivered = applied(compile_plan(schema, frozenset({"identite"}), False), full)
     assert out["jeune"] == {
         "pseudonyme": PSEUDONYM,
         "nomNaissance": "texte",
@@ -192,7 +201,7 @@ def test_a_withheld_enum_becomes_its_unknown_symbol_not_null(catalogue: Catalogu
     schema = catalogue.latest("aide.DemandeAide").schema
     full = full_record(schema)
     full["jeune"]["sexe"] = "M"
-    out, _ = apply_plan(compile_plan(schema, frozenset({"contact", "sensible"}), True), full)
+    out, _ = applied(compile_plan(schema, frozenset({"contact", "sensible"}), True), full)
     assert out["jeune"]["sexe"] == "INCONNU"
     assert out["jeune"]["rqth"] is True and out["commentaire"] == "texte"
 
@@ -201,9 +210,9 @@ def test_free_text_is_withheld_unless_the_view_asks_for_it(catalogue: Catalogue)
     schema = catalogue.latest("formation.StatutCandidature").schema
     full = {**full_record(schema), "commentaire": "rappeler mardi"}
     everything = frozenset(CATEGORIES)
-    out, delivered = apply_plan(compile_plan(schema, everything, False), full)
+    out, delivered = applied(compile_plan(schema, everything, False), full)
     assert out["commentaire"] is None and "commentaire" not in delivered
-    out, delivered = apply_plan(compile_plan(schema, frozenset(), True), full)
+    out, delivered = applied(compile_plan(schema, frozenset(), True), full)
     assert out["commentaire"] == "rappeler mardi" and "commentaire" in delivered
 
 
@@ -233,7 +242,7 @@ def test_free_text_that_is_also_personal_needs_both_permissions() -> None:
     schema = _schema(_field("note", ["null", "string"], default=None, pii="sensible", texte_libre=True))
     record = {"note": "suivi médical"}
     for categories, free_text in VIEWS:
-        out, delivered = apply_plan(compile_plan(schema, categories, free_text), record)
+        out, delivered = applied(compile_plan(schema, categories, free_text), record)
         shown = "sensible" in categories and free_text
         assert out == {"note": "suivi médical" if shown else None}
         assert delivered == (["note"] if shown else [])
@@ -258,7 +267,7 @@ def test_the_delivered_list_names_only_fields_with_a_value() -> None:
         "absent": None,
         "telephones": ["0611223344"],
     }
-    out, delivered = apply_plan(compile_plan(schema, frozenset(), False), record)
+    out, delivered = applied(compile_plan(schema, frozenset(), False), record)
     assert out == {**record, "telephones": []}  # a withheld list becomes its default, empty
     assert sorted(delivered) == ["id", "lieu.ville", "tags"]
 
@@ -266,8 +275,8 @@ def test_the_delivered_list_names_only_fields_with_a_value() -> None:
 def test_a_nested_record_outside_the_view_is_withheld_whole() -> None:
     schema = _schema(_field("responsable", ["null", PERSONNE], default=None, pii="identite"))
     record = {"responsable": {"nom": "Martin", "role": "tuteur"}}
-    assert apply_plan(compile_plan(schema, frozenset(), False), record) == ({"responsable": None}, [])
-    out, delivered = apply_plan(compile_plan(schema, frozenset({"identite"}), False), record)
+    assert applied(compile_plan(schema, frozenset(), False), record) == ({"responsable": None}, [])
+    out, delivered = applied(compile_plan(schema, frozenset({"identite"}), False), record)
     assert out == record and sorted(delivered) == ["responsable.nom", "responsable.role"]
 
 
@@ -278,7 +287,7 @@ def test_an_array_of_records_without_personal_fields_is_delivered_whole(catalogu
         {"codeFinanceur": "2", "nbPlacesFinancees": 12},
         {"codeFinanceur": "3", "nbPlacesFinancees": None},
     ]
-    out, delivered = apply_plan(compile_plan(schema, frozenset(), False), full)
+    out, delivered = applied(compile_plan(schema, frozenset(), False), full)
     assert out["financeurs"] == full["financeurs"] and "financeurs" in delivered
 
 
@@ -312,7 +321,7 @@ def test_no_contract_puts_personal_fields_where_the_views_cannot_reach_them(cata
 def test_personal_fields_inside_an_array_of_records_are_withheld() -> None:
     schema = _schema(_field("contacts", {"type": "array", "items": PERSONNE}, default=[]))
     plan = compile_plan(schema, frozenset(), False)
-    out, _ = apply_plan(plan, {"contacts": [{"nom": "Martin", "role": "tuteur"}]})
+    out, _ = applied(plan, {"contacts": [{"nom": "Martin", "role": "tuteur"}]})
     assert out == {"contacts": [{"nom": None, "role": "tuteur"}]}
 
 
@@ -320,21 +329,21 @@ def test_a_minimised_array_names_each_delivered_field_of_its_items_once() -> Non
     array = {"type": "array", "items": PERSONNE}
     schema = _schema(_field("contacts", ["null", array], default=None))
     record = {"contacts": [{"nom": "Martin", "role": "tuteur"}, {"nom": None, "role": "parent"}]}
-    out, delivered = apply_plan(compile_plan(schema, frozenset(), False), record)
+    out, delivered = applied(compile_plan(schema, frozenset(), False), record)
     assert out == {"contacts": [{"nom": None, "role": "tuteur"}, {"nom": None, "role": "parent"}]}
     assert delivered == ["contacts[].role"]
     # Allowed whole, the array is delivered as it is and named once, like an array of plain values.
-    out, delivered = apply_plan(compile_plan(schema, frozenset({"identite"}), False), record)
+    out, delivered = applied(compile_plan(schema, frozenset({"identite"}), False), record)
     assert out == record and delivered == ["contacts"]
     empty: list[Any] | None
     for empty in (None, []):
-        assert apply_plan(compile_plan(schema, frozenset(), False), {"contacts": empty}) == ({"contacts": empty}, [])
+        assert applied(compile_plan(schema, frozenset(), False), {"contacts": empty}) == ({"contacts": empty}, [])
 
 
 def test_records_in_nested_arrays_are_minimised_too() -> None:
     schema = _schema(_field("equipes", {"type": "array", "items": {"type": "array", "items": PERSONNE}}, default=[]))
     record = {"equipes": [[{"nom": "Martin", "role": "tuteur"}], [], [{"nom": "Durand", "role": "parent"}]]}
-    out, delivered = apply_plan(compile_plan(schema, frozenset(), False), record)
+    out, delivered = applied(compile_plan(schema, frozenset(), False), record)
     assert out == {"equipes": [[{"nom": None, "role": "tuteur"}], [], [{"nom": None, "role": "parent"}]]}
     assert delivered == ["equipes[][].role"]
 
@@ -352,7 +361,7 @@ def test_a_record_referred_to_by_name_is_minimised_like_its_definition() -> None
         _field("tuteur", ["null", "t.Personne"], default=None),
     )
     record = {"responsable": {"nom": "Martin", "role": "a"}, "tuteur": {"nom": "Durand", "role": "b"}}
-    out, _ = apply_plan(compile_plan(schema, frozenset(), False), record)
+    out, _ = applied(compile_plan(schema, frozenset(), False), record)
     assert out == {"responsable": None, "tuteur": {"nom": None, "role": "b"}}
 
 
@@ -377,7 +386,7 @@ def test_names_resolve_by_avro_namespaces_wherever_the_type_is_defined() -> None
         "membres": [{"nom": "Petit", "role": "c"}],
         "equipe": {"chef": {"nom": "Leroy", "role": "d"}, "code": "E1"},
     }
-    out, delivered = apply_plan(compile_plan(schema, frozenset(), False), record)
+    out, delivered = applied(compile_plan(schema, frozenset(), False), record)
     assert out == {
         "anciens": [],
         "tuteur": {"nom": None, "role": "b"},
@@ -401,7 +410,7 @@ def test_a_recursive_record_is_minimised_at_every_depth() -> None:
     schema = _schema(_field("racine", noeud))
     leaf: dict[str, Any] = {"enfants": [], "parent": None, "nom": "Durand", "code": "B"}
     record = {"racine": {"enfants": [leaf], "parent": {**leaf, "code": "P"}, "nom": "Martin", "code": "A"}}
-    out, delivered = apply_plan(compile_plan(schema, frozenset(), False), record)
+    out, delivered = applied(compile_plan(schema, frozenset(), False), record)
     assert out == {
         "racine": {
             "enfants": [{**leaf, "nom": None}],
@@ -484,7 +493,7 @@ def test_view_plans_apply_reports_the_delivered_fields_sorted(catalogue: Catalog
     schema = catalogue.latest("aide.DemandeAide")
     full = full_record(schema.schema)
     minimised, delivered = views.apply(schema, full, reception(("identite",), False))
-    plain, unsorted = apply_plan(compile_plan(schema.schema, frozenset({"identite"}), False), full)
+    plain, unsorted = applied(compile_plan(schema.schema, frozenset({"identite"}), False), full)
     assert minimised == plain
     assert delivered == sorted(unsorted) and delivered != unsorted  # the plan's order is the schema's, not sorted
     assert isinstance(views.plan(schema, reception(("identite",), False))["commentaire"], Withheld)
