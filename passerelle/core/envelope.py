@@ -140,13 +140,14 @@ class Envelope:
             dataschema,
         )
 
-    def to_headers(self) -> Headers:
+    def to_headers(self, time_text: str | None = None) -> Headers:
+        """The envelope as Kafka headers; ``time_text`` is ``format_time(self.time)`` when the caller has it."""
         headers: Headers = [
             ("ce_specversion", self.specversion.encode()),
             ("ce_id", self.id.encode()),
             ("ce_type", self.type.encode()),
             ("ce_source", self.source.encode()),
-            ("ce_time", format_time(self.time).encode()),
+            ("ce_time", (time_text or format_time(self.time)).encode()),
             ("content-type", self.content_type.encode()),
             ("correlation_id", self.correlation_id.encode()),
             ("traceparent", self.traceparent.encode()),

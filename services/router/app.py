@@ -10,7 +10,7 @@ import structlog
 from passerelle.broker import topics
 from passerelle.broker.access import KafkaAccess
 from passerelle.core.audit import AuditChain
-from passerelle.core.envelope import AUDIT_TYPE, JSON_CONTENT_TYPE, event_type
+from passerelle.core.envelope import AUDIT_TYPE, JSON_CONTENT_TYPE, event_type, format_time
 from passerelle.core.headers import CAUSE, SENDER
 from passerelle.core.problems import Problem
 from passerelle.core.reference import ReferenceData, load_reference
@@ -27,6 +27,7 @@ from passerelle.settings import Settings
 from services.router.recipients import Route, RoutingError, recipients
 
 SERVICE = "router"
+_AUDIT_SOURCE = f"passerelle/{SERVICE}"
 
 log = structlog.get_logger("passerelle.router")
 
@@ -45,6 +46,7 @@ class RouterProcessor:
         self.reference = reference
         self.chain = chain
         self.views = ViewPlans(ctx.catalogue)
+        self._chain_key = chain.chain_id.encode()  # the audit topic's key: one chain, one partition, in order
 
     def process(self, message: Incoming, tally: Tally) -> list[Output]:
         return self.write(message, self.read(message, tally), tally)
@@ -69,6 +71,9 @@ class RouterProcessor:
         envelope, decoded, route = read.canonical.envelope, read.canonical.decoded, read.route
         sender, subject = envelope.source, decoded.subject
         schema = self.ctx.catalogue.get(subject, decoded.version)
+        # Once per input: every delivery and audit record of it carries the same time, cause and type.
+        when, cause, type_ = format_time(envelope.time), (CAUSE, message.dedupe_key.encode()), event_type(subject)
+        dataschema = self.ctx.dataschema(subject, decoded.version)
         outputs: list[Output] = []
         for recipient in route.partners:
             reception = self.ctx.profiles[recipient].receives[subject]
@@ -77,12 +82,9 @@ class RouterProcessor:
                 value = message.value  # nothing to withhold or add: the canonical bytes are the delivery
             else:
                 value = self.ctx.codec.encode(subject, minimised, decoded.version)
-            dataschema = self.ctx.dataschema(subject, decoded.version)
-            delivery = envelope.derive(
-                event_type(subject), sender, derived_id(envelope.id, recipient), dataschema=dataschema
-            )
-            headers = delivery.to_headers()
-            headers += [(CAUSE, message.dedupe_key.encode()), (SENDER, sender.encode())]
+            delivery = envelope.derive(type_, sender, derived_id(envelope.id, recipient), dataschema=dataschema)
+            headers = delivery.to_headers(when)
+            headers += [cause, (SENDER, sender.encode())]
             outputs.append(Output(topics.deliver(recipient), value, message.key, headers))
             audit = self.chain.append(
                 event_id=envelope.id,
@@ -93,11 +95,8 @@ class RouterProcessor:
                 delivery_id=delivery.id,
             )
             # The audit record is a CloudEvent of its own, caused by the delivery it records.
-            audited = delivery.derive(
-                AUDIT_TYPE, f"passerelle/{SERVICE}", derived_id(delivery.id, "audit"), content_type=JSON_CONTENT_TYPE
-            )
-            headers = [*audited.to_headers(), (CAUSE, message.dedupe_key.encode())]
-            outputs.append(Output(topics.AUDIT_TOPIC, audit, self.chain.chain_id.encode(), headers))
+            audited = delivery.derive(AUDIT_TYPE, _AUDIT_SOURCE, derived_id(delivery.id, "audit"), JSON_CONTENT_TYPE)
+            outputs.append(Output(topics.AUDIT_TOPIC, audit, self._chain_key, [*audited.to_headers(when), cause]))
             tally.delivered(recipient, subject)
         tally.count("in", sender, subject, "ok")
         return outputs
