@@ -3,8 +3,8 @@
 One message after another, a hop runs all of its translation's code for each message: the JSON reading, the
 guards and the mapping, then the contract's validation, Avro and the envelope. That is more code than a core's
 caches hold, so each step finds its code and data evicted by the others. Run as a pass over a few dozen
-messages, each step stays in cache: the I-MILO Positionnement's translation costs 47 µs a message that way and
-71 µs message by message, for the same instructions (``python -m bench.sequence``). A slice, not the whole
+messages, each step stays in cache: the I-MILO hop's translation takes a quarter less time that way, for the same
+instructions (``python -m bench.sequence``, figures in ``docs/performance.md``). A slice, not the whole
 batch, is read first: its reads stay in cache for the writing pass, and a batch of large messages (a piece of an
 LHEO feed) never holds all of its reads at once.
 
