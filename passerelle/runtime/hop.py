@@ -308,9 +308,7 @@ class Hop:
         # GIL, and a close after a broker restart was seen to block there and freeze the whole process.
         with contextlib.suppress(KafkaException, RuntimeError):
             old.poll(1.0)  # a record read now is read again by the new consumer, from the committed offsets
-        try:
-            old.list_topics(timeout=2.0)
-        except KafkaException:
+        if not self._cluster_answers(old):
             return
         log.warning("hop.nouveau_consommateur", service=self.spec.service)
         self._all_down.clear()
@@ -319,6 +317,19 @@ class Hop:
         closing.start()
         closing.join(_CLOSE_WAIT_S)
         self._consumer = self._new_consumer()
+
+    def _cluster_answers(self, old: Consumer) -> bool:
+        """Whether a broker gives metadata to the old consumer or, failing that, to the hop's lookout: after a whole
+        cluster's restart one old consumer was seen to get none for minutes while the cluster was back."""
+        for client in (old, self._lookout):
+            if client is None:
+                continue
+            try:
+                client.list_topics(timeout=2.0)
+            except KafkaException:
+                continue
+            return True
+        return False
 
     def _drain(self, consumer: Consumer) -> None:
         """Poll until three polls in a row serve no rebalance: what the group sent is served here, not in close().
