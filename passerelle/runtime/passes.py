@@ -55,6 +55,13 @@ class TwoPass(Protocol[R]):
     def write(self, message: Incoming, read: R, tally: Tally) -> list[Output]: ...
 
 
+class ReadThenWrite:
+    """What every two-pass processor's ``process`` is, written once: its ``write`` of its ``read``."""
+
+    def process(self, message: Incoming, tally: Tally) -> list[Output]:
+        return self.write(message, self.read(message, tally), tally)  # type: ignore[attr-defined,no-any-return]
+
+
 @dataclass(frozen=True, slots=True)
 class _Broken:
     error: Exception

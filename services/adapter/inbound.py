@@ -24,6 +24,7 @@ from passerelle.core.privacy import shown_value
 from passerelle.runtime.context import ServiceContext
 from passerelle.runtime.failures import Failure, reject
 from passerelle.runtime.messages import Incoming, Output, derived_id
+from passerelle.runtime.passes import ReadThenWrite
 from passerelle.runtime.tally import Tally
 from services.adapter.dialects import Dialects
 
@@ -45,7 +46,7 @@ class Parsed:
     items: list[Outcome]
 
 
-class InboundTranslator:
+class InboundTranslator(ReadThenWrite):
     def __init__(self, ctx: ServiceContext, dialects: Dialects) -> None:
         self.ctx = ctx
         self.dialects = dialects
@@ -57,9 +58,6 @@ class InboundTranslator:
             items=settings.inbound_max_items,
         )
         self._contexts: dict[tuple[str, str | None], tuple[PartnerProfile, InboundContext]] = {}
-
-    def process(self, message: Incoming, tally: Tally) -> list[Output]:
-        return self.write(message, self.read(message, tally), tally)
 
     def read(self, message: Incoming, tally: Tally) -> Parsed | list[Output]:
         """The message's items parsed and mapped to drafts, or its refusal as a whole."""

@@ -16,6 +16,7 @@ from passerelle.runtime.canonical import CanonicalInput, read_canonical
 from passerelle.runtime.context import ServiceContext
 from passerelle.runtime.failures import Failure, reject
 from passerelle.runtime.messages import Incoming, Output, derived_id
+from passerelle.runtime.passes import ReadThenWrite
 from passerelle.runtime.tally import Tally
 from services.adapter.dialects import Dialects
 
@@ -30,13 +31,10 @@ class Addressed:
     dialect: Dialect
 
 
-class OutboundTranslator:
+class OutboundTranslator(ReadThenWrite):
     def __init__(self, ctx: ServiceContext, dialects: Dialects) -> None:
         self.ctx = ctx
         self.dialects = dialects
-
-    def process(self, message: Incoming, tally: Tally) -> list[Output]:
-        return self.write(message, self.read(message, tally), tally)
 
     def read(self, message: Incoming, tally: Tally) -> Addressed | list[Output]:
         """The canonical event decoded and the recipient's reception of it, or its refusal."""

@@ -9,6 +9,7 @@ from passerelle.broker import topics
 from passerelle.runtime.context import ServiceContext
 from passerelle.runtime.hop import Hop, HopSpec
 from passerelle.runtime.messages import Incoming, Output
+from passerelle.runtime.passes import ReadThenWrite
 from passerelle.runtime.service import ServiceRuntime
 from passerelle.runtime.tally import Tally
 from services.adapter.dialects import Dialects
@@ -16,15 +17,12 @@ from services.adapter.inbound import InboundTranslator
 from services.adapter.outbound import OutboundTranslator
 
 
-class AdapterProcessor:
+class AdapterProcessor(ReadThenWrite):
     """One consumer for both directions: ``in.*`` goes inbound, ``deliver.*`` goes outbound."""
 
     def __init__(self, ctx: ServiceContext, dialects: Dialects) -> None:
         self.inbound = InboundTranslator(ctx, dialects)
         self.outbound = OutboundTranslator(ctx, dialects)
-
-    def process(self, message: Incoming, tally: Tally) -> list[Output]:
-        return self.write(message, self.read(message, tally), tally)
 
     def read(self, message: Incoming, tally: Tally) -> object:
         if message.topic.startswith("in."):

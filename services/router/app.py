@@ -21,6 +21,7 @@ from passerelle.runtime.context import ServiceContext
 from passerelle.runtime.failures import Failure, reject
 from passerelle.runtime.hop import Hop, HopSpec
 from passerelle.runtime.messages import Incoming, Output, derived_id
+from passerelle.runtime.passes import ReadThenWrite
 from passerelle.runtime.service import ServiceRuntime
 from passerelle.runtime.tally import Tally
 from passerelle.settings import Settings
@@ -38,7 +39,7 @@ class Routed:
     route: Route
 
 
-class RouterProcessor:
+class RouterProcessor(ReadThenWrite):
     """Decides recipients and views for each canonical event; its audit chain advances only on commit."""
 
     def __init__(self, ctx: ServiceContext, reference: ReferenceData, chain: AuditChain) -> None:
@@ -47,9 +48,6 @@ class RouterProcessor:
         self.chain = chain
         self.views = ViewPlans(ctx.catalogue)
         self._chain_key = chain.chain_id.encode()  # the audit topic's key: one chain, one partition, in order
-
-    def process(self, message: Incoming, tally: Tally) -> list[Output]:
-        return self.write(message, self.read(message, tally), tally)
 
     def read(self, message: Incoming, tally: Tally) -> Routed | list[Output]:
         """The canonical event decoded and its recipients decided, or its refusal."""
