@@ -146,6 +146,8 @@ class Hop:
         self._thread: threading.Thread | None = None
         self._consumer: Consumer | None = None
         self._producer: Producer | None = None
+        # Records the broker did not take, reported during a flush (only failures are reported: see _new_producer).
+        self._undelivered: list[_Undelivered] = []
         # Asks the cluster's metadata and leaders for the checks: asked on the consumer's connections, each request
         # waits behind a fetch the broker holds up to fetch.wait.max.ms (Kafka answers a connection's requests in
         # order), and the loop stood still for up to 1.5 s on three nodes.
@@ -237,11 +239,14 @@ class Hop:
         transactional_id = (
             transactional_prefix(self.spec.service) + self.settings.instance_id if transactional else None
         )
-        producer = Producer(
-            producer_config(
-                self.settings, max_message_bytes=self.budget.max_bytes + 64 * 1024, transactional_id=transactional_id
-            )
+        config = producer_config(
+            self.settings, max_message_bytes=self.budget.max_bytes + 64 * 1024, transactional_id=transactional_id
         )
+        if not transactional:
+            # One callback for the producer, called for failures only: a callback per output, called for each
+            # success too, cost about 1 µs an output in the hop's thread (docs/performance.md).
+            config |= {"on_delivery": self._on_undelivered, "delivery.report.only.error": True}
+        producer = Producer(config)
         if transactional:
             # Aborts whatever a predecessor with the same id left open, and fences it.
             producer.init_transactions(_CALL_TIMEOUT_S)
@@ -424,11 +429,13 @@ class Hop:
         self._report()
 
     def _produce_and_wait(self, producer: Producer, outputs: Sequence[Output]) -> None:
-        errors: list[tuple[Output, KafkaError]] = []
-        self._produce_all(producer, outputs, errors)
+        reports: list[_Undelivered] = []
+        self._undelivered = reports
+        self._produce_all(producer, outputs)
         remaining = producer.flush(_CALL_TIMEOUT_S)
         if remaining:
             raise KafkaException(KafkaError(KafkaError._TIMED_OUT, f"{remaining} sortie(s) sans accusé de réception"))
+        errors = _outputs_of(reports, outputs) if reports else []
         refused = [(o, e) for o, e in errors if e.code() in _REFUSED_FOR_GOOD]
         if len(refused) < len(errors):
             raise KafkaException(next(e for _, e in errors if e.code() not in _REFUSED_FOR_GOOD))
@@ -436,18 +443,18 @@ class Hop:
             self._degrade(producer, refused)
             producer.flush(_CALL_TIMEOUT_S)
 
-    def _produce_all(
-        self, producer: Producer, outputs: Sequence[Output], errors: list[tuple[Output, KafkaError]] | None = None
-    ) -> None:
+    def _on_undelivered(self, error: KafkaError | None, message: Message) -> None:
+        """The producer's report of a record it could not deliver (it reports nothing for the others)."""
+        if error is not None:
+            self._undelivered.append(_Undelivered(str(message.topic()), message.key(), message.value() or b"", error))
+
+    def _produce_all(self, producer: Producer, outputs: Sequence[Output]) -> None:
         """Every output handed to the producer; one it refuses outright is replaced by a degraded DLQ record."""
         refused: list[tuple[Output, KafkaError]] = []
         for output in outputs:
-            callback = None if errors is None else _collect(output, errors)
             while True:
                 try:
-                    producer.produce(
-                        output.topic, output.value, output.key, headers=_headers(output), on_delivery=callback
-                    )
+                    producer.produce(output.topic, output.value, output.key, headers=_headers(output))
                     break
                 except BufferError:
                     producer.poll(0.05)  # the local queue is full: let deliveries drain
@@ -755,12 +762,27 @@ class Hop:
         tally.flush(self.metrics, self.spec.service)
 
 
-def _collect(output: Output, errors: list[tuple[Output, KafkaError]]) -> Callable[[KafkaError | None, Any], None]:
-    def on_delivery(error: KafkaError | None, _message: Any) -> None:
-        if error is not None:
-            errors.append((output, error))
+@dataclass(frozen=True, slots=True)
+class _Undelivered:
+    topic: str
+    key: bytes | None
+    value: bytes
+    error: KafkaError
 
-    return on_delivery
+
+def _outputs_of(reports: Sequence[_Undelivered], outputs: Sequence[Output]) -> list[tuple[Output, KafkaError]]:
+    """Each undelivered record's output, found by its topic, key and value: librdkafka's delivery report does not
+    carry the headers a dead letter keeps (the event's id, its cause)."""
+    sent: dict[tuple[str, bytes | None, bytes], list[Output]] = {}
+    for output in outputs:
+        sent.setdefault((output.topic, output.key, output.value), []).append(output)
+    found: list[tuple[Output, KafkaError]] = []
+    for report in reports:
+        same = sent.get((report.topic, report.key, report.value))
+        # A report without its output is a record of an earlier, failed batch, reported late: known by its topic.
+        output = same.pop(0) if same else Output(report.topic, report.value, report.key, [])
+        found.append((output, report.error))
+    return found
 
 
 # What _silent_leaders reports for a partition that has no leader at all.

@@ -14,7 +14,16 @@ from passerelle.core.envelope import DEAD_LETTER_TYPE
 from passerelle.core.problems import Problem
 from passerelle.metrics import ServiceMetrics
 from passerelle.runtime.failures import Failure, failure_outputs
-from passerelle.runtime.hop import FENCED, LOOP_BLOCKED_AFTER_S, PRODUCE_FAILED, WRITE_BLOCKED, Hop, HopSpec
+from passerelle.runtime.hop import (
+    FENCED,
+    LOOP_BLOCKED_AFTER_S,
+    PRODUCE_FAILED,
+    WRITE_BLOCKED,
+    Hop,
+    HopSpec,
+    _outputs_of,
+    _Undelivered,
+)
 from passerelle.runtime.messages import Incoming, Output
 from passerelle.runtime.tally import Tally
 from passerelle.settings import Settings
@@ -123,23 +132,44 @@ def test_an_output_the_broker_would_refuse_becomes_an_error_for_its_input() -> N
     assert dict(outputs[0].headers)["passerelle_error_code"] == b"trop_volumineux"
 
 
-class _Producer:
-    """Refuses records for one topic the way librdkafka does at produce(), or reports failed deliveries."""
+class _Sent:
+    """A record as librdkafka hands it back in a delivery report: its topic, key and value, without its headers."""
 
-    def __init__(self, refuse: str = "", down: bool = False) -> None:
-        self.refuse, self.down = refuse, down
+    def __init__(self, topic: str, value: bytes, key: bytes | None) -> None:
+        self._topic, self._value, self._key = topic, value, key
+
+    def topic(self) -> str:
+        return self._topic
+
+    def value(self) -> bytes:
+        return self._value
+
+    def key(self) -> bytes | None:
+        return self._key
+
+    def headers(self) -> None:
+        return None
+
+
+class _Producer:
+    """Refuses records for one topic the way librdkafka does at produce(), or reports failed deliveries to the
+    hop's producer-wide callback, as librdkafka does with ``delivery.report.only.error``."""
+
+    def __init__(self, hop: Hop, refuse: str = "", down: bool = False, refuse_later: str = "") -> None:
+        self.refuse, self.down, self.refuse_later, self.report = refuse, down, refuse_later, hop._on_undelivered
         self.sent: list[tuple[str, bytes, list[tuple[str, bytes]]]] = []
         self._pending: list[Any] = []
 
-    def produce(
-        self, topic: str, value: bytes, key: bytes | None = None, headers: Any = None, on_delivery: Any = None
-    ) -> None:
+    def produce(self, topic: str, value: bytes, key: bytes | None = None, headers: Any = None) -> None:
         if topic == self.refuse:
             raise KafkaException(KafkaError(KafkaError.MSG_SIZE_TOO_LARGE))
         self.sent.append((topic, value, list(headers or [])))
-        if on_delivery is not None:
-            error = KafkaError(KafkaError._TRANSPORT) if self.down else None
-            self._pending.append(lambda: on_delivery(error, None))
+        failure = KafkaError._TRANSPORT if self.down else None
+        if topic == self.refuse_later:
+            failure = KafkaError.MSG_SIZE_TOO_LARGE
+        if failure is not None:
+            sent = _Sent(topic, value, key)
+            self._pending.append(lambda: self.report(KafkaError(failure), sent))  # type: ignore[arg-type]
 
     def poll(self, _timeout: float = 0) -> int:
         return self.flush()
@@ -153,7 +183,7 @@ class _Producer:
 
 def test_a_record_refused_for_its_size_is_dead_lettered_and_the_batch_goes_on() -> None:
     hop = _hop(_Silent())
-    producer = _Producer(refuse="out.imilo")
+    producer = _Producer(hop, refuse="out.imilo")
     hop._produce_and_wait(
         producer,  # type: ignore[arg-type]
         [
@@ -169,11 +199,28 @@ def test_a_record_refused_for_its_size_is_dead_lettered_and_the_batch_goes_on() 
     assert degraded["passerelle_error_target_topic"] == b"out.imilo"
 
 
+def test_a_record_the_broker_refuses_after_taking_it_is_dead_lettered_too() -> None:
+    hop = _hop(_Silent())
+    producer = _Producer(hop, refuse_later="out.imilo")
+    hop._produce_and_wait(
+        producer,  # type: ignore[arg-type]
+        [
+            Output("out.imilo", b"big", b"k", [("ce_id", b"e-2")]),
+            Output("canon.formation.Positionnement", b"ok", b"k", [("ce_id", b"e-3")]),
+        ],
+    )
+    topics = [t for t, _, _ in producer.sent]
+    assert topics == ["out.imilo", "canon.formation.Positionnement", "dlq.region_adapter"]
+    degraded = dict(producer.sent[2][2])
+    assert degraded["passerelle_error_code"] == b"sortie_refusee" and degraded["passerelle_original_ce_id"] == b"e-2"
+    assert degraded["passerelle_error_target_topic"] == b"out.imilo"
+
+
 def test_an_unreachable_broker_fails_the_batch_so_it_is_read_again() -> None:
     hop = _hop(_Silent())
     with pytest.raises(KafkaException):
         hop._produce_and_wait(
-            _Producer(down=True),  # type: ignore[arg-type]
+            _Producer(hop, down=True),  # type: ignore[arg-type]
             [Output("canon.formation.Positionnement", b"ok", b"k", [])],
         )
 
@@ -289,3 +336,15 @@ def test_only_what_a_restart_mends_makes_a_hop_dead() -> None:
     hop._stopping.set()  # stopped on purpose: not dead
     hop._turned -= LOOP_BLOCKED_AFTER_S + 1
     assert hop.why_dead is not None and hop.why_dead.startswith("boucle bloquée")
+
+
+def test_each_undelivered_record_is_matched_to_its_own_output() -> None:
+    first = Output("out.imilo", b"same", b"k", [("ce_id", b"e-1")])
+    second = Output("out.imilo", b"same", b"k", [("ce_id", b"e-2")])
+    other = Output("out.imilo", b"other", b"k", [("ce_id", b"e-3")])
+    error = KafkaError(KafkaError.MSG_SIZE_TOO_LARGE)
+    reports = [_Undelivered("out.imilo", b"k", b"same", error) for _ in range(2)]
+    reports.append(_Undelivered("out.imilo", b"k", b"from an earlier batch", error))
+    found = _outputs_of(reports, [first, other, second])
+    assert [o for o, _ in found[:2]] == [first, second]
+    assert found[2][0] == Output("out.imilo", b"from an earlier batch", b"k", [])  # known by its topic alone
