@@ -142,8 +142,10 @@ class AuditChain:
         recipient: str,
         fields: list[str],
         delivery_id: str,
-        now: datetime | None = None,
+        recorded_at: str | None = None,
     ) -> bytes:
+        """The next record, signed, as the audit topic carries it; ``recorded_at`` is ``format_time`` of now when
+        the caller keeps a clock (``MillisecondClock``)."""
         record: dict[str, Any] = {
             "chaine": self.chain_id,
             "sequence": self._sequence + 1,
@@ -153,7 +155,7 @@ class AuditChain:
             "destinataire": recipient,
             "champsLivres": fields,
             "idLivraison": delivery_id,
-            "horodatage": format_time(now or datetime.now(UTC)),
+            "horodatage": recorded_at or format_time(datetime.now(UTC)),
             "hashPrecedent": self._hash,
             KEY: self.signer.key_id,
         }

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import random
 import re
+import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -188,6 +189,24 @@ def header_dict(headers: Iterable[tuple[str, bytes | None]]) -> dict[str, str]:
 def format_time(moment: datetime) -> str:
     utc = moment if moment.tzinfo is UTC else moment.astimezone(UTC)
     return utc.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class MillisecondClock:
+    """The current time as ``format_time`` writes it, formatted once per millisecond: the router stamps every
+    audit record, thousands a second, and formatting each stamp cost it about 2 µs a record."""
+
+    def __init__(self, now: Callable[[], float] = time.time) -> None:
+        self._now = now
+        self._millisecond = -1
+        self._text = ""
+
+    def text(self) -> str:
+        millisecond = int(self._now() * 1000)
+        if millisecond != self._millisecond:
+            seconds, rest = divmod(millisecond, 1000)
+            moment = datetime.fromtimestamp(seconds, UTC).replace(microsecond=rest * 1000)
+            self._millisecond, self._text = millisecond, format_time(moment)
+        return self._text
 
 
 def parse_time(text: str) -> datetime:

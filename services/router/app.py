@@ -10,7 +10,7 @@ import structlog
 from passerelle.broker import topics
 from passerelle.broker.access import KafkaAccess
 from passerelle.core.audit import AuditChain
-from passerelle.core.envelope import AUDIT_TYPE, JSON_CONTENT_TYPE, event_type, format_time
+from passerelle.core.envelope import AUDIT_TYPE, JSON_CONTENT_TYPE, MillisecondClock, event_type, format_time
 from passerelle.core.headers import CAUSE, SENDER
 from passerelle.core.problems import Problem
 from passerelle.core.reference import ReferenceData, load_reference
@@ -48,6 +48,7 @@ class RouterProcessor(ReadThenWrite):
         self.chain = chain
         self.views = ViewPlans(ctx.catalogue)
         self._chain_key = chain.chain_id.encode()  # the audit topic's key: one chain, one partition, in order
+        self._clock = MillisecondClock()
 
     def read(self, message: Incoming, tally: Tally) -> Routed | list[Output]:
         """The canonical event decoded and its recipients decided, or its refusal."""
@@ -91,6 +92,7 @@ class RouterProcessor(ReadThenWrite):
                 recipient=recipient,
                 fields=fields,
                 delivery_id=delivery.id,
+                recorded_at=self._clock.text(),
             )
             # The audit record is a CloudEvent of its own, caused by the delivery it records.
             audited = delivery.derive(AUDIT_TYPE, _AUDIT_SOURCE, derived_id(delivery.id, "audit"), JSON_CONTENT_TYPE)

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from passerelle.core.audit import AuditChain, AuditSigner
 from passerelle.core.contracts.catalogue import Catalogue, SchemaVersion
+from passerelle.core.envelope import format_time
 from passerelle.core.headers import CAUSE, REPLAY
 from passerelle.core.partners import Profiles
 from passerelle.settings import Settings
@@ -233,7 +234,7 @@ def _chain(count: int) -> tuple[list[bytes], Ed25519PrivateKey]:
             recipient="region-24" if i % 2 else "region-53",
             fields=["pseudonyme"],
             delivery_id=f"liv-{i}",
-            now=datetime(2026, 3, 1 + i, 10, tzinfo=UTC),
+            recorded_at=format_time(datetime(2026, 3, 1 + i, 10, tzinfo=UTC)),
         )
         for i in range(count)
     ]

@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from passerelle.core.audit import GENESIS, AuditChain, AuditSigner, ChainBreak, VerifyReport, digest, verify
+from passerelle.core.envelope import format_time
 
 NOW = datetime(2026, 3, 2, 8, 15, 2, 113000, tzinfo=UTC)
 SIGNER = AuditSigner(Ed25519PrivateKey.generate())
@@ -25,7 +26,7 @@ def deliver(chain: AuditChain, n: int, recipient: str = "region-24") -> bytes:
         recipient=recipient,
         fields=["idPositionnement", "jeune.pseudonyme"],
         delivery_id=f"liv-{n}",
-        now=NOW,
+        recorded_at=format_time(NOW),
     )
 
 

@@ -33,6 +33,7 @@ from passerelle.core.audit import (
     load_signing_key,
     verify,
 )
+from passerelle.core.envelope import format_time
 
 NOW = datetime(2026, 3, 2, 8, 15, 2, 113000, tzinfo=UTC)
 ROUTER = AuditSigner(Ed25519PrivateKey.generate())
@@ -55,7 +56,7 @@ def deliver(chain: AuditChain, n: int, recipient: str = "region-24") -> bytes:
         recipient=recipient,
         fields=["idPositionnement", "jeune.pseudonyme"],
         delivery_id=f"liv-{n}",
-        now=NOW,
+        recorded_at=format_time(NOW),
     )
 
 
