@@ -17,7 +17,7 @@ import random
 import re
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -160,7 +160,11 @@ class Envelope:
 
     @classmethod
     def from_headers(cls, headers: Iterable[tuple[str, bytes]]) -> Envelope:
-        values = header_dict(headers)
+        return cls.from_header_text(header_dict(headers))
+
+    @classmethod
+    def from_header_text(cls, values: Mapping[str, str]) -> Envelope:
+        """From headers already decoded by ``header_dict`` (a hop's ``Incoming.headers``): not decoded twice."""
         missing = [k for k in ("ce_id", "ce_type", "ce_source", "ce_time") if not values.get(k)]
         if missing:
             raise EnvelopeError(f"attribut(s) CloudEvents manquant(s) : {', '.join(missing)}")

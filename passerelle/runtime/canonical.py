@@ -19,6 +19,6 @@ class CanonicalInput:
 
 def read_canonical(message: Incoming, codec: AvroCodec) -> CanonicalInput | Problem:
     try:
-        return CanonicalInput(Envelope.from_headers(message.raw_headers), codec.decode(message.value))
+        return CanonicalInput(Envelope.from_header_text(message.headers), codec.decode(message.value))
     except (EnvelopeError, ContractError) as exc:
         return Problem(exc.code, str(exc))

@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from passerelle.core.envelope import Headers
+from passerelle.core.envelope import Headers, header_dict
 from passerelle.core.headers import REPLAY
 
 _IDS = uuid.UUID("6f1c1c1e-4b7a-4c59-9d0e-2f5a2b7d9e10")
@@ -53,7 +53,7 @@ class Incoming:
             offset=record.offset,
             key=record.key,
             value=record.value or b"",
-            headers={k: (v or b"").decode("utf-8", "replace") for k, v in raw},
+            headers=header_dict(raw),
             raw_headers=raw,
             timestamp_ms=record.timestamp,
         )
@@ -68,7 +68,7 @@ class Incoming:
             offset=message.offset(),
             key=message.key(),
             value=message.value() or b"",
-            headers={k: (v or b"").decode("utf-8", "replace") for k, v in raw},
+            headers=header_dict(raw),
             raw_headers=raw,
             timestamp_ms=message.timestamp()[1],
         )

@@ -16,7 +16,7 @@ from typing import Any, BinaryIO
 import orjson
 
 from passerelle.broker import topics
-from passerelle.core.envelope import SPECVERSION, event_type, format_time
+from passerelle.core.envelope import SPECVERSION, event_type, format_time, header_dict
 from passerelle.core.events import Dialect, Family
 from passerelle.core.headers import CORRELATION_ID, FIRST_LINE, SENDER
 from passerelle.core.lheo_stream import split_lheo
@@ -102,8 +102,9 @@ def record_headers(
 
 def check_piece(translator: InboundTranslator, partner: str, value: bytes, headers: Headers, verdict: Verdict) -> None:
     """Run one piece through the adapter's own translation, without a broker, and add what it did to ``verdict``."""
-    decoded = {k: v.decode("utf-8", "replace") for k, v in headers}
-    incoming = Incoming(topics.inbound(partner), 0, 0, None, value, decoded, tuple(headers), int(time.time() * 1000))
+    incoming = Incoming(
+        topics.inbound(partner), 0, 0, None, value, header_dict(headers), tuple(headers), int(time.time() * 1000)
+    )
     verdict.pieces += 1
     for output in translator.process(incoming, Tally()):
         if output.topic.startswith("canon."):
