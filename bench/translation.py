@@ -23,7 +23,7 @@ import orjson
 
 from bench.harness import Figure, Report
 from bench.one_hop import CHAINS, HopCase
-from passerelle.core.envelope import Envelope, event_type, new_trace_parent
+from passerelle.core.envelope import Envelope, event_type, header_dict, new_trace_parent
 from passerelle.core.events import Dialect
 from passerelle.core.native_json import read_json
 from passerelle.logging import configure
@@ -64,7 +64,7 @@ def bench_settings(folder: Path) -> Settings:
 
 def _as_input(output: Output, offset: int) -> Incoming:
     raw = tuple((k, v) for k, v in output.headers)
-    text = {k: v.decode("utf-8", "replace") for k, v in raw}
+    text = header_dict(raw)
     return Incoming(output.topic, 0, offset, output.key, output.value, text, raw, _TIMESTAMP_MS)
 
 

@@ -19,6 +19,7 @@ from rich.console import Console
 
 from passerelle.core.contracts.codec import AvroCodec
 from passerelle.core.contracts.errors import ContractError
+from passerelle.core.envelope import header_dict
 
 JSON_HELP = "Écrire le résultat en JSON sur la sortie standard (un seul document, pour les scripts)."
 
@@ -73,7 +74,7 @@ def record_as_dict(record: Any, codec: AvroCodec) -> dict[str, Any]:
         "offset": record.offset,
         "timestamp": record.timestamp,
         "key": record.key.decode("utf-8", "replace") if record.key is not None else None,
-        "headers": {k: (v or b"").decode("utf-8", "replace") for k, v in record.headers or ()},
+        "headers": header_dict(record.headers or ()),
         "schema": schema,
         "value": value,
     }

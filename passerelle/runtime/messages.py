@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from passerelle.core.envelope import Headers, header_dict
 from passerelle.core.headers import REPLAY
@@ -31,8 +30,9 @@ def derived_id(*parts: str) -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
-@dataclass(frozen=True, slots=True)
-class Incoming:
+# Incoming and Output are NamedTuples, immutable like a frozen dataclass but built in a third of its time: a hop
+# builds one Incoming per record it reads and one Output per record it writes.
+class Incoming(NamedTuple):
     """One consumed record, with its headers decoded once."""
 
     topic: str
@@ -88,8 +88,7 @@ class Incoming:
         return f"{self.topic}/{self.partition}@{self.offset}"
 
 
-@dataclass(frozen=True, slots=True)
-class Output:
+class Output(NamedTuple):
     """One record to produce. Headers always carry the cause, so a restarted hop can skip done work."""
 
     topic: str

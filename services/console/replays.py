@@ -11,7 +11,7 @@ import hashlib
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -19,7 +19,7 @@ import orjson
 import structlog
 
 from passerelle.broker import topics
-from passerelle.core.envelope import subject_of
+from passerelle.core.envelope import header_dict, subject_of
 from passerelle.core.headers import CAUSE, REPLAY
 from passerelle.runtime.messages import Output
 from passerelle.runtime.replay import DlqEntry
@@ -142,7 +142,7 @@ class Replays:
         for entry, body in chosen:
             output = entry.replay()  # raises ValueError for a record that does not say where it came from
             if body is not None:
-                output = replace(output, value=body)
+                output = output._replace(value=body)
             outputs.append(output)
             mark = dict(output.headers).get(REPLAY, b"").decode()
             lines.append(
@@ -237,4 +237,4 @@ class Replays:
 
 
 def _headers(record: Any) -> dict[str, str]:
-    return {k: (v or b"").decode("utf-8", "replace") for k, v in record.headers or ()}
+    return header_dict(record.headers or ())

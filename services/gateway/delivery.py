@@ -26,6 +26,7 @@ from aiokafka.errors import KafkaError
 from passerelle.broker import topics
 from passerelle.broker.access import KafkaAccess
 from passerelle.broker.reader import log_ends
+from passerelle.core.envelope import header_dict
 from passerelle.settings import Settings
 from services.gateway.metrics import GatewayMetrics
 from services.gateway.webhooks import (
@@ -101,7 +102,7 @@ class HttpSender:
 
 
 def _headers_of(record: Any) -> dict[str, str]:
-    return {k: (v or b"").decode("utf-8", "replace") for k, v in record.headers or ()}
+    return header_dict(record.headers or ())
 
 
 class _Forget(ConsumerRebalanceListener):  # type: ignore[misc]

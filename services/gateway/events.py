@@ -23,6 +23,7 @@ from aiokafka.structs import OffsetAndMetadata
 from passerelle.broker import topics
 from passerelle.broker.access import KafkaAccess
 from passerelle.broker.reader import log_ends, partitions_of
+from passerelle.core.envelope import header_dict
 from passerelle.settings import Settings
 from services.gateway.cursor import Cursor, Position
 
@@ -130,7 +131,7 @@ class KafkaEvents:
         events: list[Event] = []
         for record in records:
             cursor = cursor.after(record.topic, record.partition, record.offset)
-            headers = {k: (v or b"").decode("utf-8", "replace") for k, v in record.headers or ()}
+            headers = header_dict(record.headers or ())
             events.append(Event(cursor.encode(), record.topic, headers, record.value or b""))
         return Page(events, cursor.encode())
 
