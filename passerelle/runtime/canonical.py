@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from passerelle.core.contracts.codec import AvroCodec, Decoded
 from passerelle.core.contracts.errors import ContractError
@@ -11,8 +11,7 @@ from passerelle.core.problems import Problem
 from passerelle.runtime.messages import Incoming
 
 
-@dataclass(frozen=True, slots=True)
-class CanonicalInput:
+class CanonicalInput(NamedTuple):
     envelope: Envelope
     decoded: Decoded
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import structlog
 
@@ -33,8 +32,7 @@ _AUDIT_SOURCE = f"passerelle/{SERVICE}"
 log = structlog.get_logger("passerelle.router")
 
 
-@dataclass(frozen=True, slots=True)
-class Routed:
+class Routed(NamedTuple):
     canonical: CanonicalInput
     route: Route
 

@@ -8,8 +8,7 @@ runtime sends to the DLQ and back to the sender. Never a silent drop.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from passerelle.core import events
 from passerelle.core.events import ML_PARTNER as ML
@@ -26,8 +25,7 @@ class RoutingError(Exception):
         self.path = path
 
 
-@dataclass(frozen=True)
-class Route:
+class Route(NamedTuple):
     partners: tuple[str, ...]
     record: dict[str, Any]
 

@@ -9,8 +9,7 @@ from __future__ import annotations
 import io
 import struct
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import fastavro
 from fastavro.validation import ValidationError as FastavroValidationError
@@ -27,8 +26,7 @@ HEADER = struct.Struct(">bI")
 HEADER_SIZE = HEADER.size  # 5
 
 
-@dataclass(frozen=True, slots=True)
-class Decoded:
+class Decoded(NamedTuple):
     subject: str
     version: int
     schema_id: int
