@@ -12,15 +12,12 @@ instructions, more cache misses).
 from __future__ import annotations
 
 import argparse
-import re
-import shutil
-import subprocess
-import sys
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bench.cachegrind import count, require_valgrind
 from bench.one_hop import CHAINS
 from bench.translation import bench_settings, first_inputs, hop_processor, per_call
 from passerelle.core.dialect import Draft
@@ -142,33 +139,9 @@ def run_variant(variant: str, n: int) -> None:
             _composed(processor, messages)
 
 
-_COUNTS = r"I\s+refs|I1\s+misses|D\s+refs|D1\s+misses|LL\s+misses|Branches|Mispredicts"
-_TOTALS = re.compile(rf"^==\d+== ({_COUNTS}):\s+([\d,]+)")
-
-
-def _cachegrind(variant: str, n: int) -> dict[str, int]:
-    with tempfile.TemporaryDirectory(prefix="passerelle-cg-") as folder:
-        command = [
-            "valgrind", "--tool=cachegrind", "--cache-sim=yes", "--branch-sim=yes",
-            f"--cachegrind-out-file={folder}/out", sys.executable, "-m", "bench.sequence", "--variant", variant, str(n),
-        ]  # fmt: skip
-        done = subprocess.run(command, capture_output=True, text=True, check=True)
-    return _totals(done.stderr.splitlines())
-
-
-def _totals(lines: Iterable[str]) -> dict[str, int]:
-    totals: dict[str, int] = {}
-    for line in lines:
-        match = _TOTALS.match(line)
-        if match:
-            totals[" ".join(match.group(1).split())] = int(match.group(2).replace(",", ""))
-    return totals
-
-
 def counted(n: int) -> None:
-    if shutil.which("valgrind") is None:
-        sys.exit("valgrind absent : apt-get install valgrind")
-    runs = {variant: _cachegrind(variant, n) for variant in VARIANTS}
+    require_valgrind()
+    runs = {variant: count("bench.sequence", "--variant", variant, str(n)) for variant in VARIANTS}
     base = runs["setup"]
     print(f"cachegrind, {n} messages, par message (au-delà de la construction du service) :")
     print(f"  {'':<12}" + "".join(f"{key:>14}" for key in base))

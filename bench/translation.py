@@ -68,13 +68,19 @@ def _as_input(output: Output, offset: int) -> Incoming:
     return Incoming(output.topic, 0, offset, output.key, output.value, text, raw, _TIMESTAMP_MS)
 
 
+def following_inputs(outputs: list[Output]) -> list[Incoming]:
+    """The next hop's inputs: what a hop wrote on the chain (not its dead letters, feedback or audit)."""
+    following = [o for o in outputs if not o.topic.startswith(("dlq.", "audit.", "feedback."))]
+    return [_as_input(o, i) for i, o in enumerate(following)]
+
+
 def _batches(messages: list[Incoming]) -> list[list[Incoming]]:
     """The hop's batches: it keeps one tally per batch, not per message."""
     size = Settings.model_fields["batch_max_records"].default
     return [messages[i : i + size] for i in range(0, len(messages), size)]
 
 
-def _process(processor: Processor, messages: list[Incoming]) -> list[Output]:
+def process_all(processor: Processor, messages: list[Incoming]) -> list[Output]:
     produced: list[Output] = []
     for batch in _batches(messages):
         tally = Tally()
@@ -90,7 +96,7 @@ def _timed(processor: Processor, messages: list[Incoming]) -> tuple[float, list[
     best = float("inf")
     for attempt in range(3):
         started = time.perf_counter()
-        produced = _process(processor, messages)
+        produced = process_all(processor, messages)
         best = min(best, (time.perf_counter() - started) / len(messages) * 1e6)
         if attempt == 0:
             outputs = produced
@@ -101,7 +107,7 @@ def _hottest(processor: Processor, messages: list[Incoming], top: int = 8) -> li
     """The functions with the most own time, as a share of the whole translation."""
     profiler = cProfile.Profile()
     profiler.enable()
-    _process(processor, messages)
+    process_all(processor, messages)
     profiler.disable()
     stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]  # pstats keeps its table untyped
     total = sum(entry[2] for entry in stats.values()) or 1.0
@@ -195,6 +201,5 @@ def run(quick: bool = False) -> Report:
                 if case.label in TARGET_US:
                     for step, us in milo_stages(processor, messages[0], 2_000 if quick else 20_000):
                         report.add(Figure(f"{case.label} : étape, {step}", us, "µs/message"))
-                following = [o for o in outputs if not o.topic.startswith(("dlq.", "audit.", "feedback."))]
-                messages = [_as_input(o, i) for i, o in enumerate(following)]
+                messages = following_inputs(outputs)
     return report

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bench.sequence import _totals, timed
+from bench.cachegrind import totals
+from bench.sequence import timed
 
 CACHEGRIND = """\
 ==31159== I   refs:      127,585
@@ -21,7 +22,7 @@ CACHEGRIND = """\
 
 
 def test_cachegrinds_totals_are_read_by_name() -> None:
-    assert _totals(CACHEGRIND.splitlines()) == {
+    assert totals(CACHEGRIND.splitlines()) == {
         "I refs": 127_585,
         "I1 misses": 1_073,
         "D refs": 39_641,
