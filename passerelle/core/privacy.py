@@ -58,6 +58,25 @@ def _classes() -> bytes:
 
 
 _CLASSES = _classes()
+
+
+def _number_classes() -> bytes:
+    table = bytearray(b"x" * 256)
+    for byte in b"0123456789.-+ \t\n\r":
+        table[byte] = ord("0")
+    for byte in b":,[":
+        table[byte] = ord(":")
+    table[ord("e")] = table[ord("E")] = ord("e")
+    return bytes(table)
+
+
+# A JSON number in exponent notation (1.84127645108946e14) spells digits its text does not show. Its value starts
+# after a colon, comma or bracket and blanks, or at the document's start: in these classes ":0…0e" or "0…0e" first
+# (blanks, signs, digits and points are all 0). A digit before an "e" in a string, as in a hexadecimal pseudonym,
+# is not one.
+_NUMBER_CLASSES = _number_classes()
+_EXPONENT_VALUE = re.compile(rb":0+e")
+_EXPONENT_DOCUMENT = re.compile(rb"0+e")
 # Digits, Corsica's letters and separators as one class: a NIR needs 15 of them in a row, a fast substring search.
 _AS_RUN = bytes.maketrans(b"as", b"00")
 _SHORTEST_RUN = b"0" * _NIR_LENGTH
@@ -177,13 +196,18 @@ def may_hold_nir(raw: bytes) -> bool:
     if not raw.isascii():
         raw = normalised_utf8(raw.decode("utf-8", "replace"))
     classes = raw.translate(_CLASSES)
-    # An escape (\u0031, or \n read as a letter before digits) or a number in exponent notation
-    # (1.84127645108946e14) spells digits the raw text does not show.
-    if b"\\" in classes or b"0e" in classes:
+    # An escape (\u0031, or \n read as a letter before digits) or a number in exponent notation spells digits the
+    # raw text does not show.
+    if b"\\" in classes or (b"0e" in classes and _holds_exponent_number(raw)):
         return True
     if _SHORTEST_RUN not in classes.translate(_AS_RUN):  # most messages: no place for the pattern search to try
         return False
     return next(_nir_spans(raw, classes, commas=False), None) is not None
+
+
+def _holds_exponent_number(raw: bytes) -> bool:
+    numbers = raw.translate(_NUMBER_CLASSES)
+    return _EXPONENT_VALUE.search(numbers) is not None or _EXPONENT_DOCUMENT.match(numbers) is not None
 
 
 def _texts(value: Any, path: str) -> Iterator[tuple[str, str, bool]]:

@@ -172,6 +172,11 @@ def test_the_raw_pre_scan_never_clears_what_the_guard_refuses(value: object) -> 
     [
         f'{{"a": {NIR}}}'.encode(),
         f'{{"a": {NIR[0]}.{NIR[1:]}e14}}'.encode(),
+        f'{{"a": [1, {NIR[0]}.{NIR[1:]}E+14]}}'.encode(),
+        f'{{"a":\n  -{NIR[0]}.{NIR[1:]}e14}}'.encode(),
+        f'[{NIR[:3]}.{NIR[3:]}e12]'.encode(),
+        f'{NIR[0]}.{NIR[1:]}e14'.encode(),
+        f' {NIR}0e-1'.encode(),
         f'{{"a": {NIR}.000}}'.encode(),
         f'{{"a": "x\\n{NIR}"}}'.encode(),
         f'{{"{NIR}": 1}}'.encode(),

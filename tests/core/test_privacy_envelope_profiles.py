@@ -46,6 +46,9 @@ def test_the_raw_scan_only_clears_what_cannot_hold_a_nir() -> None:
     assert may_hold_nir(escaped)
     with pytest.raises(NirDetected):
         reject_nir(orjson.loads(escaped))
+    # A hexadecimal pseudonym has digits before an "e" (36eec0): in a string, that is no number in exponent form.
+    assert not may_hold_nir(b'{"pseudonyme": "aa0893b8f36eec0a05b1825fccf375c6", "date": "2026-03-12"}')
+    assert may_hold_nir(b'{"pseudonyme": "aa0893b8f36eec0a05b1825fccf375c6", "n": 3e2}')
 
 
 def test_pseudonyms_depend_on_secret_and_namespace() -> None:
