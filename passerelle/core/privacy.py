@@ -14,7 +14,7 @@ import hmac
 import math
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,37 +44,26 @@ _PLACES = re.compile(rb"0[0as]{14,}")
 _NUMBER_DIGITS = 40
 
 
-def _classes() -> bytes:
-    table = bytearray(b"|" * 256)
-    for byte in b"0123456789":
-        table[byte] = ord("0")
-    for byte in b"AB":
-        table[byte] = ord("a")
-    for byte in [*b" .-", *range(0x80, 0x100)]:
-        table[byte] = ord("s")
-    table[ord("\\")] = ord("\\")
-    table[ord("e")] = table[ord("E")] = ord("e")
+def _byte_classes(other: bytes, members: dict[bytes, Iterable[int]]) -> bytes:
+    """A ``bytes.translate`` table: each byte of ``members[cls]`` becomes ``cls``, any other byte ``other``."""
+    table = bytearray(other * 256)
+    for cls, bytes_of_class in members.items():
+        for byte in bytes_of_class:
+            table[byte] = ord(cls)
     return bytes(table)
 
 
-_CLASSES = _classes()
-
-
-def _number_classes() -> bytes:
-    table = bytearray(b"x" * 256)
-    for byte in b"0123456789.-+ \t\n\r":
-        table[byte] = ord("0")
-    for byte in b":,[":
-        table[byte] = ord(":")
-    table[ord("e")] = table[ord("E")] = ord("e")
-    return bytes(table)
+_CLASSES = _byte_classes(
+    b"|",
+    {b"0": b"0123456789", b"a": b"AB", b"s": [*b" .-", *range(0x80, 0x100)], b"\\": b"\\", b"e": b"eE"},
+)
 
 
 # A JSON number in exponent notation (1.84127645108946e14) spells digits its text does not show. Its value starts
 # after a colon, comma or bracket and blanks, or at the document's start: in these classes ":0…0e" or "0…0e" first
 # (blanks, signs, digits and points are all 0). A digit before an "e" in a string, as in a hexadecimal pseudonym,
 # is not one.
-_NUMBER_CLASSES = _number_classes()
+_NUMBER_CLASSES = _byte_classes(b"x", {b"0": b"0123456789.-+ \t\n\r", b":": b":,[", b"e": b"eE"})
 _EXPONENT_VALUE = re.compile(rb":0+e")
 _EXPONENT_DOCUMENT = re.compile(rb"0+e")
 # Digits, Corsica's letters and separators as one class: a NIR needs 15 of them in a row, a fast substring search.

@@ -181,27 +181,17 @@ class _Producer:
         return 0
 
 
-def test_a_record_refused_for_its_size_is_dead_lettered_and_the_batch_goes_on() -> None:
+@pytest.mark.parametrize(
+    ("refused", "sent"),
+    [
+        ("refuse", ["canon.formation.Positionnement", "dlq.region_adapter"]),
+        ("refuse_later", ["out.imilo", "canon.formation.Positionnement", "dlq.region_adapter"]),
+    ],
+    ids=["at produce()", "after taking it"],
+)
+def test_a_record_refused_for_its_size_is_dead_lettered_and_the_batch_goes_on(refused: str, sent: list[str]) -> None:
     hop = _hop(_Silent())
-    producer = _Producer(hop, refuse="out.imilo")
-    hop._produce_and_wait(
-        producer,  # type: ignore[arg-type]
-        [
-            Output("canon.formation.Positionnement", b"ok", b"k", [("ce_id", b"e-1")]),
-            Output("out.imilo", b"big", b"k", [("ce_id", b"e-2")]),
-        ],
-    )
-    topics = [t for t, _, _ in producer.sent]
-    assert topics == ["canon.formation.Positionnement", "dlq.region_adapter"]
-    degraded = dict(producer.sent[1][2])
-    assert degraded["passerelle_error_code"] == b"sortie_refusee" and degraded["passerelle_original_ce_id"] == b"e-2"
-    assert degraded["ce_type"] == DEAD_LETTER_TYPE.encode()  # a CloudEvent of its own
-    assert degraded["passerelle_error_target_topic"] == b"out.imilo"
-
-
-def test_a_record_the_broker_refuses_after_taking_it_is_dead_lettered_too() -> None:
-    hop = _hop(_Silent())
-    producer = _Producer(hop, refuse_later="out.imilo")
+    producer = _Producer(hop, refuse="out.imilo") if refused == "refuse" else _Producer(hop, refuse_later="out.imilo")
     hop._produce_and_wait(
         producer,  # type: ignore[arg-type]
         [
@@ -209,10 +199,10 @@ def test_a_record_the_broker_refuses_after_taking_it_is_dead_lettered_too() -> N
             Output("canon.formation.Positionnement", b"ok", b"k", [("ce_id", b"e-3")]),
         ],
     )
-    topics = [t for t, _, _ in producer.sent]
-    assert topics == ["out.imilo", "canon.formation.Positionnement", "dlq.region_adapter"]
-    degraded = dict(producer.sent[2][2])
+    assert [t for t, _, _ in producer.sent] == sent
+    degraded = dict(producer.sent[-1][2])
     assert degraded["passerelle_error_code"] == b"sortie_refusee" and degraded["passerelle_original_ce_id"] == b"e-2"
+    assert degraded["ce_type"] == DEAD_LETTER_TYPE.encode()  # a CloudEvent of its own
     assert degraded["passerelle_error_target_topic"] == b"out.imilo"
 
 
