@@ -243,8 +243,8 @@ class Hop:
             self.settings, max_message_bytes=self.budget.max_bytes + 64 * 1024, transactional_id=transactional_id
         )
         if not transactional:
-            # One callback for the producer, called for failures only: a callback per output, called for each
-            # success too, cost about 1 µs an output in the hop's thread (docs/performance.md).
+            # One callback for the producer, called for failures only, rather than a closure per output called back
+            # for every success too, in the hop's thread.
             config |= {"on_delivery": self._on_undelivered, "delivery.report.only.error": True}
         producer = Producer(config)
         if transactional:

@@ -30,8 +30,8 @@ def derived_id(*parts: str) -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
-# Incoming and Output are NamedTuples, immutable like a frozen dataclass but built in a third of its time: a hop
-# builds one Incoming per record it reads and one Output per record it writes.
+# Incoming and Output are NamedTuples, immutable like a frozen dataclass without its ``__setattr__`` per field:
+# a hop builds one Incoming per record it reads and one Output per record it writes.
 class Incoming(NamedTuple):
     """One consumed record, with its headers decoded once."""
 
