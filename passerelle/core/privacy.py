@@ -28,7 +28,7 @@ from typing import Any
 #
 # The rule reads UTF-8 bytes: Python's regular expressions scan some 10 ns a character, too slow for a whole LHEO
 # formation, but bytes methods are fast. The bytes are mapped to classes first (digits to 0, the A and B of
-# Corsica to a, spaces, hyphens, dots and every non-ASCII byte to s), and the exact rule only reads the places
+# Corsica to a, spaces, hyphens, dots and every non-ASCII byte to s or n), and the exact rule only reads the places
 # where a digit starts 15 such bytes or more, found by a pattern that begins with a literal (a fast search).
 _SEPARATOR_CHARS = " .-\u00ad\u200b\u200c\u200d\u200e\u200f\u2010\u2011\u2012\u2013\u2014\u2015\u202a\u202b\u202c\u202d"
 _SEPARATOR_CHARS += "\u202e\u2060\u2066\u2067\u2068\u2069\u2212\ufeff"
@@ -39,7 +39,7 @@ _RUN = re.compile(_GROUP + rb"(?:" + _SEPARATOR + rb"{1,3}+" + _GROUP + rb")*+")
 _SPLIT = re.compile(rb"(" + _SEPARATOR + rb"+)")
 _NIR_BODY = re.compile(rb"[1-478][0-9]{2}(?:0[1-9]|1[0-2]|[2-9][0-9])(?:[0-9]{2}|2[AB])[0-9]{8}")
 _NIR_LENGTH = 15
-_PLACES = re.compile(rb"0[0as]{14,}")
+_PLACES = re.compile(rb"0[0asn]{14,}")
 # Ints with more digits than this are one group longer than a NIR, or too long for str() (Python's 4,300 digits).
 _NUMBER_DIGITS = 40
 
@@ -53,9 +53,18 @@ def _byte_classes(other: bytes, members: dict[bytes, Iterable[int]]) -> bytes:
     return bytes(table)
 
 
+# The lead byte of a non-ASCII character is n, but C3's: U+00C0 to U+00FF (é, ç, ×) are their own NFKC form beside
+# any ASCII or other such character, and none is a digit or a space, so text with no n is read as it came.
 _CLASSES = _byte_classes(
     b"|",
-    {b"0": b"0123456789", b"a": b"AB", b"s": [*b" .-", *range(0x80, 0x100)], b"\\": b"\\", b"e": b"eE"},
+    {
+        b"0": b"0123456789",
+        b"a": b"AB",
+        b"s": [*b" .-", *range(0x80, 0xC0), 0xC3],
+        b"n": [*range(0xC0, 0xC3), *range(0xC4, 0x100)],
+        b"\\": b"\\",
+        b"e": b"eE",
+    },
 )
 
 
@@ -67,7 +76,7 @@ _NUMBER_CLASSES = _byte_classes(b"x", {b"0": b"0123456789.-+ \t\n\r", b":": b":,
 _EXPONENT_VALUE = re.compile(rb":0+e")
 _EXPONENT_DOCUMENT = re.compile(rb"0+e")
 # Digits, Corsica's letters and separators as one class: a NIR needs 15 of them in a row, a fast substring search.
-_AS_RUN = bytes.maketrans(b"as", b"00")
+_AS_RUN = bytes.maketrans(b"asn", b"000")
 _SHORTEST_RUN = b"0" * _NIR_LENGTH
 
 
@@ -182,9 +191,10 @@ def _number_text(value: int | float) -> str:
 def may_hold_nir(raw: bytes) -> bool:
     """One look at a raw JSON message: False means no string, number or key can hold a NIR once parsed,
     so the per-field walk is skipped."""
-    if not raw.isascii():
-        raw = normalised_utf8(raw.decode("utf-8", "replace"))
     classes = raw.translate(_CLASSES)
+    if b"n" in classes:  # text NFKC may change (a superscript or full-width digit, a no-break space): normalised
+        raw = normalised_utf8(raw.decode("utf-8", "replace"))
+        classes = raw.translate(_CLASSES)
     # An escape (\u0031, or \n read as a letter before digits) or a number in exponent notation spells digits the
     # raw text does not show.
     if b"\\" in classes or (b"0e" in classes and _holds_exponent_number(raw)):

@@ -4,6 +4,7 @@ nothing in the real LHEO feeds is taken for one; the raw pre-scan never clears w
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -121,6 +122,9 @@ _PIECES = st.sampled_from(
         "A",
         "B",
         "é",
+        "ÿ",
+        "×",
+        "\u0301",
         "\u2009",
         "\\",
         '"',
@@ -181,10 +185,22 @@ def test_the_raw_pre_scan_never_clears_what_the_guard_refuses(value: object) -> 
         f'{{"a": "x\\n{NIR}"}}'.encode(),
         f'{{"{NIR}": 1}}'.encode(),
         f'{{"a": "{FORMS["full-width digits"]}"}}'.encode(),
+        f'{{"prenom": "Léa", "a": "{FORMS["non-breaking spaces"]}"}}'.encode(),
+        f'{{"prenom": "Zoé", "a": "{FORMS["full-width digits"]}"}}'.encode(),
+        f'{{"a": "²{NIR[1:]}", "b": "é"}}'.encode(),
     ],
 )
 def test_the_raw_pre_scan_sees_disguised_nirs(raw: bytes) -> None:
     assert may_hold_nir(raw) and _refused(orjson.loads(raw))
+
+
+def test_text_whose_only_other_characters_are_latin_1_letters_is_its_own_nfkc_form() -> None:
+    """Why the pre-scan reads such a message as it came: NFKC changes nothing in it, whatever their neighbours."""
+    latin = [chr(c) for c in range(0xC0, 0x100)]
+    for char in latin:
+        assert char.encode()[0] == 0xC3 and not char.isdigit() and not char.isspace()
+        for other in [*map(chr, range(0x80)), *latin]:
+            assert unicodedata.is_normalized("NFKC", char + other) and unicodedata.is_normalized("NFKC", other + char)
 
 
 # ---------------------------------------------------------------- no false positive on real feeds
