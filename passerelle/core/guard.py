@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from passerelle.core.first_look import CONTROL_BYTES
 from passerelle.core.limits import Limits
 from passerelle.core.privacy import NirDetected, contains_nir, number_holds_nir, shown_name
 from passerelle.core.problems import Problem
@@ -144,7 +145,7 @@ def _walk(value: Any, path: str, depth: int, limits: Limits, problems: list[Prob
 # and are found with ``in``; only then are the fields walked one by one to say where.
 def _classes() -> bytes:
     table = bytearray(b"." * 256)
-    for byte in [*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F]:
+    for byte in CONTROL_BYTES:
         table[byte] = ord("c")
     for byte, name in ((0xC2, "A"), (0xE2, "B"), (0x80, "p"), (0x81, "v")):
         table[byte] = ord(name)
@@ -161,8 +162,11 @@ _CLASSES = _classes()
 _FORBIDDEN_CLASSES = (b"c", b"Ap", b"Av", b"Ax", b"Bpw", b"Bvy")
 
 
-def may_hold_forbidden(data: bytes) -> bool:
-    """False when no character of ``data`` (UTF-8) is one ``forbidden_character`` refuses."""
+def may_hold_forbidden(data: bytes, first: bytes | None = None) -> bool:
+    """False when no character of ``data`` (UTF-8) is one ``forbidden_character`` refuses. ``first``, the caller's
+    ``first_look.classes_of(data)``, settles most messages: no control byte and no lead byte but C3's."""
+    if first is not None and b"c" not in first and b"n" not in first:
+        return False
     classes = data.translate(_CLASSES)
     if b"c" in classes:
         return True

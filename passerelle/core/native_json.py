@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 
 from passerelle.core.dialect import Rejected
+from passerelle.core.first_look import classes_of
 from passerelle.core.guard import Duplicated, Unreadable, may_hold_forbidden, screen
 from passerelle.core.limits import LIMITS, Limits
 from passerelle.core.privacy import may_hold_nir
@@ -69,12 +70,13 @@ def read_json(payload: bytes, limits: Limits = LIMITS) -> JsonMessage | Rejected
     too_many = limits.too_many_items(len(values), "éléments")
     if too_many is not None:
         return Rejected((too_many,))
+    classes = classes_of(payload)
     walk = (
         rechecked
-        or may_hold_nir(payload)
-        or may_hold_forbidden(payload)
+        or may_hold_nir(payload, classes)
+        or may_hold_forbidden(payload, classes)
         or len(payload) > limits.field_chars
-        or payload.count(b"{") + payload.count(b"[") > limits.depth
+        or classes.count(b"{") > limits.depth  # objects and arrays opened, nested or not
     )
     if not isinstance(document, list):
         problems = screen(document, "", limits) if walk else ()

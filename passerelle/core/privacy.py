@@ -14,9 +14,11 @@ import hmac
 import math
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
+
+from passerelle.core.first_look import CLASSES, byte_classes
 
 # A NIR is 13 characters (sex, year, month, department incl. 2A/2B, commune, order) and a 2-digit key. It is
 # looked for in groups of digits joined by separators (spaces of every width, dots, hyphens and dashes, and the
@@ -27,9 +29,9 @@ from typing import Any
 # number (0.736479997634888, 47.8642616271973: LHEO coordinates) are not read as one.
 #
 # The rule reads UTF-8 bytes: Python's regular expressions scan some 10 ns a character, too slow for a whole LHEO
-# formation, but bytes methods are fast. The bytes are mapped to classes first (digits to 0, the A and B of
-# Corsica to a, spaces, hyphens, dots and every non-ASCII byte to s or n), and the exact rule only reads the places
-# where a digit starts 15 such bytes or more, found by a pattern that begins with a literal (a fast search).
+# formation, but bytes methods are fast. The bytes are mapped to classes first (``first_look``: digits to 0, the A
+# and B of Corsica to a, spaces, hyphens, dots and every non-ASCII byte to s or n), and the exact rule only reads
+# the places where a digit starts 15 such bytes or more, found by a pattern that begins with a literal.
 _SEPARATOR_CHARS = " .-\u00ad\u200b\u200c\u200d\u200e\u200f\u2010\u2011\u2012\u2013\u2014\u2015\u202a\u202b\u202c\u202d"
 _SEPARATOR_CHARS += "\u202e\u2060\u2066\u2067\u2068\u2069\u2212\ufeff"
 _SEPARATOR = b"(?:" + b"|".join(re.escape(c.encode()) for c in _SEPARATOR_CHARS) + b")"
@@ -44,35 +46,11 @@ _PLACES = re.compile(rb"0[0asn]{14,}")
 _NUMBER_DIGITS = 40
 
 
-def _byte_classes(other: bytes, members: dict[bytes, Iterable[int]]) -> bytes:
-    """A ``bytes.translate`` table: each byte of ``members[cls]`` becomes ``cls``, any other byte ``other``."""
-    table = bytearray(other * 256)
-    for cls, bytes_of_class in members.items():
-        for byte in bytes_of_class:
-            table[byte] = ord(cls)
-    return bytes(table)
-
-
-# The lead byte of a non-ASCII character is n, but C3's: U+00C0 to U+00FF (é, ç, ×) are their own NFKC form beside
-# any ASCII or other such character, and none is a digit or a space, so text with no n is read as it came.
-_CLASSES = _byte_classes(
-    b"|",
-    {
-        b"0": b"0123456789",
-        b"a": b"AB",
-        b"s": [*b" .-", *range(0x80, 0xC0), 0xC3],
-        b"n": [*range(0xC0, 0xC3), *range(0xC4, 0x100)],
-        b"\\": b"\\",
-        b"e": b"eE",
-    },
-)
-
-
 # A JSON number in exponent notation (1.84127645108946e14) spells digits its text does not show. Its value starts
 # after a colon, comma or bracket and blanks, or at the document's start: in these classes ":0…0e" or "0…0e" first
 # (blanks, signs, digits and points are all 0). A digit before an "e" in a string, as in a hexadecimal pseudonym,
 # is not one.
-_NUMBER_CLASSES = _byte_classes(b"x", {b"0": b"0123456789.-+ \t\n\r", b":": b":,[", b"e": b"eE"})
+_NUMBER_CLASSES = byte_classes(b"x", {b"0": b"0123456789.-+ \t\n\r", b":": b":,[", b"e": b"eE"})
 _EXPONENT_VALUE = re.compile(rb":0+e")
 _EXPONENT_DOCUMENT = re.compile(rb"0+e")
 # Digits, Corsica's letters and separators as one class: a NIR needs 15 of them in a row, a fast substring search.
@@ -113,7 +91,7 @@ def _nir_spans(data: bytes, classes: bytes | None = None, commas: bool = True) -
     """Byte spans of ``data`` (UTF-8 of normalised text) holding a NIR: the whole run of groups each is in.
 
     ``commas=False`` when a comma may separate values (raw JSON) rather than mark decimals."""
-    classes = data.translate(_CLASSES) if classes is None else classes
+    classes = data.translate(CLASSES) if classes is None else classes
     for place in _PLACES.finditer(classes):
         begin, finish = place.span()
         if classes.count(b"0", begin, finish) + classes.count(b"a", begin, finish) < _NIR_LENGTH:
@@ -169,7 +147,7 @@ def contains_nir(text: str) -> bool:
         data = text.encode()
     else:
         data = normalised_utf8(text)
-    classes = data.translate(_CLASSES)
+    classes = data.translate(CLASSES)
     if classes.count(b"0") < _NIR_LENGTH - 2:  # 13 digits at least, with Corsica's 2A or 2B
         return False
     return next(_nir_spans(data, classes), None) is not None
@@ -188,13 +166,13 @@ def _number_text(value: int | float) -> str:
     return repr(value) if math.isfinite(value) else ""
 
 
-def may_hold_nir(raw: bytes) -> bool:
-    """One look at a raw JSON message: False means no string, number or key can hold a NIR once parsed,
-    so the per-field walk is skipped."""
-    classes = raw.translate(_CLASSES)
+def may_hold_nir(raw: bytes, classes: bytes | None = None) -> bool:
+    """One look at a raw JSON message (``classes``: its ``first_look.classes_of`` when the caller has it): False
+    means no string, number or key can hold a NIR once parsed, so the per-field walk is skipped."""
+    classes = raw.translate(CLASSES) if classes is None else classes
     if b"n" in classes:  # text NFKC may change (a superscript or full-width digit, a no-break space): normalised
         raw = normalised_utf8(raw.decode("utf-8", "replace"))
-        classes = raw.translate(_CLASSES)
+        classes = raw.translate(CLASSES)
     # An escape (\u0031, or \n read as a letter before digits) or a number in exponent notation spells digits the
     # raw text does not show.
     if b"\\" in classes or (b"0e" in classes and _holds_exponent_number(raw)):

@@ -245,15 +245,14 @@ def read_date(value: Any, reading: Reading, path: str, french: bool = False, per
         match = _FR_DATE.fullmatch(text)
         text = f"{match.group(3)}-{match.group(2)}-{match.group(1)}" if match else "invalide"
     try:
-        return dt.date.fromisoformat(text).isoformat() if _ISO_DATE.fullmatch(text) else _fail()
+        if not _ISO_DATE.fullmatch(text):
+            raise ValueError("longueur")
+        dt.date.fromisoformat(text)  # a real day; the pattern makes the text its own ISO writing, returned as is
+        return text
     except ValueError:
         expected = "jj/mm/aaaa" if french else "AAAA-MM-JJ"
         reading.bad("date", path, f"date invalide, attendue au format {expected}", expected, value, personal)
         return None
-
-
-def _fail() -> str:
-    raise ValueError("longueur")
 
 
 # ---------------------------------------------------------------- canonical → native

@@ -5,7 +5,9 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
+from passerelle.core.first_look import classes_of
 from passerelle.core.guard import forbidden_character, may_hold_forbidden
+from passerelle.core.privacy import may_hold_nir
 
 # French text around the characters that matter: accents, « », ’, nbsp, C1 controls, bidi controls.
 _TEXTS = st.text(
@@ -20,7 +22,16 @@ _TEXTS = st.text(
 @given(_TEXTS)
 def test_the_first_look_finds_whatever_the_rule_refuses(text: str) -> None:
     if forbidden_character(text, "champ") is not None:
-        assert may_hold_forbidden(text.encode("utf-8"))
+        data = text.encode("utf-8")
+        assert may_hold_forbidden(data) and may_hold_forbidden(data, classes_of(data))
+
+
+@given(_TEXTS)
+def test_the_shared_first_look_clears_only_what_the_guards_own_looks_clear(text: str) -> None:
+    data = text.encode("utf-8")
+    classes = classes_of(data)
+    assert may_hold_forbidden(data, classes) == may_hold_forbidden(data)
+    assert may_hold_nir(data, classes) == may_hold_nir(data)
 
 
 @given(_TEXTS)

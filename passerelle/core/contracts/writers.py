@@ -43,6 +43,10 @@ def long_bytes(n: int) -> bytes:
     if not _LONG[0] <= n < _LONG[1]:
         raise Refused
     z = (n << 1) ^ (n >> 63)
+    if z < 0x4000:  # a string's length up to 8,191 bytes
+        return bytes((z & 0x7F | 0x80, z >> 7))
+    if z < 0x200000:  # a date of this century, in days from 1970
+        return bytes((z & 0x7F | 0x80, z >> 7 & 0x7F | 0x80, z >> 14))
     out = bytearray()
     while z > 0x7F:
         out.append((z & 0x7F) | 0x80)
