@@ -13,6 +13,7 @@ OpenTelemetry's propagator) reads a plain ``traceparent``. Tests parse every top
 
 from __future__ import annotations
 
+import functools
 import random
 import re
 import time
@@ -194,8 +195,20 @@ def header_dict(headers: Iterable[tuple[str, bytes | None]]) -> dict[str, str]:
 
 
 def format_time(moment: datetime) -> str:
+    """ISO 8601 in UTC to the millisecond (``2026-03-02T10:15:00.123Z``), as ``isoformat`` writes it."""
     utc = moment if moment.tzinfo is UTC else moment.astimezone(UTC)
-    return utc.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    second = _second_text(utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second)
+    return second + _MILLISECONDS[utc.microsecond // 1000]
+
+
+_MILLISECONDS = tuple(f".{n:03d}Z" for n in range(1000))
+
+
+# Every output's header writes a time, and one second's records share all of it but the milliseconds: isoformat
+# took 15,000 instructions a time, this 4,500 (cachegrind).
+@functools.lru_cache(maxsize=256)
+def _second_text(year: int, month: int, day: int, hour: int, minute: int, second: int) -> str:
+    return f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:{second:02d}"
 
 
 class MillisecondClock:

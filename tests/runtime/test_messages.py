@@ -21,6 +21,7 @@ def test_derived_ids_are_uuid5_of_the_joined_parts(parts: list[str]) -> None:
 def test_times_are_written_in_utc_with_milliseconds(moment: datetime) -> None:
     text = format_time(moment)
     assert text.endswith("Z") and len(text) == len("2026-03-02T08:15:02.113Z")
+    assert text == moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     assert datetime.fromisoformat(text.replace("Z", "+00:00")) == moment.replace(
         microsecond=moment.microsecond // 1000 * 1000
     )
