@@ -108,15 +108,17 @@ class Envelope(NamedTuple):
         dataschema: str | None = None,
     ) -> Envelope:
         eid = event_id or str(uuid.uuid4())
+        # Positional: a NamedTuple's keyword arguments are matched one by one in Python, once per output.
         return cls(
-            id=eid,
-            type=type_,
-            source=source,
-            time=time or datetime.now(UTC),
-            correlation_id=correlation_id or eid,
-            traceparent=traceparent or new_trace_parent(),
-            content_type=content_type,
-            dataschema=dataschema,
+            eid,
+            type_,
+            source,
+            time or datetime.now(UTC),
+            correlation_id or eid,
+            traceparent or new_trace_parent(),
+            content_type,
+            SPECVERSION,
+            dataschema,
         )
 
     def derive(
@@ -159,7 +161,8 @@ class Envelope(NamedTuple):
         ]
         if self.dataschema:
             headers.append(("ce_dataschema", self.dataschema.encode()))
-        headers.extend((k, v.encode()) for k, v in self.extra)
+        if self.extra:
+            headers.extend((k, v.encode()) for k, v in self.extra)
         return headers
 
     @classmethod
