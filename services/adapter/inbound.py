@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from passerelle.broker import topics
 from passerelle.core.contracts.errors import ContractError, ValidationFailed
@@ -46,6 +47,14 @@ class Parsed:
     items: list[Outcome]
 
 
+class _Canonical(NamedTuple):
+    """What every record of one canonical event is written with: its topic, CloudEvents type and dataschema."""
+
+    topic: str
+    type: str
+    dataschema: str
+
+
 class InboundTranslator(ReadThenWrite):
     def __init__(self, ctx: ServiceContext, dialects: Dialects) -> None:
         self.ctx = ctx
@@ -58,6 +67,7 @@ class InboundTranslator(ReadThenWrite):
             items=settings.inbound_max_items,
         )
         self._contexts: dict[tuple[str, str | None], tuple[PartnerProfile, InboundContext]] = {}
+        self._canonicals: dict[str, _Canonical] = {}
 
     def read(self, message: Incoming, tally: Tally) -> Parsed | list[Output]:
         """The message's items parsed and mapped to drafts, or its refusal as a whole."""
@@ -192,19 +202,26 @@ class InboundTranslator(ReadThenWrite):
         # The item's place in the message is part of its identity: one CSV file or JSON array may hold several
         # changes for the same positionnement (RECUE, then ADMIS), which must stay distinct events.
         item = f"{draft.native_id or draft.position}#{index}"
+        canonical = self._canonicals.get(draft.subject) or self._canonical_of(draft.subject)
+        input_id = message.input_id
         envelope = Envelope.new(
-            event_type(draft.subject),
+            canonical.type,
             partner,
-            event_id=derived_id(message.input_id, item, draft.subject),
-            correlation_id=message.headers.get("correlation_id") or message.input_id,
+            event_id=derived_id(input_id, item, draft.subject),
+            correlation_id=message.headers.get("correlation_id") or input_id,
             traceparent=message.headers.get("traceparent") or new_trace_parent(),
             time=sent_at,
-            dataschema=self.ctx.dataschema(draft.subject, self.ctx.catalogue.latest(draft.subject).version),
+            dataschema=canonical.dataschema,
         )
         headers = envelope.to_headers()
         headers.append((CAUSE, message.dedupe_key.encode()))
         tally.count("in", partner, draft.subject, "ok")
-        return Output(topics.canonical(draft.subject), value, draft.key.encode(), headers)
+        return Output(canonical.topic, value, draft.key.encode(), headers)
+
+    def _canonical_of(self, subject: str) -> _Canonical:
+        dataschema = self.ctx.dataschema(subject, self.ctx.catalogue.latest(subject).version)
+        found = self._canonicals[subject] = _Canonical(topics.canonical(subject), event_type(subject), dataschema)
+        return found
 
     def _failure(self, partner: str, event: str | None, rejected: Rejected, contract: str | None = None) -> Failure:
         if contract is None and event and event in self.ctx.catalogue:
@@ -226,7 +243,9 @@ _LINE_NUMBER = re.compile(r"[0-9]{1,9}")
 
 def _line_shift(message: Incoming) -> int:
     """A CSV piece cut by ``passerelle ingest`` says where it starts in the original file."""
-    first = message.headers.get(FIRST_LINE, "")
+    first = message.headers.get(FIRST_LINE)
+    if not first:
+        return 0
     # ASCII digits only: str.isdigit() also takes "²", which int() refuses.
     return int(first) - 2 if _LINE_NUMBER.fullmatch(first) and int(first) > 2 else 0
 

@@ -55,10 +55,13 @@ class AvroCodec:
         self.catalogue = catalogue
         self.fetch = fetch
         self._fetched: dict[int, SchemaVersion] = {}
+        # (subject, version asked) → the schema and its wire header, looked up once.
+        self._writing: dict[tuple[str, int | str], tuple[SchemaVersion, bytes]] = {}
 
     def bind(self, ids: Mapping[tuple[str, int], int]) -> None:
         """Frame records with the registry's ids from now on (called once at start, before any record)."""
         self.catalogue = self.catalogue.with_ids(ids)
+        self._writing.clear()
 
     def writer(self, schema_id: int) -> SchemaVersion:
         try:
@@ -72,8 +75,11 @@ class AvroCodec:
         return found
 
     def encode(self, subject: str, record: dict[str, Any], version: int | str = "latest") -> bytes:
-        schema = self.catalogue.get(subject, version)
-        header = HEADER.pack(MAGIC_BYTE, schema.schema_id)
+        writing = self._writing.get((subject, version))
+        if writing is None:
+            found = self.catalogue.get(subject, version)
+            writing = self._writing[(subject, version)] = (found, HEADER.pack(MAGIC_BYTE, found.schema_id))
+        schema, header = writing
         if schema.writer is not None:
             try:
                 return schema.writer(record, header)
