@@ -79,7 +79,7 @@ def _primitive(kind: str, field: Mapping[str, Any] | None) -> st.SearchStrategy[
 EDGES: list[Any] = [
     None, True, False, 0, 1, -1, 1.0, -0.0, float("nan"), float("inf"),
     2**31 - 1, 2**31, -(2**31), -(2**31) - 1, 2**63 - 1, 2**63, -(2**63), -(2**63) - 1,
-    "", "INCONNU", "F", "\ud800", b"", b"x", [], ["F1604"], (), ("F1604",), {},
+    "", "INCONNU", "F", "\ud800", "x" * 1023, "é" * 512, "é" * 4096, b"", b"x", [], ["F1604"], (), ("F1604",), {},
     dt.date(1970, 1, 1), dt.date(1, 1, 1), dt.datetime(2026, 3, 2, 10, 15), dt.datetime(2026, 3, 2, tzinfo=dt.UTC),
 ]  # fmt: skip
 ANY_VALUE: st.SearchStrategy[Any] = st.one_of(

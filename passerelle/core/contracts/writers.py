@@ -55,6 +55,13 @@ def long_bytes(n: int) -> bytes:
     return bytes(out)
 
 
+# The size before a string or bytes of fewer than 1,024 bytes, written once: alone, or after a union's index 0 or 1
+# (one append instead of two, and no call).
+_SIZED_BELOW = 1024
+_SIZE_TABLES = {lead: tuple(lead + long_bytes(n) for n in range(_SIZED_BELOW)) for lead in (b"", b"\x00", b"\x02")}
+_SIZE_NAMES = {b"": "_size", b"\x00": "_size_after_0", b"\x02": "_size_after_1"}
+
+
 def compile_writer(parsed: Any) -> Writer | None:
     """``write(record, header) -> header + Avro body`` for a fastavro-parsed record schema, or None when the
     schema uses a feature the compiler leaves to fastavro."""
@@ -68,7 +75,7 @@ class _Writing(SourceBuilder):
     ROLE = "writer"
     CONSTANTS: ClassVar[dict[str, Any]] = {
         "_long": long_bytes,
-        "_one": _ONE_BYTE,
+        **{name: _SIZE_TABLES[lead] for lead, name in _SIZE_NAMES.items()},
         "_Refused": Refused,
         "_double": struct.Struct("<d").pack,
         "_float": struct.Struct("<f").pack,
@@ -88,6 +95,11 @@ class _Writing(SourceBuilder):
             self.emit(f"if {var} is None:", depth)
             self.emit(f"a({long_bytes(null_index)!r})", depth + 1)
             self.emit("else:", depth)
+            _, other_kind, other_logical = self.inspect(other)
+            if other_kind in _SIZED_KINDS and other_logical is None:  # the index and the size in one piece
+                for line in _SIZED_KINDS[other_kind](var, long_bytes(other_index)):
+                    self.emit(line, depth + 1)
+                return
             self.emit(f"a({long_bytes(other_index)!r})", depth + 1)
             self.value(other, var, depth + 1)
         elif kind == "record":
@@ -119,7 +131,7 @@ class _Writing(SourceBuilder):
             inner = self.name("v")
             shown = self.constant(default) if isinstance(default, list) else repr(default)
             # fastavro reads a missing field as its default (None without one), exactly so.
-            self.emit(f"{inner} = {var}.get({field['name']!r}, {shown})", depth)
+            self.emit(f"{inner} = {var}.get({field['name']!r}{'' if default is None else f', {shown}'})", depth)
             self.value(field["type"], inner, depth)
         self.leave(name)
 
@@ -139,17 +151,19 @@ class _Writing(SourceBuilder):
         self.emit(f"a(_long({converted}))", depth)
 
 
-def _string(var: str) -> list[str]:
+def _string(var: str, lead: bytes = b"") -> list[str]:
     # UnicodeEncodeError (a lone surrogate) leaves the value to fastavro.
-    return [f"if type({var}) is not str: raise _Refused", f"{var} = {var}.encode()", *_sized(var)]
+    return [f"if type({var}) is not str: raise _Refused", f"{var} = {var}.encode()", *_sized(var, lead)]
 
 
-def _bytes(var: str) -> list[str]:
-    return [f"if type({var}) is not bytes: raise _Refused", *_sized(var)]
+def _bytes(var: str, lead: bytes = b"") -> list[str]:
+    return [f"if type({var}) is not bytes: raise _Refused", *_sized(var, lead)]
 
 
-def _sized(var: str) -> list[str]:
-    return [f"a(_one.get(len({var})) or _long(len({var})))", f"a({var})"]
+def _sized(var: str, lead: bytes) -> list[str]:
+    """``lead`` (a union's index), the size and the bytes of ``var``: the first two from a table for most sizes."""
+    longer = f"{lead!r} + _long(n)" if lead else "_long(n)"
+    return [f"a({_SIZE_NAMES[lead]}[n] if (n := len({var})) < {_SIZED_BELOW} else {longer})", f"a({var})"]
 
 
 def _int(var: str) -> list[str]:
@@ -176,6 +190,7 @@ def _null(var: str) -> list[str]:
     return [f"if {var} is not None: raise _Refused"]
 
 
+_SIZED_KINDS: dict[str, Callable[[str, bytes], list[str]]] = {"string": _string, "bytes": _bytes}
 _PRIMITIVES: dict[str, Callable[[str], list[str]]] = {
     "string": _string,
     "bytes": _bytes,
