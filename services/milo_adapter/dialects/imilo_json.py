@@ -166,6 +166,13 @@ def _mapper(subject: str) -> Mapper:
     mapping as a loop over the fields took three times as long, in lookups that never change."""
     lines = ["def mapper(item, reading, prefix):", "    record = {}"]
     parents: dict[tuple[str, ...], str] = {(): "item"}
+    # Each canonical sub-record, made on its first field present (as setdefault would, without a dict per field).
+    targets: dict[tuple[str, ...], str] = {}
+    for _, canonical, _ in FIELDS[subject]:
+        *into, _ = _parts(canonical)
+        if into and tuple(into) not in targets:
+            targets[tuple(into)] = f"into{len(targets) + 1}"
+            lines.append(f"    {targets[tuple(into)]} = None")
     for native, canonical, kind in FIELDS[subject]:
         *path, leaf = _parts(native)
         for depth in range(1, len(path) + 1):
@@ -177,21 +184,27 @@ def _mapper(subject: str) -> Mapper:
                     f"        {name} = ABSENT",
                 ]
         *into, last = _parts(canonical)
-        target = "record" + "".join(f".setdefault({part!r}, {{}})" for part in into)
         lines += [f"    value = {parents[tuple(path)]}.get({leaf!r})", "    if value is not None:"]
         indent = "        "
         if kind == "code":  # written out: it cannot refuse, and a call per code cost more than the upper-casing
             lines.append("        value = value.strip().upper() if isinstance(value, str) else value")
         elif kind not in _AS_IS:  # the error path is only spelled out for the kinds that can refuse
             personal = native in _PERSONAL_NATIVE
-            lines += [
-                f"        value = convert(value, {kind!r}, reading, at(prefix, {native!r}), {personal})",
-                "        if value is not None:",
-            ]
+            where = f"at(prefix, {native!r})"
+            if kind == "date":  # the one kind every event has: read without _convert's dispatch
+                converted = f"read_date(value, reading, {where}, personal={personal})"
+            else:
+                converted = f"convert(value, {kind!r}, reading, {where}, {personal})"
+            lines += [f"        value = {converted}", "        if value is not None:"]
             indent += "    "
+        target = "record"
+        if into:
+            target = targets[tuple(into)]
+            made = "record" + "".join(f".setdefault({part!r}, {{}})" for part in into)
+            lines.append(f"{indent}if {target} is None: {target} = {made}")
         lines.append(f"{indent}{target}[{last!r}] = value")
     lines.append("    return record")
-    namespace: dict[str, Any] = {"ABSENT": _ABSENT, "convert": _convert, "at": _at}
+    namespace: dict[str, Any] = {"ABSENT": _ABSENT, "convert": _convert, "read_date": read_date, "at": _at}
     code = compile("\n".join(lines), f"<I-MILO mapper {subject}>", "exec")
     exec(code, namespace)  # noqa: S102 - source built from FIELDS, this module's constants, names quoted by repr
     mapper: Mapper = namespace["mapper"]
