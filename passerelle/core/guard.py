@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from passerelle.core.first_look import CONTROL_BYTES
+from passerelle.core.first_look import CONTROL_BYTES, byte_classes
 from passerelle.core.limits import Limits
 from passerelle.core.privacy import NirDetected, contains_nir, number_holds_nir, shown_name
 from passerelle.core.problems import Problem
@@ -143,22 +143,19 @@ def _walk(value: Any, path: str, depth: int, limits: Limits, problems: list[Prob
 # As for the NIR guard, whole messages and LHEO formations are looked at with bytes methods first: control bytes,
 # C1 characters (C2 80 to C2 9F) and the bidirectional controls (E2 80 AA to AE, E2 81 A6 to A9) map to classes
 # and are found with ``in``; only then are the fields walked one by one to say where.
-def _classes() -> bytes:
-    table = bytearray(b"." * 256)
-    for byte in CONTROL_BYTES:
-        table[byte] = ord("c")
-    for byte, name in ((0xC2, "A"), (0xE2, "B"), (0x80, "p"), (0x81, "v")):
-        table[byte] = ord(name)
-    for byte in range(0x82, 0xA0):
-        table[byte] = ord("x")
-    for byte in range(0xA6, 0xAA):
-        table[byte] = ord("y")
-    for byte in range(0xAA, 0xAF):
-        table[byte] = ord("w")
-    return bytes(table)
-
-
-_CLASSES = _classes()
+_CLASSES = byte_classes(
+    b".",
+    {
+        b"c": CONTROL_BYTES,
+        b"A": [0xC2],
+        b"B": [0xE2],
+        b"p": [0x80],
+        b"v": [0x81],
+        b"x": range(0x82, 0xA0),
+        b"y": range(0xA6, 0xAA),
+        b"w": range(0xAA, 0xAF),
+    },
+)
 _FORBIDDEN_CLASSES = (b"c", b"Ap", b"Av", b"Ax", b"Bpw", b"Bvy")
 
 

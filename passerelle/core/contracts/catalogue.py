@@ -123,6 +123,20 @@ class Catalogue:
         return self.versions(subject)[-1]
 
     def get(self, subject: str, version: int | str = "latest") -> SchemaVersion:
+        found = self._asked.get((subject, str(version)))
+        return found if found is not None else self._walk(subject, version)
+
+    @cached_property
+    def _asked(self) -> dict[tuple[str, str], SchemaVersion]:
+        """(subject, version as text, or "latest" or "-1") → that version: one lookup for every record's ``get``."""
+        asked = {(subject, str(v.version)): v for subject, versions in self.subjects.items() for v in versions}
+        for subject, versions in self.subjects.items():
+            if versions:
+                asked[(subject, "latest")] = asked[(subject, "-1")] = versions[-1]
+        return asked
+
+    def _walk(self, subject: str, version: int | str) -> SchemaVersion:
+        """What ``get`` finds for any other spelling of a version, or the error that names what is unknown."""
         if version in ("latest", -1):
             return self.latest(subject)
         for v in self.versions(subject):

@@ -55,13 +55,12 @@ class AvroCodec:
         self.catalogue = catalogue
         self.fetch = fetch
         self._fetched: dict[int, SchemaVersion] = {}
-        # (subject, version asked) → the schema and its wire header, looked up once.
-        self._writing: dict[tuple[str, int | str], tuple[SchemaVersion, bytes]] = {}
+        # Schema id → its wire header, packed once.
+        self._headers: dict[int, bytes] = {}
 
     def bind(self, ids: Mapping[tuple[str, int], int]) -> None:
         """Frame records with the registry's ids from now on (called once at start, before any record)."""
         self.catalogue = self.catalogue.with_ids(ids)
-        self._writing.clear()
 
     def writer(self, schema_id: int) -> SchemaVersion:
         try:
@@ -75,11 +74,10 @@ class AvroCodec:
         return found
 
     def encode(self, subject: str, record: dict[str, Any], version: int | str = "latest") -> bytes:
-        writing = self._writing.get((subject, version))
-        if writing is None:
-            found = self.catalogue.get(subject, version)
-            writing = self._writing[(subject, version)] = (found, HEADER.pack(MAGIC_BYTE, found.schema_id))
-        schema, header = writing
+        schema = self.catalogue.get(subject, version)
+        header = self._headers.get(schema.schema_id)
+        if header is None:
+            header = self._headers[schema.schema_id] = HEADER.pack(MAGIC_BYTE, schema.schema_id)
         if schema.writer is not None:
             try:
                 return schema.writer(record, header)

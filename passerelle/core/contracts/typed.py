@@ -197,18 +197,12 @@ class TypedContracts:
     def __init__(self, catalogue: Catalogue) -> None:
         self.catalogue = catalogue
         self._built: dict[tuple[str, int], TypedContract] = {}
-        # As asked (a version or "latest"): one lookup per record instead of the catalogue's walk.
-        self._asked: dict[tuple[str, int | str], TypedContract] = {}
 
     def contract(self, subject: str, version: int | str = "latest") -> TypedContract:
-        found = self._asked.get((subject, version))
-        if found is not None:
-            return found
         schema = self.catalogue.get(subject, version)
         key = (schema.subject, schema.version)
         if key not in self._built:
             self._built[key] = TypedContract(schema)
-        self._asked[(subject, version)] = self._built[key]
         return self._built[key]
 
     def validate(self, subject: str, instance: Any, version: int | str = "latest") -> dict[str, Any]:
