@@ -32,7 +32,7 @@ from passerelle.logging import configure
 from passerelle.runtime.audit import write_key_pair
 from passerelle.runtime.hop import call_hook
 from passerelle.runtime.messages import Incoming, Output
-from passerelle.runtime.passes import Processor, TwoPass
+from passerelle.runtime.passes import InPasses, Processor, Step
 from passerelle.runtime.tally import Tally
 from passerelle.settings import Settings
 from passerelle.stack.deployables import build_service
@@ -82,23 +82,40 @@ class Timed:
     translating: float = 0.0
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
-    def process(self, message: Incoming, tally: Tally) -> list[Output]:
-        return self.write(message, self.read(message, tally), tally)
+    def __post_init__(self) -> None:
+        # Every pass, so the hop runs the processor as it would unwrapped: in passes when it has them.
+        steps = self.inner.between if isinstance(self.inner, InPasses) else ()
+        self.between: tuple[Step, ...] = tuple(self._timed(step) for step in steps)
 
-    # Both passes, so the hop runs the processor as it would unwrapped: in passes when it has them.
+    def process(self, message: Incoming, tally: Tally) -> list[Output]:
+        read = self.read(message, tally)
+        for step in self.between:
+            read = step(message, read, tally)
+        return self.write(message, read, tally)
+
+    def _timed(self, step: Step) -> Step:
+        def timed(message: Incoming, read: Any, tally: Tally) -> Any:
+            started = time.perf_counter()
+            try:
+                return step(message, read, tally)
+            finally:
+                self.translating += time.perf_counter() - started
+
+        return timed
+
     def read(self, message: Incoming, tally: Tally) -> Any:
         started = time.perf_counter()
         self.first = self.first or started
         self.processed += 1
         try:
-            return self.inner.read(message, tally) if isinstance(self.inner, TwoPass) else None
+            return self.inner.read(message, tally) if isinstance(self.inner, InPasses) else None
         finally:
             self.translating += time.perf_counter() - started
 
     def write(self, message: Incoming, read: Any, tally: Tally) -> list[Output]:
         started = time.perf_counter()
         try:
-            if isinstance(self.inner, TwoPass):
+            if isinstance(self.inner, InPasses):
                 return self.inner.write(message, read, tally)
             return self.inner.process(message, tally)
         finally:

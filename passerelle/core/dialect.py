@@ -7,9 +7,9 @@ and a feedback event, and validates every :class:`Draft` against its contract.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from passerelle.core.limits import LIMITS, Limits
 from passerelle.core.privacy import Pseudonymiser
@@ -97,6 +97,24 @@ class InboundDialect(Protocol):
     """Native bytes to canonical drafts; never raises on bad input, yields :class:`Rejected`."""
 
     def __call__(self, payload: bytes, context: InboundContext, /) -> Iterable[Outcome]: ...
+
+
+D = TypeVar("D")
+
+
+@dataclass(frozen=True, slots=True)
+class ReadThenMap(Generic[D]):
+    """An inbound dialect in two steps: the message read and screened whole (``read``), then its items mapped to
+    drafts (``map``). Called, it is both; apart, a hop reads a slice of messages before it maps any of them."""
+
+    read: Callable[[bytes, InboundContext], D | Rejected]
+    map: Callable[[D, InboundContext], Iterable[Outcome]]
+
+    def __call__(self, payload: bytes, context: InboundContext, /) -> Iterator[Outcome]:
+        document = self.read(payload, context)
+        if isinstance(document, Rejected):
+            return iter((document,))
+        return iter(self.map(document, context))
 
 
 class OutboundDialect(Protocol):

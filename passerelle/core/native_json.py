@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from passerelle.core.dialect import Rejected
+from passerelle.core.dialect import InboundContext, Rejected
 from passerelle.core.first_look import classes_of
 from passerelle.core.guard import Duplicated, Unreadable, may_hold_forbidden, screen
 from passerelle.core.limits import LIMITS, Limits
@@ -87,6 +87,11 @@ def read_json(payload: bytes, limits: Limits = LIMITS) -> JsonMessage | Rejected
             for i, value in enumerate(values)
         )
     )
+
+
+def read_message(payload: bytes, context: InboundContext) -> JsonMessage | Rejected:
+    """``read_json`` within the partner's limits: the reading step of every JSON dialect."""
+    return read_json(payload, context.limits)
 
 
 def _keys_may_repeat(payload: bytes, document: Any) -> bool:

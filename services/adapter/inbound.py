@@ -1,20 +1,23 @@
 """``in.<partner>`` (native, as sent) → ``canon.<subject>`` (Avro), or DLQ + feedback.
 
 The flow around a dialect is the same for every adapter: choose the dialect
-from the partner's profile, parse, validate each draft against its contract,
-encode, wrap in the envelope; every refusal goes through one ``reject``.
+from the partner's profile, parse (``read``), validate each draft against its
+contract and encode it, wrap it in the envelope; every refusal goes through
+one ``reject``. A dialect in two steps is read in ``read`` and mapped in
+``map``; the contract is ``transform``'s pass and the envelope ``write``'s.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from passerelle.broker import topics
 from passerelle.core.contracts.errors import ContractError, ValidationFailed
-from passerelle.core.dialect import Draft, InboundContext, Outcome, Rejected
+from passerelle.core.dialect import Draft, InboundContext, Outcome, ReadThenMap, Rejected
 from passerelle.core.envelope import Envelope, event_type, new_trace_parent, parse_time, subject_of
 from passerelle.core.events import Dialect
 from passerelle.core.headers import CAUSE, FIRST_LINE
@@ -36,15 +39,35 @@ _CONTENT_TYPES = {
 }
 
 
+@dataclass(slots=True)  # not frozen: one per item, and a frozen __init__ costs four times more
+class Encoded:
+    """A draft that passed its contract, and its Avro bytes."""
+
+    draft: Draft
+    value: bytes
+
+
+class Unmapped(NamedTuple):
+    """A message read by a dialect in two steps, and what its mapping takes."""
+
+    dialect: ReadThenMap[Any]
+    document: Any
+    context: InboundContext
+    shift: int
+
+
 @dataclass(slots=True)  # not frozen: one per message, and a frozen __init__ costs four times more
 class Parsed:
-    """What ``read`` learnt of a message: who sent it, in which dialect, and its items, each a draft or refused."""
+    """What ``read`` learnt of a message: who sent it, in which dialect, and its items, each a draft or refused;
+    ``transform`` turns each draft into its encoding or its refusal by the contract."""
 
     partner: str
     event_type: str | None
     dialect: Dialect
     sent_at: datetime
-    items: list[Outcome]
+    items: list[Outcome | Encoded | Failure]
+    # Read and screened, its items not yet mapped: ``map`` does it, in a pass of its own.
+    unmapped: Unmapped | None = None
 
 
 class _Canonical(NamedTuple):
@@ -68,6 +91,7 @@ class InboundTranslator(ReadThenWrite):
         )
         self._contexts: dict[tuple[str, str | None], tuple[PartnerProfile, InboundContext]] = {}
         self._canonicals: dict[str, _Canonical] = {}
+        self.between = (self.map, self.transform)
 
     def read(self, message: Incoming, tally: Tally) -> Parsed | list[Output]:
         """The message's items parsed and mapped to drafts, or its refusal as a whole."""
@@ -91,26 +115,52 @@ class InboundTranslator(ReadThenWrite):
         if isinstance(sent_at, Rejected):
             return self._reject(message, partner, [self._failure(partner, event_type, sent_at)], tally)
         shift = _line_shift(message)
-        outcomes = self.dialects.parsers[dialect](message.value, context)
-        items = [_shifted(parsed, shift) for parsed in outcomes] if shift else list(outcomes)
+        parser = self.dialects.parsers[dialect]
+        if isinstance(parser, ReadThenMap):
+            document = parser.read(message.value, context)
+            if not isinstance(document, Rejected):
+                return Parsed(partner, event_type, dialect, sent_at, [], Unmapped(parser, document, context, shift))
+            outcomes: Iterable[Outcome] = (document,)
+        else:
+            outcomes = parser(message.value, context)
+        items: list[Outcome | Encoded | Failure] = [_shifted(o, shift) for o in outcomes] if shift else [*outcomes]
         return Parsed(partner, event_type, dialect, sent_at, items)
 
+    def map(self, _message: Incoming, read: Parsed | list[Output], _tally: Tally) -> Parsed | list[Output]:
+        """The items of a message read by a dialect in two steps, mapped to drafts."""
+        if isinstance(read, list) or read.unmapped is None:
+            return read
+        dialect, document, context, shift = read.unmapped
+        outcomes = dialect.map(document, context)
+        read.items = [_shifted(o, shift) for o in outcomes] if shift else [*outcomes]
+        read.unmapped = None
+        return read
+
+    def transform(self, _message: Incoming, read: Parsed | list[Output], _tally: Tally) -> Parsed | list[Output]:
+        """Each draft validated against its contract and encoded, or refused by it."""
+        if isinstance(read, list):
+            return read
+        read.items = [
+            self._contract(read.partner, item, read.dialect) if isinstance(item, Draft) else item for item in read.items
+        ]
+        return read
+
     def write(self, message: Incoming, read: Parsed | list[Output], tally: Tally) -> list[Output]:
-        """Each draft validated, encoded and enveloped; the refused items in one DLQ and feedback record."""
+        """Each encoded draft enveloped; the refused items in one DLQ and feedback record."""
         if isinstance(read, list):
             return read
         partner = read.partner
         outputs: list[Output] = []
         failures: list[Failure] = []
-        for index, outcome in enumerate(read.items):
-            if isinstance(outcome, Rejected):
-                failures.append(self._failure(partner, outcome.subject or read.event_type, outcome))
-                continue
-            produced = self._canonical(message, partner, outcome, index, tally, read.dialect, read.sent_at)
-            if isinstance(produced, Failure):
-                failures.append(produced)
-            else:
-                outputs.append(produced)
+        for index, item in enumerate(read.items):
+            if isinstance(item, Encoded):
+                outputs.append(self._enveloped(message, partner, item, index, tally, read.sent_at))
+            elif isinstance(item, Failure):
+                failures.append(item)
+            elif isinstance(item, Rejected):
+                failures.append(self._failure(partner, item.subject or read.event_type, item))
+            else:  # a draft ``transform`` did not see: ``write`` is only ever given what it returned
+                raise TypeError(f"élément non validé : {type(item).__name__}")
         if not outputs and not failures:
             # A dialect that yields nothing would be a silent drop: the sender hears of it instead.
             empty = Rejected.one("vide", "le message ne contient aucun élément à traduire")
@@ -170,16 +220,7 @@ class InboundTranslator(ReadThenWrite):
             "ce_type",
         )
 
-    def _canonical(
-        self,
-        message: Incoming,
-        partner: str,
-        draft: Draft,
-        index: int,
-        tally: Tally,
-        dialect: Dialect,
-        sent_at: datetime,
-    ) -> Output | Failure:
+    def _contract(self, partner: str, draft: Draft, dialect: Dialect) -> Encoded | Failure:
         to_native = self.dialects.native_paths.get(dialect)
         try:
             record = self.ctx.typed.validate(draft.subject, draft.record)
@@ -189,7 +230,7 @@ class InboundTranslator(ReadThenWrite):
                 path = to_native(draft.subject, forged.path) if to_native else forged.path
                 rejected = Rejected((replace(forged, path=path),), draft.position, draft.subject)
                 return self._failure(partner, draft.subject, rejected)
-            value = self.ctx.codec.encode(draft.subject, record)
+            return Encoded(draft, self.ctx.codec.encode(draft.subject, record))
         except ValidationFailed as failed:
             problems = tuple(
                 replace(p, path=to_native(draft.subject, p.path)) if to_native else p for p in failed.errors
@@ -199,6 +240,11 @@ class InboundTranslator(ReadThenWrite):
         except ContractError as exc:
             rejected = Rejected.one(exc.code, str(exc), position=draft.position, subject=draft.subject)
             return self._failure(partner, draft.subject, rejected)
+
+    def _enveloped(
+        self, message: Incoming, partner: str, encoded: Encoded, index: int, tally: Tally, sent_at: datetime
+    ) -> Output:
+        draft = encoded.draft
         # The item's place in the message is part of its identity: one CSV file or JSON array may hold several
         # changes for the same positionnement (RECUE, then ADMIS), which must stay distinct events.
         item = f"{draft.native_id or draft.position}#{index}"
@@ -216,7 +262,7 @@ class InboundTranslator(ReadThenWrite):
         headers = envelope.to_headers()
         headers.append((CAUSE, message.dedupe_key.encode()))
         tally.count("in", partner, draft.subject, "ok")
-        return Output(canonical.topic, value, draft.key.encode(), headers)
+        return Output(canonical.topic, encoded.value, draft.key.encode(), headers)
 
     def _canonical_of(self, subject: str) -> _Canonical:
         dataschema = self.ctx.dataschema(subject, self.ctx.catalogue.latest(subject).version)

@@ -23,11 +23,19 @@ class AdapterProcessor(ReadThenWrite):
     def __init__(self, ctx: ServiceContext, dialects: Dialects) -> None:
         self.inbound = InboundTranslator(ctx, dialects)
         self.outbound = OutboundTranslator(ctx, dialects)
+        self.between = (self.map, self.transform)
 
     def read(self, message: Incoming, tally: Tally) -> object:
         if message.topic.startswith("in."):
             return self.inbound.read(message, tally)
         return self.outbound.read(message, tally)
+
+    # A rendering has nothing to do between decoding and writing: its inputs go through these passes as read.
+    def map(self, message: Incoming, read: Any, tally: Tally) -> Any:
+        return self.inbound.map(message, read, tally) if message.topic.startswith("in.") else read
+
+    def transform(self, message: Incoming, read: Any, tally: Tally) -> Any:
+        return self.inbound.transform(message, read, tally) if message.topic.startswith("in.") else read
 
     def write(self, message: Incoming, read: Any, tally: Tally) -> list[Output]:
         if message.topic.startswith("in."):

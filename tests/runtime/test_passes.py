@@ -2,8 +2,8 @@
 
 The real processors (the I-MILO adapter both ways, the router with its audit chain) are run on the same batch
 once message by message and once in passes: same outputs, same order, same refusals. A recording processor shows
-the passes themselves: every read of a slice before its writes, slices bounded in count and bytes, and a bug in
-one input's read or write kept to that input.
+the passes themselves: every read of a slice, then every step between, before its writes, slices bounded in count
+and bytes, and a bug in one input's read, step or write kept to that input.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from bench.records import native_positionnement
 from passerelle.runtime.audit import SIGNING_FILE, write_key_pair
 from passerelle.runtime.messages import Incoming, Output
-from passerelle.runtime.passes import SLICE, SLICE_BYTES, Processor, TwoPass, translate
+from passerelle.runtime.passes import SLICE, SLICE_BYTES, InPasses, Processor, ReadThenWrite, translate
 from passerelle.runtime.tally import Tally
 from passerelle.settings import Settings
 from passerelle.stack.deployables import build_service
@@ -30,20 +30,24 @@ def _incoming(topic: str, offset: int, value: bytes, headers: dict[str, str] | N
     return Incoming(topic, 0, offset, f"k-{offset}".encode(), value, text, raw, 1_764_000_000_000)
 
 
-class Recorder:
-    """Two passes over values; b"read!" breaks in ``read``, b"write!" in ``write``."""
+class Recorder(ReadThenWrite):
+    """Three passes over values; b"read!" breaks in ``read``, b"check!" in the step between, b"write!" in ``write``."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, int]] = []
-
-    def process(self, message: Incoming, tally: Tally) -> list[Output]:
-        return self.write(message, self.read(message, tally), tally)
+        self.between = (self.check,)
 
     def read(self, message: Incoming, _tally: Tally) -> bytes:
         self.calls.append(("read", message.offset))
         if message.value == b"read!":
             raise ValueError("read")
         return message.value.upper()
+
+    def check(self, message: Incoming, read: bytes, _tally: Tally) -> bytes:
+        self.calls.append(("check", message.offset))
+        if message.value == b"check!":
+            raise TypeError("check")
+        return read + b"."
 
     def write(self, message: Incoming, read: bytes, _tally: Tally) -> list[Output]:
         self.calls.append(("write", message.offset))
@@ -62,7 +66,13 @@ class OneStep:
 
 
 def test_the_hops_processors_read_in_passes() -> None:
-    assert isinstance(Recorder(), TwoPass) and not isinstance(OneStep(), TwoPass)
+    assert isinstance(Recorder(), InPasses) and not isinstance(OneStep(), InPasses)
+
+
+def test_process_is_the_passes_for_one_message() -> None:
+    recorder = Recorder()
+    assert [o.value for o in recorder.process(_incoming("in", 0, b"a"), Tally())] == [b"A."]
+    assert recorder.calls == [("read", 0), ("check", 0), ("write", 0)]
 
 
 @given(st.lists(st.integers(min_value=0, max_value=SLICE_BYTES // 3), max_size=3 * SLICE))
@@ -79,7 +89,10 @@ def test_each_slice_is_read_whole_then_written_and_is_bounded(sizes: list[int]) 
             slices[-1].append(offset)
     assert [o for s in slices for o in s] == list(range(len(batch)))
     for part in slices:
-        assert recorder.calls.count(("write", part[0])) == 1
+        # Each pass over the whole slice, in input order, before the next pass starts.
+        start = recorder.calls.index(("read", part[0]))
+        expected = [(step, i) for step in ("read", "check", "write") for i in part]
+        assert recorder.calls[start : start + len(expected)] == expected
         weight = sum(sizes[i] for i in part)
         assert len(part) <= SLICE
         assert weight - sizes[part[-1]] < SLICE_BYTES  # only the input that crossed the bound is past it
@@ -87,16 +100,21 @@ def test_each_slice_is_read_whole_then_written_and_is_bounded(sizes: list[int]) 
         assert part[-1] == len(batch) - 1 or len(part) == SLICE or weight >= SLICE_BYTES
 
 
-def test_a_bug_in_one_inputs_read_or_write_is_that_inputs_alone() -> None:
-    values = [b"a", b"read!", b"b", b"write!", b"c"]
-    results = list(translate(Recorder(), [_incoming("in", i, v) for i, v in enumerate(values)], Tally()))
+def test_a_bug_in_one_inputs_read_step_or_write_is_that_inputs_alone() -> None:
+    values = [b"a", b"read!", b"b", b"check!", b"write!", b"c"]
+    recorder = Recorder()
+    results = list(translate(recorder, [_incoming("in", i, v) for i, v in enumerate(values)], Tally()))
     assert [type(r).__name__ if isinstance(r, Exception) else [o.value for o in r] for _, r in results] == [
-        [b"A"],
+        [b"A."],
         "ValueError",
-        [b"B"],
+        [b"B."],
+        "TypeError",
         "KeyError",
-        [b"C"],
+        [b"C."],
     ]
+    # An input broken in a pass goes through none of the passes after it.
+    assert ("check", 1) not in recorder.calls and ("write", 1) not in recorder.calls
+    assert ("write", 3) not in recorder.calls
 
 
 def test_a_one_step_processor_is_run_message_by_message() -> None:

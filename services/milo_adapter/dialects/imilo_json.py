@@ -19,9 +19,9 @@ from typing import Any
 import orjson
 
 from passerelle.core import events
-from passerelle.core.dialect import Draft, InboundContext, OutboundContext, Outcome, Rejected, Rendered
+from passerelle.core.dialect import Draft, InboundContext, OutboundContext, Outcome, ReadThenMap, Rejected, Rendered
 from passerelle.core.events import Dialect
-from passerelle.core.native_json import read_json
+from passerelle.core.native_json import JsonMessage, read_message
 from passerelle.core.privacy import NirDetected, number_holds_nir, shown_value
 from passerelle.core.shapes import Reading, read_date, read_id
 
@@ -90,17 +90,16 @@ def native_path(subject: str, canonical: str) -> str:
     return "dossier.idDossier" if canonical == "jeune.pseudonyme" else canonical
 
 
-def parse(payload: bytes, context: InboundContext) -> Iterator[Outcome]:
-    message = read_json(payload, context.limits)
-    if isinstance(message, Rejected):
-        yield message
-        return
+def _items(message: JsonMessage, context: InboundContext) -> Iterator[Outcome]:
     for item in message.items:
         if item.problems:  # first: a NIR anywhere, even as the event's name, is refused without echo
             named = item.value.get("typeEvenement") if isinstance(item.value, dict) else None
             yield Rejected(item.problems, item.position, named if named in INBOUND else None)
             continue
         yield _one(item.value, context, item.position, item.prefix)
+
+
+parse = ReadThenMap(read_message, _items)
 
 
 def _one(item: Any, context: InboundContext, position: str | None, prefix: str) -> Outcome:

@@ -7,19 +7,15 @@ from typing import Any
 
 import orjson
 
-from passerelle.core.dialect import InboundContext, OutboundContext, Outcome, Rejected, Rendered
-from passerelle.core.native_json import read_json
+from passerelle.core.dialect import InboundContext, OutboundContext, Outcome, ReadThenMap, Rejected, Rendered
+from passerelle.core.native_json import JsonMessage, read_message
 from passerelle.core.shapes import write_nested
 from services.region_adapter.dialects.common import REGION_IN, event_of, translate
 
 CONTENT_TYPE = "application/json"
 
 
-def parse(payload: bytes, context: InboundContext) -> Iterator[Outcome]:
-    message = read_json(payload, context.limits)
-    if isinstance(message, Rejected):
-        yield message
-        return
+def _items(message: JsonMessage, context: InboundContext) -> Iterator[Outcome]:
     for item in message.items:
         path = f"{item.prefix}." if item.prefix else ""
         if item.problems:  # first: a NIR anywhere, even as the event's name, is refused without echo
@@ -34,6 +30,9 @@ def parse(payload: bytes, context: InboundContext) -> Iterator[Outcome]:
             yield Rejected(event.problems, item.position)
             continue
         yield translate(item.value, event, context, item.position or "message", textual=False, path=path)
+
+
+parse = ReadThenMap(read_message, _items)
 
 
 def render(subject: str, record: dict[str, Any], context: OutboundContext) -> Rendered:
