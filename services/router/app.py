@@ -32,9 +32,19 @@ _AUDIT_SOURCE = f"passerelle/{SERVICE}"
 log = structlog.get_logger("passerelle.router")
 
 
+class Minimised(NamedTuple):
+    """One recipient's delivery of an event: the Avro bytes of its view, and the fields that view shows."""
+
+    recipient: str
+    value: bytes
+    fields: list[str]
+
+
 class Routed(NamedTuple):
     canonical: CanonicalInput
     route: Route
+    # Filled by ``minimise``, in the order of the route's partners.
+    deliveries: tuple[Minimised, ...] = ()
 
 
 class RouterProcessor(ReadThenWrite):
@@ -47,6 +57,7 @@ class RouterProcessor(ReadThenWrite):
         self.views = ViewPlans(ctx.catalogue)
         self._chain_key = chain.chain_id.encode()  # the audit topic's key: one chain, one partition, in order
         self._clock = MillisecondClock()
+        self.between = (self.minimise,)
 
     def read(self, message: Incoming, tally: Tally) -> Routed | list[Output]:
         """The canonical event decoded and its recipients decided, or its refusal."""
@@ -61,17 +72,14 @@ class RouterProcessor(ReadThenWrite):
             return self._reject(message, sender, subject, problem, tally)
         return Routed(canonical, route)
 
-    def write(self, message: Incoming, read: Routed | list[Output], tally: Tally) -> list[Output]:
-        """One minimised delivery per recipient, each with its audit record, appended to the chain in input order."""
+    def minimise(self, message: Incoming, read: Routed | list[Output], _tally: Tally) -> Routed | list[Output]:
+        """Each recipient's view of the event, encoded: its own pass, apart from the envelopes and the audit."""
         if isinstance(read, list):
             return read
-        envelope, decoded, route = read.canonical.envelope, read.canonical.decoded, read.route
-        sender, subject = envelope.source, decoded.subject
+        decoded, route = read.canonical.decoded, read.route
+        subject = decoded.subject
         schema = self.ctx.catalogue.get(subject, decoded.version)
-        # Once per input: every delivery and audit record of it carries the same time, cause and type.
-        when, cause, type_ = format_time(envelope.time), (CAUSE, message.dedupe_key.encode()), event_type(subject)
-        dataschema = self.ctx.dataschema(subject, decoded.version)
-        outputs: list[Output] = []
+        deliveries = []
         for recipient in route.partners:
             reception = self.ctx.profiles[recipient].receives[subject]
             minimised, fields = self.views.apply(schema, route.record, reception)
@@ -79,6 +87,20 @@ class RouterProcessor(ReadThenWrite):
                 value = message.value  # nothing to withhold or add: the canonical bytes are the delivery
             else:
                 value = self.ctx.codec.encode(subject, minimised, decoded.version)
+            deliveries.append(Minimised(recipient, value, fields))
+        return read._replace(deliveries=tuple(deliveries))
+
+    def write(self, message: Incoming, read: Routed | list[Output], tally: Tally) -> list[Output]:
+        """One delivery per recipient, each with its audit record, appended to the chain in input order."""
+        if isinstance(read, list):
+            return read
+        envelope, decoded = read.canonical.envelope, read.canonical.decoded
+        sender, subject = envelope.source, decoded.subject
+        # Once per input: every delivery and audit record of it carries the same time, cause and type.
+        when, cause, type_ = format_time(envelope.time), (CAUSE, message.dedupe_key.encode()), event_type(subject)
+        dataschema = self.ctx.dataschema(subject, decoded.version)
+        outputs: list[Output] = []
+        for recipient, value, fields in read.deliveries:
             delivery = envelope.derive(type_, sender, derived_id(envelope.id, recipient), dataschema=dataschema)
             headers = delivery.to_headers(when)
             headers += [cause, (SENDER, sender.encode())]
