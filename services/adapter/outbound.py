@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from passerelle.broker import topics
-from passerelle.core.dialect import OutboundContext
+from passerelle.core.dialect import OutboundContext, Rendered
 from passerelle.core.envelope import event_type
 from passerelle.core.events import Dialect
 from passerelle.core.headers import CAUSE, SENDER
@@ -21,7 +21,7 @@ from passerelle.runtime.tally import Tally
 from services.adapter.dialects import Dialects
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one per message, and a frozen __init__ costs four times more
 class Addressed:
     """A canonical event read, and the recipient that receives it in ``dialect``."""
 
@@ -29,12 +29,15 @@ class Addressed:
     canonical: CanonicalInput
     profile: PartnerProfile
     dialect: Dialect
+    # Filled by ``render``: the event in the recipient's dialect.
+    rendered: Rendered | None = None
 
 
 class OutboundTranslator(ReadThenWrite):
     def __init__(self, ctx: ServiceContext, dialects: Dialects) -> None:
         self.ctx = ctx
         self.dialects = dialects
+        self.between = (self.render,)
 
     def read(self, message: Incoming, tally: Tally) -> Addressed | list[Output]:
         """The canonical event decoded and the recipient's reception of it, or its refusal."""
@@ -50,18 +53,31 @@ class OutboundTranslator(ReadThenWrite):
             return self._reject(message, partner, decoded.subject, problem, tally)
         return Addressed(partner, canonical, profile, reception.dialect)
 
-    def write(self, message: Incoming, read: Addressed | list[Output], tally: Tally) -> list[Output]:
-        """The event rendered in the recipient's dialect, under an envelope derived from the canonical one."""
+    def render(self, message: Incoming, read: Addressed | list[Output], tally: Tally) -> Addressed | list[Output]:
+        """The event rendered in the recipient's dialect, or the refusal of a record it cannot be rendered from."""
         if isinstance(read, list):
             return read
-        partner, profile = read.partner, read.profile
-        envelope, decoded = read.canonical.envelope, read.canonical.decoded
+        decoded = read.canonical.decoded
         try:
-            context = OutboundContext(self.ctx.shapes[decoded.subject], profile.csv.encoding, profile.csv.separator)
+            context = OutboundContext(
+                self.ctx.shapes[decoded.subject], read.profile.csv.encoding, read.profile.csv.separator
+            )
             rendered = self.dialects.renderers[read.dialect](decoded.subject, decoded.record, context)
         except (ValueError, KeyError, TypeError) as exc:
             problem = Problem("rendu", f"rendu {read.dialect.value} impossible : {type(exc).__name__}")
-            return self._reject(message, partner, decoded.subject, problem, tally)
+            return self._reject(message, read.partner, decoded.subject, problem, tally)
+        read.rendered = rendered
+        return read
+
+    def write(self, message: Incoming, read: Addressed | list[Output], tally: Tally) -> list[Output]:
+        """The rendered event under an envelope derived from the canonical one."""
+        if isinstance(read, list):
+            return read
+        rendered = read.rendered
+        if rendered is None:  # ``write`` is only ever given what ``render`` returned
+            raise TypeError("événement non rendu")
+        partner = read.partner
+        envelope, decoded = read.canonical.envelope, read.canonical.decoded
         out_envelope = envelope.derive(
             event_type(decoded.subject),
             "passerelle",

@@ -30,12 +30,15 @@ class AdapterProcessor(ReadThenWrite):
             return self.inbound.read(message, tally)
         return self.outbound.read(message, tally)
 
-    # A rendering has nothing to do between decoding and writing: its inputs go through these passes as read.
+    # Inbound, the mapping then the contract; outbound, the rendering (an input of the other direction goes
+    # through a pass as it was read).
     def map(self, message: Incoming, read: Any, tally: Tally) -> Any:
         return self.inbound.map(message, read, tally) if message.topic.startswith("in.") else read
 
     def transform(self, message: Incoming, read: Any, tally: Tally) -> Any:
-        return self.inbound.transform(message, read, tally) if message.topic.startswith("in.") else read
+        if message.topic.startswith("in."):
+            return self.inbound.transform(message, read, tally)
+        return self.outbound.render(message, read, tally)
 
     def write(self, message: Incoming, read: Any, tally: Tally) -> list[Output]:
         if message.topic.startswith("in."):
