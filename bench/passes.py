@@ -5,6 +5,8 @@ its ``write`` (``passerelle.runtime.passes``). Here each hop's processor runs on
 ``python -m bench translation``, once as it is and once with its steps between fused into ``write``, the
 two-pass shape it had before: the same code and instructions, run in a different order. The two alternate in
 one process, twelve times each, so that a machine busier in one minute than the next weighs on both alike.
+
+``--slices 64 128 256`` compares instead the sizes of a slice (``passes.SLICE``), the same way.
 """
 
 from __future__ import annotations
@@ -71,12 +73,36 @@ def compare(n: int) -> None:
                 messages = following_inputs(process_all(processor, messages))
 
 
+def slice_sizes(n: int, sizes: list[int]) -> None:
+    """Each hop over the same inputs with each slice size in turn, ``ROUNDS`` times."""
+    print(f"{n} messages par saut, µs par message selon la taille des tranches, minimum de {ROUNDS} passages alternés")
+    print(f"  {'saut':<44}" + "".join(f"{size:>9}" for size in sizes))
+    with tempfile.TemporaryDirectory(prefix="passerelle-bench-") as folder:
+        settings = bench_settings(Path(folder))
+        for native, source, cases in CHAINS.values():
+            messages = first_inputs(native, source, n)
+            for case in cases:
+                processor = hop_processor(settings, case)
+                times: dict[int, list[float]] = {size: [] for size in sizes}
+                for _ in range(ROUNDS):
+                    for size in sizes:
+                        started = time.perf_counter()
+                        process_all(processor, messages, size)
+                        times[size].append((time.perf_counter() - started) / n * 1e6)
+                print(f"  {case.label:<44}" + "".join(f"{min(times[size]):9.1f}" for size in sizes))
+                messages = following_inputs(process_all(processor, messages))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("messages", nargs="?", type=int, default=2_000)
+    parser.add_argument("--slices", nargs="+", type=int, metavar="SIZE", help="compare these slice sizes instead")
     args = parser.parse_args()
     configure("console", "WARNING")
-    compare(args.messages)
+    if args.slices:
+        slice_sizes(args.messages, args.slices)
+    else:
+        compare(args.messages)
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ from passerelle.logging import configure
 from passerelle.runtime.audit import write_key_pair
 from passerelle.runtime.collector import tune_collector
 from passerelle.runtime.messages import Incoming, Output
-from passerelle.runtime.passes import Processor, translate
+from passerelle.runtime.passes import SLICE, Processor, translate
 from passerelle.runtime.tally import Tally
 from passerelle.settings import Settings
 from passerelle.stack.deployables import build_service
@@ -80,11 +80,11 @@ def _batches(messages: list[Incoming]) -> list[list[Incoming]]:
     return [messages[i : i + size] for i in range(0, len(messages), size)]
 
 
-def process_all(processor: Processor, messages: list[Incoming]) -> list[Output]:
+def process_all(processor: Processor, messages: list[Incoming], slice_size: int = SLICE) -> list[Output]:
     produced: list[Output] = []
     for batch in _batches(messages):
         tally = Tally()
-        for _message, outputs in translate(processor, batch, tally):
+        for _message, outputs in translate(processor, batch, tally, slice_size):
             assert not isinstance(outputs, Exception), outputs
             produced.extend(outputs)
     return produced

@@ -22,8 +22,9 @@ from typing import Any, Protocol, runtime_checkable
 from passerelle.runtime.messages import Incoming, Output
 from passerelle.runtime.tally import Tally
 
-# Inputs read before any is written: fastest between 32 and 200 on the I-MILO hop, 64 leaves room for larger reads.
-SLICE = 64
+# Inputs read before any is written: from 128 up the I-MILO hop's four passes are the fastest
+# (``python -m bench.passes --slices``).
+SLICE = 128
 # A slice ends sooner when its inputs weigh this much: a piece of an LHEO feed (512 KB) is read and written alone.
 SLICE_BYTES = 256 * 1024
 
@@ -80,10 +81,10 @@ class _Broken:
 
 
 def translate(
-    processor: Processor, batch: Sequence[Incoming], tally: Tally
+    processor: Processor, batch: Sequence[Incoming], tally: Tally, slice_size: int = SLICE
 ) -> Iterator[tuple[Incoming, list[Output] | Exception]]:
     """Each input of ``batch``, in order, with its outputs or the exception its translation raised (a bug in one
-    input's translation must not lose the others')."""
+    input's translation must not lose the others'). ``slice_size`` is for the benchmark that chose ``SLICE``."""
     if not isinstance(processor, InPasses):
         for message in batch:
             try:
@@ -91,7 +92,7 @@ def translate(
             except Exception as exc:  # noqa: BLE001  # the hop sends the input to the DLQ and logs the bug
                 yield message, exc
         return
-    for part in _slices(batch):
+    for part in _slices(batch, slice_size):
         reads: list[Any] = []
         for message in part:
             try:
@@ -116,11 +117,11 @@ def translate(
                 yield message, exc
 
 
-def _slices(batch: Sequence[Incoming]) -> Iterator[Sequence[Incoming]]:
+def _slices(batch: Sequence[Incoming], slice_size: int) -> Iterator[Sequence[Incoming]]:
     start = size = 0
     for end, message in enumerate(batch, 1):
         size += len(message.value)
-        if end - start == SLICE or size >= SLICE_BYTES:
+        if end - start == slice_size or size >= SLICE_BYTES:
             yield batch[start:end]
             start, size = end, 0
     if start < len(batch):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bench.one_hop import CHAINS
-from bench.passes import Fused, compare
+from bench.passes import Fused, compare, slice_sizes
 from bench.translation import bench_settings, first_inputs, hop_processor, process_all
 from passerelle.runtime.passes import InPasses
 from tests.runtime.test_passes import comparable
@@ -38,3 +38,9 @@ def test_every_hop_is_compared(capsys: pytest.CaptureFixture[str]) -> None:
     for _native, _source, cases in CHAINS.values():
         for case in cases:
             assert case.label in printed
+
+
+def test_slice_sizes_are_compared(capsys: pytest.CaptureFixture[str]) -> None:
+    slice_sizes(10, [3, 7])
+    printed = capsys.readouterr().out
+    assert all(case.label in printed for _n, _s, cases in CHAINS.values() for case in cases)
