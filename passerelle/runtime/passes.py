@@ -4,7 +4,7 @@ One message after another, a hop runs all of its translation's code for each mes
 guards and the mapping, then the contract's validation, Avro and the envelope. That is more code than a core's
 caches and branch predictors hold, so each step finds its code and data evicted by the others. Run as a pass over
 a few dozen messages, each step stays in cache: the I-MILO hop's translation takes a quarter less time in two
-passes, and a fifth less again in four, for the same instructions (``python -m bench.sequence``, figures in
+passes, and a quarter less again in four, for the same instructions (``python -m bench.sequence``, figures in
 ``docs/performance.md``). A slice, not the whole batch, is read first: its reads stay in cache for the passes
 after, and a batch of large messages (a piece of an LHEO feed) never holds all of its reads at once.
 
