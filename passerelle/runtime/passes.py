@@ -3,10 +3,11 @@
 One message after another, a hop runs all of its translation's code for each message: the JSON reading, the
 guards and the mapping, then the contract's validation, Avro and the envelope. That is more code than a core's
 caches and branch predictors hold, so each step finds its code and data evicted by the others. Run as a pass over
-a few dozen messages, each step stays in cache: the I-MILO hop's translation takes a quarter less time in two
-passes, and a quarter less again in four, for the same instructions (``python -m bench.sequence``, figures in
-``docs/performance.md``). A slice, not the whole batch, is read first: its reads stay in cache for the passes
-after, and a batch of large messages (a piece of an LHEO feed) never holds all of its reads at once.
+a slice of messages, each step stays in cache: the I-MILO hop's translation takes a quarter less time in two
+passes than message by message (``python -m bench.sequence``), and a quarter less again in four than in two
+(``python -m bench.passes``), for the same instructions; figures in ``docs/performance.md``. A slice, not the
+whole batch, is read first: its reads stay in cache for the passes after, and a batch of large messages (a piece
+of an LHEO feed) never holds all of its reads at once.
 
 A processor opts in by splitting its ``process`` into ``read`` and ``write``, with any passes ``between`` them
 (the inbound adapter maps, then validates and encodes there); the others are run message by message. Either way
