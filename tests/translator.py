@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from passerelle.core.dialect import Draft, Rejected
 from passerelle.core.events import Dialect
@@ -19,7 +18,7 @@ from passerelle.runtime.messages import Incoming, Output
 from passerelle.runtime.tally import Tally
 from passerelle.settings import Settings
 from services.adapter.dialects import Dialects
-from services.adapter.inbound import InboundTranslator
+from services.adapter.inbound import Encoded, InboundTranslator
 from services.milo_adapter import app as milo
 from services.region_adapter import app as region
 
@@ -44,18 +43,9 @@ class Recording(InboundTranslator):
         super().__init__(ctx, dialects)
         self.seen = Seen()
 
-    def _canonical(
-        self,
-        message: Incoming,
-        partner: str,
-        draft: Draft,
-        index: int,
-        tally: Tally,
-        dialect: Dialect,
-        sent_at: datetime,
-    ) -> Output | Failure:
+    def _contract(self, partner: str, draft: Draft, dialect: Dialect) -> Encoded | Failure:
         self.seen.drafts.append(draft)
-        return super()._canonical(message, partner, draft, index, tally, dialect, sent_at)
+        return super()._contract(partner, draft, dialect)
 
     def _failure(self, partner: str, event: str | None, rejected: Rejected, contract: str | None = None) -> Failure:
         self.seen.rejected.append(rejected)
