@@ -16,7 +16,7 @@ from pathlib import Path
 
 from bench.cachegrind import count, require_valgrind
 from bench.one_hop import CHAINS
-from bench.translation import bench_settings, first_inputs, following_inputs, hop_processor, process_all
+from bench.translation import bench_settings, each_hop, process_all
 from passerelle.logging import configure
 from passerelle.runtime.messages import Incoming
 from passerelle.runtime.passes import Processor
@@ -27,14 +27,9 @@ LABELS = [case.label for _native, _source, cases in CHAINS.values() for case in 
 
 def _hop(label: str, n: int, folder: Path) -> tuple[Processor, list[Incoming]]:
     """The hop named ``label``, built as its service builds it, and its inputs: the previous hop's outputs."""
-    settings = bench_settings(folder)
-    for native, source, cases in CHAINS.values():
-        messages = first_inputs(native, source, n)
-        for case in cases:
-            processor = hop_processor(settings, case)
-            if case.label == label:
-                return processor, messages
-            messages = following_inputs(process_all(processor, messages))
+    for case, processor, messages in each_hop(bench_settings(folder), n):
+        if case.label == label:
+            return processor, messages
     raise SystemExit(f"saut inconnu : {label} (sauts : {', '.join(LABELS)})")
 
 

@@ -18,8 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.one_hop import CHAINS
-from bench.translation import bench_settings, first_inputs, following_inputs, hop_processor, process_all
+from bench.translation import bench_settings, each_hop, process_all
 from passerelle.logging import configure
 from passerelle.runtime.messages import Incoming, Output
 from passerelle.runtime.passes import InPasses, Processor, ReadThenWrite
@@ -58,19 +57,14 @@ def compare(n: int) -> None:
     print(f"{n} messages par saut, µs par message, {ROUNDS} passages alternés (minimum, médiane)")
     print(f"  {'saut':<44} {'deux passes':>16} {'ses passes':>16} {'écart (min.)':>13}")
     with tempfile.TemporaryDirectory(prefix="passerelle-bench-") as folder:
-        settings = bench_settings(Path(folder))
-        for native, source, cases in CHAINS.values():
-            messages = first_inputs(native, source, n)
-            for case in cases:
-                processor = hop_processor(settings, case)
-                assert isinstance(processor, InPasses), case.label
-                fused, own = alternated(Fused(processor), processor, messages)
-                change = (min(own) / min(fused) - 1) * 100
-                print(
-                    f"  {case.label:<44} {min(fused):7.1f} {statistics.median(fused):7.1f}"
-                    f"  {min(own):7.1f} {statistics.median(own):7.1f} {change:+12.0f} %"
-                )
-                messages = following_inputs(process_all(processor, messages))
+        for case, processor, messages in each_hop(bench_settings(Path(folder)), n):
+            assert isinstance(processor, InPasses), case.label
+            fused, own = alternated(Fused(processor), processor, messages)
+            change = (min(own) / min(fused) - 1) * 100
+            print(
+                f"  {case.label:<44} {min(fused):7.1f} {statistics.median(fused):7.1f}"
+                f"  {min(own):7.1f} {statistics.median(own):7.1f} {change:+12.0f} %"
+            )
 
 
 def slice_sizes(n: int, sizes: list[int]) -> None:
@@ -78,19 +72,14 @@ def slice_sizes(n: int, sizes: list[int]) -> None:
     print(f"{n} messages par saut, µs par message selon la taille des tranches, minimum de {ROUNDS} passages alternés")
     print(f"  {'saut':<44}" + "".join(f"{size:>9}" for size in sizes))
     with tempfile.TemporaryDirectory(prefix="passerelle-bench-") as folder:
-        settings = bench_settings(Path(folder))
-        for native, source, cases in CHAINS.values():
-            messages = first_inputs(native, source, n)
-            for case in cases:
-                processor = hop_processor(settings, case)
-                times: dict[int, list[float]] = {size: [] for size in sizes}
-                for _ in range(ROUNDS):
-                    for size in sizes:
-                        started = time.perf_counter()
-                        process_all(processor, messages, size)
-                        times[size].append((time.perf_counter() - started) / n * 1e6)
-                print(f"  {case.label:<44}" + "".join(f"{min(times[size]):9.1f}" for size in sizes))
-                messages = following_inputs(process_all(processor, messages))
+        for case, processor, messages in each_hop(bench_settings(Path(folder)), n):
+            times: dict[int, list[float]] = {size: [] for size in sizes}
+            for _ in range(ROUNDS):
+                for size in sizes:
+                    started = time.perf_counter()
+                    process_all(processor, messages, size)
+                    times[size].append((time.perf_counter() - started) / n * 1e6)
+            print(f"  {case.label:<44}" + "".join(f"{min(times[size]):9.1f}" for size in sizes))
 
 
 def main() -> None:

@@ -14,7 +14,7 @@ import pstats
 import random
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +74,17 @@ def following_inputs(outputs: list[Output]) -> list[Incoming]:
     return [_as_input(o, i) for i, o in enumerate(following)]
 
 
+def each_hop(settings: Settings, n: int) -> Iterator[tuple[HopCase, Processor, list[Incoming]]]:
+    """Every hop of both chains, built as its service builds it, with ``n`` inputs: the chain's native messages
+    for its first hop, the previous hop's real outputs for the others."""
+    for native, source, cases in CHAINS.values():
+        messages = first_inputs(native, source, n)
+        for case in cases:
+            processor = hop_processor(settings, case)
+            yield case, processor, messages
+            messages = following_inputs(process_all(processor, messages))
+
+
 def _batches(messages: list[Incoming]) -> list[list[Incoming]]:
     """The hop's batches: it keeps one tally per batch, not per message."""
     size = Settings.model_fields["batch_max_records"].default
@@ -90,17 +101,14 @@ def process_all(processor: Processor, messages: list[Incoming], slice_size: int 
     return produced
 
 
-def _timed(processor: Processor, messages: list[Incoming]) -> tuple[float, list[Output]]:
-    """µs per message of the best of three passes (the others are warm-up and noise), and the first pass's outputs."""
-    outputs: list[Output] = []
+def _timed(processor: Processor, messages: list[Incoming]) -> float:
+    """µs per message of the best of three passes (the others are warm-up and noise)."""
     best = float("inf")
-    for attempt in range(3):
+    for _ in range(3):
         started = time.perf_counter()
-        produced = process_all(processor, messages)
+        process_all(processor, messages)
         best = min(best, (time.perf_counter() - started) / len(messages) * 1e6)
-        if attempt == 0:
-            outputs = produced
-    return best, outputs
+    return best
 
 
 def _hottest(processor: Processor, messages: list[Incoming], top: int = 8) -> list[list[Any]]:
@@ -180,26 +188,21 @@ def run(quick: bool = False) -> Report:
     report.details["profiler"] = "cProfile, temps propre de chaque fonction, part de la traduction du saut"
     report.details["profile"] = {}
     with tempfile.TemporaryDirectory(prefix="passerelle-bench-") as folder:
-        settings = bench_settings(Path(folder))
-        for native, source, cases in CHAINS.values():
-            messages = first_inputs(native, source, n)
-            for case in cases:
-                processor = hop_processor(settings, case)
-                per_message, outputs = _timed(processor, messages)
-                target = TARGET_US.get(case.label)
-                report.add(
-                    Figure(
-                        f"{case.label} : traduction",
-                        per_message,
-                        "µs/message",
-                        target=f"≤ {target:.0f} µs" if target else None,
-                        met=per_message <= target if target else None,
-                    )
+        for case, processor, messages in each_hop(bench_settings(Path(folder)), n):
+            per_message = _timed(processor, messages)
+            target = TARGET_US.get(case.label)
+            report.add(
+                Figure(
+                    f"{case.label} : traduction",
+                    per_message,
+                    "µs/message",
+                    target=f"≤ {target:.0f} µs" if target else None,
+                    met=per_message <= target if target else None,
                 )
-                report.add(Figure(f"{case.label} : plafond", 1e6 / per_message, "msg/s"))
-                report.details["profile"][case.label] = _hottest(processor, messages[: min(n, 5_000)])
-                if case.label in TARGET_US:
-                    for step, us in milo_stages(processor, messages[0], 2_000 if quick else 20_000):
-                        report.add(Figure(f"{case.label} : étape, {step}", us, "µs/message"))
-                messages = following_inputs(outputs)
+            )
+            report.add(Figure(f"{case.label} : plafond", 1e6 / per_message, "msg/s"))
+            report.details["profile"][case.label] = _hottest(processor, messages[: min(n, 5_000)])
+            if case.label in TARGET_US:
+                for step, us in milo_stages(processor, messages[0], 2_000 if quick else 20_000):
+                    report.add(Figure(f"{case.label} : étape, {step}", us, "µs/message"))
     return report
