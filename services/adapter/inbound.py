@@ -94,7 +94,8 @@ class InboundTranslator(ReadThenWrite):
         self.between = (self.map, self.transform)
 
     def read(self, message: Incoming, tally: Tally) -> Parsed | list[Output]:
-        """The message's items parsed and mapped to drafts, or its refusal as a whole."""
+        """The message read and screened, or its refusal as a whole. Its items are mapped to drafts here, or in
+        ``map``'s pass for a dialect in two steps."""
         partner = topics.partner_of(message.topic) or "?"
         profile = self.ctx.profiles.get(partner)
         event_type = subject_of(message.headers.get("ce_type") or "") or None
