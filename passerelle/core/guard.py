@@ -40,8 +40,12 @@ class Unreadable:
     digits: int = 0
 
 
+# The rule, and the problem's code, of an item refused for a NIR.
+NIR_RULE = "nir"
+
+
 def nir_problem(nir: NirDetected) -> Problem:
-    return Problem("nir", str(nir), nir.path, "nir")
+    return Problem(NIR_RULE, str(nir), nir.path, NIR_RULE)
 
 
 def forbidden_character(text: str, path: str, in_name: bool = False) -> Problem | None:
@@ -96,7 +100,7 @@ class _NirFound(Exception):
 
 
 def _keep(problem: Problem, problems: list[Problem]) -> None:
-    if problem.code == "nir":
+    if problem.code == NIR_RULE:
         raise _NirFound(problem)
     problems.append(problem)
 

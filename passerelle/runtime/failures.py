@@ -20,7 +20,8 @@ import structlog
 
 from passerelle.broker import topics
 from passerelle.core.envelope import DEAD_LETTER_TYPE, FEEDBACK_TYPE, SPECVERSION, format_time, subject_of
-from passerelle.core.headers import CAUSE, ERROR_PREFIX, ORIGINAL_PREFIX, REPLAY, SENDER
+from passerelle.core.guard import NIR_RULE
+from passerelle.core.headers import CAUSE, ERROR_PREFIX, ORIGINAL_PREFIX, REPLAY, SENDER, VALUE_WITHHELD
 from passerelle.core.privacy import MASK, PERSONAL_KEYS, redact_text
 from passerelle.core.problems import Problem
 from passerelle.runtime.messages import Incoming, Output, derived_id
@@ -182,6 +183,11 @@ def _dlq(
     if failure.sender and SENDER not in message.headers:
         headers.append((SENDER, failure.sender.encode()))
     value = message.value
+    if any(p.code == NIR_RULE for _, problems in items for p in problems):
+        # No NIR on the bus: the input that carried one is not copied to the DLQ. The partner corrects and sends
+        # again; the headers still say what was refused, where, and where the input was read.
+        headers.append((VALUE_WITHHELD, NIR_RULE.encode()))
+        value = b""
     room = budget - _RECORD_OVERHEAD - len(message.key or b"") - _headers_size(headers)
     if len(value) > room:
         # Never a record the broker refuses: the original is cut, loudly, rather than the partition blocked.

@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from passerelle.core.headers import CAUSE, ERROR_PREFIX, ORIGINAL_PREFIX, REPLAY
+from passerelle.core.headers import CAUSE, ERROR_PREFIX, ORIGINAL_PREFIX, REPLAY, VALUE_WITHHELD
 from passerelle.runtime.messages import Output
 
 
@@ -66,6 +66,12 @@ class DlqEntry:
 
     def replay(self) -> Output:
         """The original record, headers as received, sent back to where it was first read."""
+        withheld = self.header(VALUE_WITHHELD)
+        if withheld:
+            raise ValueError(
+                f"l'enregistrement {self.ref} de {self.topic} ne garde pas l'original (règle {withheld}) : "
+                "le partenaire envoie un message corrigé"
+            )
         source = self.error("source_topic")
         if not source:
             raise ValueError(f"l'enregistrement {self.ref} de {self.topic} n'indique pas son topic d'origine")

@@ -988,6 +988,7 @@ _DEAD_LETTER_ERRORS = {
     "service": "Le service qui l'a refusée.",
     "time": "Quand (UTC).",
     "value_truncated": "Taille d'origine, quand la valeur a dû être coupée pour tenir sous la limite du courtier.",
+    "value_withheld": "La règle qui interdit de garder l'original (nir) : la valeur est alors vide.",
     "target_topic": "Sortie refusée par le courtier (code sortie_refusee) : le topic visé.",
 }
 _ORIGINALS = ("ce_specversion", "ce_id", "ce_type", "ce_source", "ce_time", "ce_dataschema", "content-type")

@@ -108,6 +108,8 @@ async def test_a_nir_is_rejected_and_never_forwarded(stack: Stack, producer: AIO
     [dead] = await wait_for(stack.access, "dlq.milo_adapter", caused_by(f"nir-{n}"))
     assert header(dead, "passerelle_error_code") == "nir"
     assert header(dead, "passerelle_error_path") == "commentaire"
+    # Not copied to the DLQ either: no NIR on the bus, the dead letter keeps the error, not the message.
+    assert not dead.value and header(dead, "passerelle_error_value_withheld") == "nir"
     [feedback] = await wait_for(stack.access, "feedback.imilo", caused_by(f"nir-{n}"))
     assert nir.replace(" ", "") not in feedback.value.decode().replace(" ", "")
     canon = await wait_for(stack.access, "canon.formation.Positionnement", caused_by(f"nir-{n}"), count=0)

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import hashlib
+import random
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -13,13 +14,15 @@ from typing import Any
 import orjson
 import pytest
 
+from bench.records import native_positionnement
 from passerelle.core.envelope import DEAD_LETTER_TYPE, FEEDBACK_TYPE
-from passerelle.core.headers import CAUSE, REPLAY, SENDER
+from passerelle.core.headers import CAUSE, REPLAY, SENDER, VALUE_WITHHELD
 from passerelle.core.problems import Problem
 from passerelle.runtime.failures import Failure, failure_outputs, reject
 from passerelle.runtime.messages import Incoming, Output, derived_id
 from passerelle.runtime.replay import DlqEntry
 from passerelle.runtime.tally import Tally
+from tests import translator as offline
 from tests.logs import captured_logs
 
 NOW = datetime(2026, 3, 2, 8, 15, 2, 113000, tzinfo=UTC)
@@ -301,3 +304,35 @@ def test_headers_only_passerelle_writes_are_not_taken_from_the_input() -> None:
     assert header_values(dlq, "passerelle_original_ce_type") == [STATUT.encode()]  # the input's real ce_type
     replayed = DlqEntry("dlq.region_adapter", 0, 1, 0, dlq.key, dlq.value, tuple(dlq.headers)).replay()
     assert dict(replayed.headers).get("ce_source") is None
+
+
+NIR_TEXT = "1 84 12 76 451 089 46"
+
+
+def _no_nir(output: Output) -> bool:
+    digits = NIR_TEXT.replace(" ", "").encode()
+    seen = [output.value, *(v for _, v in output.headers)]
+    return not any(digits in blob.replace(b" ", b"").replace(b"\xc2\xa0", b"") for blob in seen)
+
+
+@pytest.mark.parametrize("accepted", [False, True])
+def test_an_input_refused_for_a_nir_is_not_copied_to_the_dlq_nor_replayed(accepted: bool) -> None:
+    translator = offline.translator("imilo")
+    valid = native_positionnement(random.Random(4), 1)
+    holding = valid.replace(b'"Martin"', f'"L\u00e9a\u00a0{NIR_TEXT}"'.encode())
+    body = b"[" + valid + b", " + holding + b"]" if accepted else holding
+    outputs = translator.run(offline.incoming("imilo", body)).outputs
+    [dlq] = [o for o in outputs if o.topic == "dlq.milo_adapter"]
+    [feedback] = [o for o in outputs if o.topic == "feedback.imilo"]
+    assert [o.topic for o in outputs].count("canon.formation.Positionnement") == int(accepted)
+    assert dlq.value == b"" and one(dlq, VALUE_WITHHELD) == "nir" and one(dlq, "passerelle_error_code") == "nir"
+    assert one(dlq, "passerelle_error_source_topic") == "in.imilo"
+    assert _no_nir(dlq) and _no_nir(feedback)
+    entry = DlqEntry("dlq.milo_adapter", 0, 5, 0, dlq.key, dlq.value, tuple(dlq.headers))
+    with pytest.raises(ValueError, match="ne garde pas l'original"):
+        entry.replay()
+
+
+def test_an_input_refused_for_anything_else_keeps_its_original() -> None:
+    dlq, _ = failure_outputs(incoming(), [failure()], now=NOW)
+    assert dlq.value == b"P-1;31/02/2026;INVENTE" and header_values(dlq, VALUE_WITHHELD) == []
