@@ -32,7 +32,7 @@ from passerelle.logging import configure
 from passerelle.runtime.audit import write_key_pair
 from passerelle.runtime.hop import call_hook
 from passerelle.runtime.messages import Incoming, Output
-from passerelle.runtime.passes import InPasses, Processor, Step
+from passerelle.runtime.passes import InPasses, Processor, ReadThenWrite, Step
 from passerelle.runtime.tally import Tally
 from passerelle.settings import Settings
 from passerelle.stack.deployables import build_service
@@ -68,7 +68,7 @@ CHAINS: dict[str, tuple[Callable[[random.Random, int], bytes], str, list[HopCase
 
 
 @dataclass
-class Timed:
+class Timed(ReadThenWrite):
     """Wraps a hop's processor: time of the first record processed, and of the ack of the last batch."""
 
     inner: Processor
@@ -85,13 +85,7 @@ class Timed:
     def __post_init__(self) -> None:
         # Every pass, so the hop runs the processor as it would unwrapped: in passes when it has them.
         steps = self.inner.between if isinstance(self.inner, InPasses) else ()
-        self.between: tuple[Step, ...] = tuple(self._timed(step) for step in steps)
-
-    def process(self, message: Incoming, tally: Tally) -> list[Output]:
-        read = self.read(message, tally)
-        for step in self.between:
-            read = step(message, read, tally)
-        return self.write(message, read, tally)
+        self.between = tuple(self._timed(step) for step in steps)
 
     def _timed(self, step: Step) -> Step:
         def timed(message: Incoming, read: Any, tally: Tally) -> Any:
